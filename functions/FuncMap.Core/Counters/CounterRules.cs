@@ -1,0 +1,80 @@
+namespace FuncMap.Counters;
+
+/// <summary>
+/// The one transition function of a counter, shared by the local engine and the Durable entity:
+/// checked Int64 arithmetic (an overflowing add is rejected, never wrapped), version +1 per applied
+/// operation, and at-most-once application per operation id within the <see cref="OperationWindow"/>.
+/// </summary>
+public static class CounterRules
+{
+    /// <summary>
+    /// Applies <paramref name="operation"/> to <paramref name="data"/> at <paramref name="nowTicks"/> (UTC ticks).
+    /// <paramref name="window"/> may be null only for operations without an id.
+    /// On anything but <see cref="OperationStatus.Applied"/>, <paramref name="data"/> is unchanged.
+    /// </summary>
+    public static OperationStatus Apply(ref CounterData data, OperationWindow? window, in CounterOperation operation, long nowTicks)
+    {
+        if (operation.OperationId is { } id)
+        {
+            ArgumentNullException.ThrowIfNull(window);
+            if (window.Contains(id))
+            {
+                return OperationStatus.Duplicate;
+            }
+        }
+
+        var status = Transition(ref data, operation, nowTicks);
+        if (status == OperationStatus.Applied && operation.OperationId is { } applied)
+        {
+            window!.Add(applied);
+        }
+
+        return status;
+    }
+
+    /// <summary>The transition without deduplication.</summary>
+    public static OperationStatus Transition(ref CounterData data, in CounterOperation operation, long nowTicks)
+    {
+        switch (operation.Kind)
+        {
+            case CounterOperationKind.Add:
+                var start = data.Exists ? data.Value : 0;
+                long sum;
+                try
+                {
+                    sum = checked(start + operation.Delta);
+                }
+                catch (OverflowException)
+                {
+                    return OperationStatus.Overflow;
+                }
+
+                data.Value = sum;
+                data.Exists = true;
+                break;
+            case CounterOperationKind.Reset:
+                if (!data.Exists)
+                {
+                    return OperationStatus.NotFound;
+                }
+
+                data.Value = 0;
+                break;
+            case CounterOperationKind.Delete:
+                if (!data.Exists)
+                {
+                    return OperationStatus.NotFound;
+                }
+
+                data.Value = 0;
+                data.Exists = false;
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(operation), operation.Kind, "Unknown operation kind.");
+        }
+
+        data.Version++;
+        data.UpdatedAtTicks = nowTicks;
+        return OperationStatus.Applied;
+    }
+}

@@ -1,0 +1,380 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using FuncMap.Batches;
+using FuncMap.Counters;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FuncMap.Engine;
+
+/// <summary>
+/// The channel-owned counter map: N shards, each with one bounded mailbox and one owner loop that
+/// alone applies its keys' operations, in arrival order. Writers post messages; readers read the
+/// owners' published cells and never wait. A key's shard is its table partition modulo N.
+/// </summary>
+public sealed class CounterEngine : IAsyncDisposable
+{
+    private readonly Shard[] _shards;
+    private readonly int _shardMask;
+    private readonly CounterEngineOptions _options;
+    private readonly EngineMetrics _metrics;
+    private readonly Meter? _ownedMeter;
+    private readonly ILogger _logger;
+    private Task[]? _loops;
+    private int _state; // 0 = loading, 1 = running, 2 = stopping
+
+    /// <summary>Creates an engine; call <see cref="Load"/> for restored counters, then <see cref="Start"/>.</summary>
+    public CounterEngine(
+        CounterEngineOptions options,
+        IOperationLog? log = null,
+        TimeProvider? timeProvider = null,
+        ILogger<CounterEngine>? logger = null,
+        IMeterFactory? meterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        var meter = meterFactory?.Create(EngineInstruments.MeterName) ?? (_ownedMeter = new Meter(EngineInstruments.MeterName));
+        _metrics = new EngineMetrics(meter, MailboxDepths, () => CounterCount);
+
+        var count = options.ResolveShardCount();
+        _shardMask = count - 1;
+        _shards = new Shard[count];
+        for (var i = 0; i < count; i++)
+        {
+            _shards[i] = new Shard(i, options, log, timeProvider ?? TimeProvider.System, _metrics, _logger);
+        }
+    }
+
+    /// <summary>The number of shards (owners).</summary>
+    public int ShardCount => _shards.Length;
+
+    /// <summary>True when a log makes every acknowledged write durable before it is acknowledged.</summary>
+    public bool IsJournaled { get; private init; }
+
+    /// <summary>Counters in memory, tombstones included.</summary>
+    public long CounterCount
+    {
+        get
+        {
+            long total = 0;
+            foreach (var shard in _shards)
+            {
+                total += shard.CounterCount;
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>The shard that owns <paramref name="key"/>.</summary>
+    public int ShardOf(string key) => CounterPartition.Of(key) & _shardMask;
+
+    /// <summary>
+    /// Loads a counter before <see cref="Start"/>: from the snapshot table (<paramref name="persisted"/> true)
+    /// or from the journal (false: it still needs a snapshot). Of two loads of one key the higher version wins.
+    /// </summary>
+    public void Load(string key, in CounterData data, IEnumerable<string>? recentOperationIds, bool persisted)
+    {
+        if (Volatile.Read(ref _state) != 0)
+        {
+            throw new InvalidOperationException("Counters can only be loaded before the engine starts.");
+        }
+
+        _shards[ShardOf(key)].Load(key, data, recentOperationIds, persisted);
+    }
+
+    /// <summary>Starts the owner loops.</summary>
+    public void Start()
+    {
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("The engine was already started.");
+        }
+
+        _loops = Array.ConvertAll(_shards, shard => Task.Run(shard.RunAsync));
+        Log.Started(_logger, _shards.Length, _options.MailboxCapacity, CounterCount);
+    }
+
+    /// <summary>Reads a counter as its owner last published it. Never waits for the owner.</summary>
+    public bool TryGet(string key, out CounterSnapshot counter)
+    {
+        if (_shards[ShardOf(key)].TryRead(key, out var data))
+        {
+            counter = new CounterSnapshot(key, data.Value, data.Version, data.UpdatedAt);
+            return true;
+        }
+
+        counter = default;
+        return false;
+    }
+
+    /// <summary>
+    /// Posts an operation without waiting for it to be applied: completes when the owner's mailbox
+    /// accepted it. Throws <see cref="EngineBusyException"/> when the mailbox stayed full.
+    /// </summary>
+    public ValueTask PostAsync(string key, CounterOperation operation, CancellationToken cancellationToken = default) =>
+        PostCommandAsync(ShardOf(key), Command.ForOperation(key, operation, completion: null), cancellationToken);
+
+    /// <summary>
+    /// Applies an operation and returns its result once it is applied and, with a log, durable.
+    /// Throws <see cref="EngineTimeoutException"/> when the owner does not answer within the timeout.
+    /// </summary>
+    public async Task<OperationResult> ExecuteAsync(string key, CounterOperation operation, CancellationToken cancellationToken = default)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var completion = new OperationCompletion();
+        await PostCommandAsync(ShardOf(key), Command.ForOperation(key, operation, completion), cancellationToken).ConfigureAwait(false);
+        var result = await WaitAsync(completion.Task, cancellationToken).ConfigureAwait(false);
+        _metrics.Answered(Stopwatch.GetElapsedTime(started));
+        return result;
+    }
+
+    /// <summary>
+    /// Accepts an operation durably: with a log, waits until it is applied and durable (the result is
+    /// returned); without one, returns once the mailbox accepted it (null result).
+    /// </summary>
+    public async Task<OperationResult?> AcceptAsync(string key, CounterOperation operation, CancellationToken cancellationToken = default)
+    {
+        if (IsJournaled)
+        {
+            return await ExecuteAsync(key, operation, cancellationToken).ConfigureAwait(false);
+        }
+
+        await PostAsync(key, operation, cancellationToken).ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>
+    /// Applies a batch: one add per key with the batch id as operation id, so a batch delivered again
+    /// counts once. Completes when every key is applied (and durable, with a log).
+    /// If the batch is cut short by backpressure, some keys may be applied: submitting it again is
+    /// safe, because the batch id deduplicates them.
+    /// </summary>
+    public async Task<BatchResult> ApplyBatchAsync(IncrementBatch batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var completion = new BatchCompletion(batch.BatchId, batch.Deltas.Count);
+        foreach (var (key, delta) in batch.Deltas)
+        {
+            try
+            {
+                await PostCommandAsync(ShardOf(key), Command.ForOperation(key, CounterOperation.Add(delta, batch.BatchId), completion), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                completion.Abandon(ex);
+                throw;
+            }
+        }
+
+        return await WaitAsync(completion.Task, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One page of existing counters whose key starts with <paramref name="prefix"/>, ordered by key
+    /// (ordinal), after <paramref name="afterKey"/>. Reads published cells; never waits for owners.
+    /// Costs a pass over all counters: O(n log pageSize).
+    /// </summary>
+    public CounterPage List(string? prefix, int pageSize, string? afterKey)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        prefix ??= string.Empty;
+        // A max-heap of the pageSize + 1 smallest keys seen so far.
+        var heap = new PriorityQueue<(string Key, CounterData Data), string>(pageSize + 1, Comparer<string>.Create(static (a, b) => string.CompareOrdinal(b, a)));
+        foreach (var shard in _shards)
+        {
+            foreach (var (key, cell) in shard.Cells)
+            {
+                if (!key.StartsWith(prefix, StringComparison.Ordinal) || (afterKey is not null && string.CompareOrdinal(key, afterKey) <= 0))
+                {
+                    continue;
+                }
+
+                if (heap.Count > pageSize && string.CompareOrdinal(key, heap.Peek().Key) >= 0)
+                {
+                    continue;
+                }
+
+                var data = cell.Read();
+                if (!data.Exists)
+                {
+                    continue;
+                }
+
+                heap.Enqueue((key, data), key);
+                if (heap.Count > pageSize + 1)
+                {
+                    heap.Dequeue();
+                }
+            }
+        }
+
+        var hasMore = heap.Count > pageSize;
+        if (hasMore)
+        {
+            heap.Dequeue();
+        }
+
+        var items = new CounterSnapshot[heap.Count];
+        for (var i = items.Length - 1; i >= 0; i--)
+        {
+            var (key, data) = heap.Dequeue();
+            items[i] = new CounterSnapshot(key, data.Value, data.Version, data.UpdatedAt);
+        }
+
+        return new CounterPage(items, hasMore ? items[^1].Key : null);
+    }
+
+    /// <summary>
+    /// Collects every counter whose version differs from the version last persisted, each read by its
+    /// owner between two operations. Nothing is marked: call <see cref="MarkPersistedAsync"/> after the
+    /// changes were written; if writing failed, do nothing and they are collected again next time.
+    /// </summary>
+    public async Task<IReadOnlyList<CounterChange>> CollectChangesAsync(CancellationToken cancellationToken = default)
+    {
+        var replies = new Task<List<CounterChange>>[_shards.Length];
+        for (var i = 0; i < _shards.Length; i++)
+        {
+            var reply = new TaskCompletionSource<List<CounterChange>>(TaskCreationOptions.RunContinuationsAsynchronously);
+            await PostControlAsync(_shards[i], Command.ForCollect(reply), cancellationToken).ConfigureAwait(false);
+            replies[i] = reply.Task;
+        }
+
+        var lists = await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return lists.SelectMany(static l => l).ToList();
+    }
+
+    /// <summary>Records that <paramref name="changes"/> are in the snapshot table; tombstones that did not change since are forgotten.</summary>
+    public async Task MarkPersistedAsync(IReadOnlyList<CounterChange> changes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        var perShard = new List<CounterChange>?[_shards.Length];
+        foreach (var change in changes)
+        {
+            (perShard[ShardOf(change.Key)] ??= []).Add(change);
+        }
+
+        var replies = new List<Task>();
+        for (var i = 0; i < _shards.Length; i++)
+        {
+            if (perShard[i] is { } list)
+            {
+                var reply = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                await PostControlAsync(_shards[i], Command.ForPersisted(list, reply), cancellationToken).ConfigureAwait(false);
+                replies.Add(reply.Task);
+            }
+        }
+
+        await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops accepting operations, lets every owner drain what it accepted, and waits for the loops.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _state, 2) == 2)
+        {
+            return;
+        }
+
+        foreach (var shard in _shards)
+        {
+            shard.Mailbox.Complete();
+        }
+
+        if (_loops is not null)
+        {
+            await Task.WhenAll(_loops).ConfigureAwait(false);
+        }
+
+        Log.Stopped(_logger);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _ownedMeter?.Dispose();
+    }
+
+    /// <summary>Creates an engine whose acknowledgements wait for <paramref name="log"/>.</summary>
+    public static CounterEngine CreateJournaled(CounterEngineOptions options, IOperationLog log, TimeProvider? timeProvider = null, ILogger<CounterEngine>? logger = null, IMeterFactory? meterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        return new CounterEngine(options, log, timeProvider, logger, meterFactory) { IsJournaled = true };
+    }
+
+    private ValueTask PostCommandAsync(int shardId, Command command, CancellationToken cancellationToken)
+    {
+        var shard = _shards[shardId];
+        if (Volatile.Read(ref _state) == 1 && shard.Mailbox.TryPost(command))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return PostSlowAsync(shard, command, cancellationToken);
+    }
+
+    private async ValueTask PostSlowAsync(Shard shard, Command command, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _state) != 1)
+        {
+            _metrics.Rejected("stopped");
+            throw new EngineStoppedException();
+        }
+
+        bool posted;
+        try
+        {
+            posted = await shard.Mailbox.PostAsync(command, _options.BackpressureWait, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            _metrics.Rejected("stopped");
+            throw new EngineStoppedException();
+        }
+
+        if (!posted)
+        {
+            _metrics.Rejected("busy");
+            Log.ShardBusy(_logger, shard.Id, _options.BackpressureWait.TotalMilliseconds);
+            throw new EngineBusyException(shard.Id, _options.BackpressureWait);
+        }
+    }
+
+    private static async ValueTask PostControlAsync(Shard shard, Command command, CancellationToken cancellationToken)
+    {
+        // Control commands (snapshot collection) wait for room as long as the caller lets them.
+        try
+        {
+            await shard.Mailbox.PostAsync(command, Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new EngineStoppedException();
+        }
+    }
+
+    private async Task<T> WaitAsync<T>(Task<T> task, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await task.WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _metrics.Rejected("timeout");
+            throw new EngineTimeoutException(_options.OperationTimeout);
+        }
+    }
+
+    private IEnumerable<Measurement<int>> MailboxDepths()
+    {
+        foreach (var shard in _shards)
+        {
+            yield return new Measurement<int>(shard.MailboxDepth, new KeyValuePair<string, object?>("funcmap.shard", shard.Id));
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using FuncMap.Counters;
+
+namespace FuncMap.Engine;
+
+/// <summary>The outcome of a batch: how many keys were applied, were duplicates of an earlier delivery, or overflowed.</summary>
+public sealed record BatchResult(string BatchId, int Applied, int Duplicates, IReadOnlyList<string> OverflowedKeys);
+
+/// <summary>
+/// A counter's state as the snapshot and the journal see it, with its recent operation ids so that
+/// deduplication survives a restart.
+/// </summary>
+public sealed record CounterChange(string Key, CounterData Data, string[]? RecentOperationIds);
+
+/// <summary>One operation as its owner applied it, handed to the <see cref="IOperationLog"/>.</summary>
+/// <param name="Key">The counter.</param>
+/// <param name="After">The counter's state after the operation.</param>
+/// <param name="OperationId">The operation's id, when it had one.</param>
+public readonly record struct AppliedOperation(string Key, CounterData After, string? OperationId);
+
+/// <summary>One page of counters in key order.</summary>
+/// <param name="Items">The counters, ordered by key (ordinal).</param>
+/// <param name="ContinuationKey">The last key of this page when more follow, else null.</param>
+public sealed record CounterPage(IReadOnlyList<CounterSnapshot> Items, string? ContinuationKey);
+
+/// <summary>
+/// Makes applied operations durable. The owner loop of each shard calls <see cref="Append"/> once per
+/// drained batch, in apply order, and acknowledges the batch's writes when the returned task completes.
+/// </summary>
+public interface IOperationLog
+{
+    /// <summary>
+    /// Appends <paramref name="operations"/> (copying what it needs before returning) and returns a task
+    /// that completes when they are durable, or faults when they cannot be made durable.
+    /// </summary>
+    Task Append(int shard, ReadOnlySpan<AppliedOperation> operations);
+}
+
+/// <summary>The owner did not answer within the operation timeout. The operation may still be applied later.</summary>
+public sealed class EngineTimeoutException(TimeSpan timeout)
+    : TimeoutException($"The counter's owner did not answer within {timeout.TotalMilliseconds:0} ms; the operation may still be applied. Retry with the same Idempotency-Key.")
+{
+    /// <summary>The timeout that elapsed.</summary>
+    public TimeSpan Timeout { get; } = timeout;
+}
+
+/// <summary>The shard's mailbox stayed full for the whole backpressure wait: the caller should retry later.</summary>
+public sealed class EngineBusyException(int shard, TimeSpan waited)
+    : Exception($"Shard {shard} is busy: its mailbox stayed full for {waited.TotalMilliseconds:0} ms.")
+{
+    /// <summary>The busy shard.</summary>
+    public int Shard { get; } = shard;
+}
+
+/// <summary>The engine is stopping or stopped and accepts no more operations.</summary>
+public sealed class EngineStoppedException()
+    : InvalidOperationException("The counter engine is shutting down and accepts no more operations.");

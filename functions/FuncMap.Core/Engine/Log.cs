@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace FuncMap.Engine;
+
+/// <summary>The engine's log messages (EventIds 1000–1099).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1000, LogLevel.Information, "Counter engine started with {ShardCount} shards, mailbox capacity {MailboxCapacity}, {Counters} counters loaded.")]
+    public static partial void Started(ILogger logger, int shardCount, int mailboxCapacity, long counters);
+
+    [LoggerMessage(1001, LogLevel.Information, "Counter engine stopped after draining its mailboxes.")]
+    public static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(1002, LogLevel.Warning, "Add of {Delta} to counter {Key} rejected: the result would overflow Int64 (operation id {OperationId}).")]
+    public static partial void OverflowRejected(ILogger logger, string key, long delta, string? operationId);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Shard {Shard} is busy: its mailbox stayed full for {WaitMilliseconds} ms.")]
+    public static partial void ShardBusy(ILogger logger, int shard, double waitMilliseconds);
+
+    [LoggerMessage(1004, LogLevel.Error, "Shard {Shard} failed to make {Count} operations durable; their callers are told so.")]
+    public static partial void DurabilityFailed(ILogger logger, Exception exception, int shard, int count);
+
+    [LoggerMessage(1005, LogLevel.Error, "Shard {Shard} failed while processing a command; its caller is told so and the loop goes on.")]
+    public static partial void CommandFailed(ILogger logger, Exception exception, int shard);
+}
