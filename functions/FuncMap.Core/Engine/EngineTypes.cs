@@ -54,3 +54,16 @@ public sealed class EngineBusyException(int shard, TimeSpan waited)
 /// <summary>The engine is stopping or stopped and accepts no more operations.</summary>
 public sealed class EngineStoppedException()
     : InvalidOperationException("The counter engine is shutting down and accepts no more operations.");
+
+/// <summary>
+/// A source of counters loaded into the engine before it starts serving: the snapshot table, then the
+/// journal. Loaders run in ascending <see cref="Order"/>; readiness stays red until all have run.
+/// </summary>
+public interface ICounterLoader
+{
+    /// <summary>Where this loader runs among the others (snapshot restore 100, journal replay 200).</summary>
+    int Order { get; }
+
+    /// <summary>Loads counters with <see cref="CounterEngine.Load"/>.</summary>
+    Task LoadAsync(CounterEngine engine, CancellationToken cancellationToken);
+}
