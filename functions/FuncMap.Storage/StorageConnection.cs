@@ -13,7 +13,7 @@ public sealed class StorageConnection
     public const string DevelopmentAccountName = "devstoreaccount1";
 
     /// <summary>Azurite's well-known development account key (public, not a secret).</summary>
-    public const string DevelopmentAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFEuv/5xIYq1gUmHmUEY8/BZNw==";
+    public const string DevelopmentAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
     /// <summary>OAuth scope for Azure Storage (tables and queues alike).</summary>
     public const string StorageScope = "https://storage.azure.com/.default";
