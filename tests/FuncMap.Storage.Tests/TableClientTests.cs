@@ -299,7 +299,7 @@ public sealed class TableClientTests(AzuriteFixture azurite)
 
         Assert.Equal(403, tableEx.Status);
         // Azure says AuthenticationFailed; Azurite's table service says AuthorizationFailure for a bad signature.
-        Assert.Contains(tableEx.ErrorCode, new[] { "AuthenticationFailed", "AuthorizationFailure" });
+        Assert.True(tableEx.ErrorCode is "AuthenticationFailed" or "AuthorizationFailure", tableEx.ErrorCode);
         Assert.Equal(403, queueEx.Status);
         Assert.Equal("AuthenticationFailed", queueEx.ErrorCode);
     }
