@@ -24,7 +24,7 @@ internal sealed class QueueClient : IQueueClient
 
         _connection = connection;
         Name = name;
-        _queueUri = connection.QueueEndpoint.AbsoluteUri + "/" + name;
+        _queueUri = connection.QueueBase + "/" + name;
     }
 
     public string Name { get; }

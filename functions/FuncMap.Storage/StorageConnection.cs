@@ -38,6 +38,12 @@ public sealed class StorageConnection
 
     internal HttpPipeline Pipeline { get; }
 
+    /// <summary>Table endpoint without a trailing slash, for appending paths.</summary>
+    internal string TableBase => TableEndpoint.AbsoluteUri.TrimEnd('/');
+
+    /// <summary>Queue endpoint without a trailing slash, for appending paths.</summary>
+    internal string QueueBase => QueueEndpoint.AbsoluteUri.TrimEnd('/');
+
     internal string ServiceVersion { get; }
 
     /// <summary>

@@ -25,7 +25,7 @@ internal sealed class TableClient : ITableClient
 
         _connection = connection;
         Name = name;
-        _tableUri = connection.TableEndpoint.AbsoluteUri + "/" + name;
+        _tableUri = connection.TableBase + "/" + name;
     }
 
     public string Name { get; }
@@ -33,7 +33,7 @@ internal sealed class TableClient : ITableClient
     public async Task CreateIfNotExistsAsync(CancellationToken cancellationToken = default)
     {
         var body = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["TableName"] = Name });
-        using var message = CreateJson(RequestMethod.Post, new Uri(_connection.TableEndpoint.AbsoluteUri + "/Tables"), body);
+        using var message = CreateJson(RequestMethod.Post, new Uri(_connection.TableBase + "/Tables"), body);
         message.Request.Headers.SetValue("Prefer", "return-no-content");
         var response = await StorageRequests.SendAsync(_connection, message, cancellationToken).ConfigureAwait(false);
         if (response.Status is 201 or 204)
@@ -194,7 +194,7 @@ internal sealed class TableClient : ITableClient
         {
             var submitted = pending.Select(i => actions[i]).ToList();
             var (body, contentType) = TableBatch.BuildRequest(_tableUri, submitted);
-            using var message = StorageRequests.Create(_connection, StorageService.Table, RequestMethod.Post, new Uri(_connection.TableEndpoint.AbsoluteUri + "/$batch"));
+            using var message = StorageRequests.Create(_connection, StorageService.Table, RequestMethod.Post, new Uri(_connection.TableBase + "/$batch"));
             message.Request.Headers.SetValue("Accept", JsonAccept);
             message.Request.Headers.SetValue("DataServiceVersion", "3.0");
             message.Request.Headers.SetValue("MaxDataServiceVersion", "3.0;NetFx");
@@ -305,7 +305,9 @@ internal static class TableBatch
 
     /// <summary>"(PartitionKey='..',RowKey='..')" with quotes doubled and the keys percent-encoded.</summary>
     public static string KeyPath(string partitionKey, string rowKey) =>
-        "(PartitionKey=" + Uri.EscapeDataString(TableFilter.Quote(partitionKey)) + ",RowKey=" + Uri.EscapeDataString(TableFilter.Quote(rowKey)) + ")";
+        "(PartitionKey='" + EscapeKey(partitionKey) + "',RowKey='" + EscapeKey(rowKey) + "')";
+
+    private static string EscapeKey(string key) => Uri.EscapeDataString(key.Replace("'", "''", StringComparison.Ordinal));
 
     public static (byte[] Body, string ContentType) BuildRequest(string tableUri, IReadOnlyList<TableTransactionAction> actions)
     {

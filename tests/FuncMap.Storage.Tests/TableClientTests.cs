@@ -280,6 +280,20 @@ public sealed class TableClientTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task PointOperations_KeyWithColonAndDot_AddressTheRow()
+    {
+        var table = await NewTableAsync();
+        const string Key = "page:home.v2_x-1";
+        var etag = await table.AddEntityAsync(new TableEntity("42", Key) { ["Value"] = 1L });
+
+        var updated = await table.UpdateEntityAsync(new TableEntity("42", Key) { ["Value"] = 2L }, etag);
+
+        Assert.Equal(2L, (await table.GetEntityAsync("42", Key))?.GetInt64("Value"));
+        Assert.True(await table.DeleteEntityAsync("42", Key, updated));
+        Assert.Null(await table.GetEntityAsync("42", Key));
+    }
+
+    [Fact]
     public async Task GetEntity_Missing_ReturnsNull()
     {
         var table = await NewTableAsync();
