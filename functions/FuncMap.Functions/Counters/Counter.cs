@@ -1,0 +1,107 @@
+using FuncMap.Counters;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask.Entities;
+using Microsoft.Extensions.Logging;
+
+namespace FuncMap.Functions.Counters;
+
+/// <summary>
+/// The owner of one counter key: the Durable entity <c>@counter@{key}</c>. The Durable runtime runs
+/// one operation at a time per entity, in arrival order, which is the "one owner per key" of the
+/// design. The transition (checked Int64, version +1) and the deduplication window are the core
+/// library's <see cref="CounterState.Apply"/>, the same rules as the local engine.
+/// </summary>
+/// <remarks>
+/// Delete keeps a tombstone (<see cref="CounterState.Exists"/> false, version and operation window
+/// kept) instead of removing the state, for two reasons: an entity without state no longer appears
+/// in entity queries, so the snapshot could never see that its table row must go; and a late
+/// duplicate of an operation that came before the delete must still be recognised. The snapshot
+/// removes the row, then schedules <see cref="Purge"/> for after the tombstone retention.
+/// </remarks>
+public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics, ILogger<Counter> logger) : TaskEntity<CounterState>
+{
+    /// <summary>The entity name: the entity function's name, which the runtime lower-cases.</summary>
+    public const string EntityName = "counter";
+
+    /// <summary>The prefix every counter entity's instance id starts with.</summary>
+    public const string InstanceIdPrefix = "@" + EntityName + "@";
+
+    /// <summary>The entity that owns <paramref name="key"/>.</summary>
+    public static EntityInstanceId IdOf(string key) => new(EntityName, key);
+
+    /// <summary>Adds <see cref="CounterCommand.Delta"/>, creating the counter when it does not exist.</summary>
+    public CounterOutcome Add(CounterCommand command)
+    {
+        Require(command);
+        return Apply(CounterOperation.Add(command.Delta, command.OperationId), CounterOperations.Add);
+    }
+
+    /// <summary>Sets the value to zero; the version keeps counting.</summary>
+    public CounterOutcome Reset(CounterCommand command)
+    {
+        Require(command);
+        return Apply(CounterOperation.Reset(command.OperationId), CounterOperations.Reset);
+    }
+
+    /// <summary>Deletes the counter (it stays a tombstone until the snapshot purges it).</summary>
+    public CounterOutcome Delete(CounterCommand command)
+    {
+        Require(command);
+        return Apply(CounterOperation.Delete(command.OperationId), CounterOperations.Delete);
+    }
+
+    /// <summary>The counter as it is now.</summary>
+    public CounterOutcome Get() =>
+        CounterOutcome.From(State.Exists ? OperationStatus.Applied : OperationStatus.NotFound, State);
+
+    /// <summary>
+    /// Removes the entity's state when it is still the tombstone of <paramref name="version"/>; a
+    /// counter written again since then has a newer version and is left alone.
+    /// </summary>
+    public void Purge(long version)
+    {
+        if (!State.Exists && State.Version == version)
+        {
+            Log.TombstonePurged(logger, Context.Id.Key, version);
+            State = null!;
+        }
+    }
+
+    /// <summary>The entity function. Its name is the entity name (<c>counter</c>).</summary>
+    [Function(nameof(Counter))]
+    public static Task DispatchAsync([EntityTrigger] TaskEntityDispatcher dispatcher)
+    {
+        ArgumentNullException.ThrowIfNull(dispatcher);
+        return dispatcher.DispatchAsync<Counter>();
+    }
+
+    private CounterOutcome Apply(in CounterOperation operation, string name)
+    {
+        var status = State.Apply(operation, timeProvider.GetUtcNow());
+        switch (status)
+        {
+            case OperationStatus.Overflow:
+                Log.OperationOverflowed(logger, Context.Id.Key, operation.Delta, State.Value);
+                metrics.OperationRejected(name, status);
+                break;
+            case OperationStatus.NotFound:
+                metrics.OperationRejected(name, status);
+                break;
+            case OperationStatus.Duplicate:
+                metrics.DuplicateIgnored(name);
+                break;
+            default:
+                break;
+        }
+
+        return CounterOutcome.From(status, State);
+    }
+
+    private static void Require(CounterCommand? command)
+    {
+        if (command is null)
+        {
+            throw new ArgumentNullException(nameof(command), "Every counter write carries a CounterCommand with an operation id.");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using FuncMap.Counters;
+
+namespace FuncMap.Functions.Counters;
+
+/// <summary>The operation names of the <see cref="Counter"/>, as they travel in signals and calls.</summary>
+public static class CounterOperations
+{
+    /// <summary>Adds <see cref="CounterCommand.Delta"/>; input <see cref="CounterCommand"/>.</summary>
+    public const string Add = "add";
+
+    /// <summary>Sets the value to zero; input <see cref="CounterCommand"/>.</summary>
+    public const string Reset = "reset";
+
+    /// <summary>Turns the counter into a tombstone; input <see cref="CounterCommand"/>.</summary>
+    public const string Delete = "delete";
+
+    /// <summary>Reads the counter; no input.</summary>
+    public const string Get = "get";
+
+    /// <summary>Forgets a tombstone whose row the snapshot has removed; input the tombstone's version.</summary>
+    public const string Purge = "purge";
+}
+
+/// <summary>
+/// The input of a write: the operation id the entity deduplicates on (an <c>Idempotency-Key</c>,
+/// a made-up id, or a batch id) and, for add, the delta. Signals are at-least-once and may be
+/// reordered, so every write carries an id.
+/// </summary>
+/// <param name="OperationId">1–128 printable ASCII characters.</param>
+/// <param name="Delta">The amount for add; ignored by reset and delete.</param>
+public sealed record CounterCommand(string OperationId, long Delta = 0);
+
+/// <summary>The entity's answer to an operation: how it ended and the counter after it.</summary>
+/// <param name="Status">Applied, Duplicate (nothing changed), NotFound or Overflow.</param>
+/// <param name="Exists">False when the counter does not exist (never created, or deleted).</param>
+/// <param name="Value">The value.</param>
+/// <param name="Version">The version.</param>
+/// <param name="UpdatedAt">The time of the last applied operation.</param>
+public sealed record CounterOutcome(OperationStatus Status, bool Exists, long Value, long Version, DateTimeOffset UpdatedAt)
+{
+    /// <summary>The outcome <paramref name="status"/> with the counter as <paramref name="state"/> holds it.</summary>
+    public static CounterOutcome From(OperationStatus status, CounterState state) =>
+        new(status, state.Exists, state.Value, state.Version, state.UpdatedAt);
+}
