@@ -1,0 +1,188 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using FuncMap.Counters;
+using FuncMap.Engine;
+
+namespace FuncMap.Journal;
+
+/// <summary>
+/// The on-disk format, little-endian throughout.
+/// <para>
+/// Segment <c>journal-{sequence:D20}.log</c>: a 24-byte header — magic <c>FMJL</c> (u32), format
+/// version (u16), reserved (u16), sequence (i64), CRC-32C of the previous 16 bytes (u32), reserved (u32) —
+/// then frames.
+/// </para>
+/// <para>
+/// Frame (one per group commit, i.e. per write + fsync): payload length (u32), CRC-32C of the payload
+/// (u32), payload = the frame's own offset in the file (i64), record count (u32), records. The offset
+/// inside the checksummed payload makes a frame valid only where it was written, so a scan can tell a
+/// real frame after a bad one (corruption) from garbage at the tail (a torn write).
+/// </para>
+/// <para>
+/// Record: flags (u8: 1 = exists, 2 = has operation id), key length (u16) + key (UTF-8), value (i64),
+/// version (i64), updatedAtTicks (i64), then when flagged operation id length (u16) + id (UTF-8).
+/// A record holds the counter's resulting state, so replay is "keep the highest version": idempotent.
+/// </para>
+/// </summary>
+internal static class JournalFormat
+{
+    public const uint Magic = 0x4C4A4D46; // "FMJL"
+    public const ushort FormatVersion = 1;
+    public const int HeaderSize = 24;
+    public const int FrameHeaderSize = 8;
+    public const int FramePrefixSize = 12;
+    public const string FilePrefix = "journal-";
+    public const string FileSuffix = ".log";
+    public const string LockFileName = "journal.lock";
+
+    private const byte ExistsFlag = 1;
+    private const byte OperationIdFlag = 2;
+    private const int FixedRecordSize = 1 + 2 + 8 + 8 + 8;
+
+    public static string FileName(long sequence) =>
+        FilePrefix + sequence.ToString("D20", CultureInfo.InvariantCulture) + FileSuffix;
+
+    public static bool TryParseSequence(string fileName, out long sequence)
+    {
+        sequence = 0;
+        return fileName.StartsWith(FilePrefix, StringComparison.Ordinal)
+            && fileName.EndsWith(FileSuffix, StringComparison.Ordinal)
+            && fileName.Length == FilePrefix.Length + 20 + FileSuffix.Length
+            && long.TryParse(fileName.AsSpan(FilePrefix.Length, 20), NumberStyles.None, CultureInfo.InvariantCulture, out sequence);
+    }
+
+    public static void WriteHeader(Span<byte> destination, long sequence)
+    {
+        destination[..HeaderSize].Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(destination, Magic);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], FormatVersion);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[8..], sequence);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[16..], Crc32C.Compute(destination[..16]));
+    }
+
+    /// <summary>Returns null when the header is valid for <paramref name="expectedSequence"/>, otherwise what is wrong.</summary>
+    public static string? CheckHeader(ReadOnlySpan<byte> header, long expectedSequence)
+    {
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header) != Magic)
+        {
+            return "the segment header has no journal magic";
+        }
+
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header[16..]) != Crc32C.Compute(header[..16]))
+        {
+            return "the segment header's checksum does not match";
+        }
+
+        var version = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
+        if (version != FormatVersion)
+        {
+            return $"the segment has format version {version}; this build reads version {FormatVersion}";
+        }
+
+        var sequence = BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
+        return sequence == expectedSequence ? null : $"the header says sequence {sequence} but the file name says {expectedSequence}";
+    }
+
+    /// <summary>An upper bound of the bytes <see cref="WriteRecord"/> needs for <paramref name="operation"/>.</summary>
+    public static int MaxRecordSize(in AppliedOperation operation) =>
+        FixedRecordSize + Encoding.UTF8.GetMaxByteCount(operation.Key.Length)
+        + (operation.OperationId is null ? 0 : 2 + Encoding.UTF8.GetMaxByteCount(operation.OperationId.Length));
+
+    /// <summary>Writes one record; returns its length.</summary>
+    public static int WriteRecord(Span<byte> destination, in AppliedOperation operation)
+    {
+        var data = operation.After;
+        destination[0] = (byte)((data.Exists ? ExistsFlag : 0) | (operation.OperationId is null ? 0 : OperationIdFlag));
+        var position = 1;
+        position += WriteString(destination[position..], operation.Key);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[position..], data.Value);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[(position + 8)..], data.Version);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[(position + 16)..], data.UpdatedAtTicks);
+        position += 24;
+        if (operation.OperationId is not null)
+        {
+            position += WriteString(destination[position..], operation.OperationId);
+        }
+
+        return position;
+    }
+
+    /// <summary>Reads one record; returns its length, or -1 when it is malformed.</summary>
+    public static int ReadRecord(ReadOnlySpan<byte> source, out string key, out CounterData data, out string? operationId)
+    {
+        key = string.Empty;
+        data = default;
+        operationId = null;
+        if (source.Length < FixedRecordSize)
+        {
+            return -1;
+        }
+
+        var flags = source[0];
+        if ((flags & ~(ExistsFlag | OperationIdFlag)) != 0)
+        {
+            return -1;
+        }
+
+        var position = 1;
+        var read = ReadString(source[position..], out key);
+        if (read < 0 || source.Length < position + read + 24)
+        {
+            return -1;
+        }
+
+        position += read;
+        data = new CounterData
+        {
+            Value = BinaryPrimitives.ReadInt64LittleEndian(source[position..]),
+            Version = BinaryPrimitives.ReadInt64LittleEndian(source[(position + 8)..]),
+            UpdatedAtTicks = BinaryPrimitives.ReadInt64LittleEndian(source[(position + 16)..]),
+            Exists = (flags & ExistsFlag) != 0,
+        };
+        position += 24;
+        if ((flags & OperationIdFlag) != 0)
+        {
+            read = ReadString(source[position..], out var id);
+            if (read < 0)
+            {
+                return -1;
+            }
+
+            operationId = id;
+            position += read;
+        }
+
+        return position;
+    }
+
+    private static int WriteString(Span<byte> destination, string value)
+    {
+        var length = Encoding.UTF8.GetBytes(value, destination[2..]);
+        if (length > ushort.MaxValue)
+        {
+            throw new ArgumentException($"A journal string is at most {ushort.MaxValue} UTF-8 bytes; this one has {length}.", nameof(value));
+        }
+
+        BinaryPrimitives.WriteUInt16LittleEndian(destination, (ushort)length);
+        return 2 + length;
+    }
+
+    private static int ReadString(ReadOnlySpan<byte> source, out string value)
+    {
+        value = string.Empty;
+        if (source.Length < 2)
+        {
+            return -1;
+        }
+
+        var length = BinaryPrimitives.ReadUInt16LittleEndian(source);
+        if (length == 0 || source.Length < 2 + length)
+        {
+            return -1;
+        }
+
+        value = Encoding.UTF8.GetString(source.Slice(2, length));
+        return 2 + length;
+    }
+}

@@ -1,0 +1,48 @@
+using System.Diagnostics.Metrics;
+
+namespace FuncMap.Journal;
+
+/// <summary>Instrument names of the journal, in one place (meter <see cref="MeterName"/>).</summary>
+public static class JournalInstruments
+{
+    /// <summary>The journal's meter.</summary>
+    public const string MeterName = "FuncMap.Journal";
+
+    /// <summary>Records made durable by one group commit (one write and one fsync).</summary>
+    public const string GroupSize = "funcmap.journal.group.size";
+
+    /// <summary>Time one group's write and fsync took.</summary>
+    public const string CommitDuration = "funcmap.journal.commit.duration";
+
+    /// <summary>Bytes written to segments (frames; segment headers excluded).</summary>
+    public const string BytesWritten = "funcmap.journal.bytes.written";
+
+    /// <summary>Groups whose write or fsync failed (the journal then refuses writes until restart).</summary>
+    public const string Failures = "funcmap.journal.failures";
+}
+
+/// <summary>The journal's instruments, recorded once per group by the writer thread.</summary>
+internal sealed class JournalMetrics
+{
+    private readonly Histogram<int> _groupSize;
+    private readonly Histogram<double> _commitDuration;
+    private readonly Counter<long> _bytes;
+    private readonly Counter<long> _failures;
+
+    public JournalMetrics(Meter meter)
+    {
+        _groupSize = meter.CreateHistogram<int>(JournalInstruments.GroupSize, "{record}", "Records made durable by one group commit (one write and one fsync).");
+        _commitDuration = meter.CreateHistogram<double>(JournalInstruments.CommitDuration, "s", "Time one group's write and fsync took.");
+        _bytes = meter.CreateCounter<long>(JournalInstruments.BytesWritten, "By", "Bytes written to journal segments.");
+        _failures = meter.CreateCounter<long>(JournalInstruments.Failures, "{group}", "Groups whose write or fsync failed.");
+    }
+
+    public void Committed(int records, int bytes, TimeSpan elapsed)
+    {
+        _groupSize.Record(records);
+        _commitDuration.Record(elapsed.TotalSeconds);
+        _bytes.Add(bytes);
+    }
+
+    public void Failed() => _failures.Add(1);
+}

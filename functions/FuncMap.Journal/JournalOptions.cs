@@ -1,0 +1,81 @@
+namespace FuncMap.Journal;
+
+/// <summary>Settings of the <see cref="OperationJournal"/> (configuration section <c>FuncMap:Journal</c>).</summary>
+public sealed class JournalOptions
+{
+    /// <summary>The configuration section the options are bound from.</summary>
+    public const string SectionName = "FuncMap:Journal";
+
+    /// <summary>
+    /// The directory of the segment files. A relative path is resolved against the host's content root
+    /// (by <see cref="JournalServiceCollectionExtensions.AddFuncMapJournal"/>) or, when the journal is
+    /// created directly, against the current directory. Only one process may use it at a time.
+    /// </summary>
+    public string Directory { get; set; } = Path.Combine(".data", "journal");
+
+    /// <summary>
+    /// A segment that has reached this size is closed and a new one started, even without a checkpoint
+    /// (64 MiB by default). A checkpoint pending in the queue takes precedence.
+    /// </summary>
+    public long SegmentMaxBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// How long the writer lets a group accumulate before committing it. Zero (the default) commits as
+    /// soon as the previous fsync is done: the group is then whatever arrived during that fsync.
+    /// </summary>
+    public TimeSpan MaxGroupDelay { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// A group that reaches this many bytes is sealed and the next appends start a new one (1 MiB by
+    /// default). One <c>Append</c> call is never split, so a group may exceed it by one call's records.
+    /// </summary>
+    public int MaxGroupBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Whether a group is fsynced before it is acknowledged (<see cref="JournalFsyncMode.Always"/>, the default).</summary>
+    public JournalFsyncMode FsyncMode { get; set; } = JournalFsyncMode.Always;
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Directory))
+        {
+            throw new ArgumentException("FuncMap:Journal:Directory must name a directory.", nameof(Directory));
+        }
+
+        if (SegmentMaxBytes < 4096)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SegmentMaxBytes), SegmentMaxBytes, "SegmentMaxBytes must be at least 4096.");
+        }
+
+        if (MaxGroupBytes < 256)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxGroupBytes), MaxGroupBytes, "MaxGroupBytes must be at least 256.");
+        }
+
+        if (MaxGroupDelay < TimeSpan.Zero || MaxGroupDelay > TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxGroupDelay), MaxGroupDelay, "MaxGroupDelay must be between 0 and 1 second.");
+        }
+    }
+
+    internal JournalOptions WithDirectory(string directory) => new()
+    {
+        Directory = directory,
+        SegmentMaxBytes = SegmentMaxBytes,
+        MaxGroupDelay = MaxGroupDelay,
+        MaxGroupBytes = MaxGroupBytes,
+        FsyncMode = FsyncMode,
+    };
+}
+
+/// <summary>When the journal forces its writes to the disk.</summary>
+public enum JournalFsyncMode
+{
+    /// <summary>Every group is fsynced before its appends are acknowledged: an acknowledged write survives a power loss.</summary>
+    Always = 0,
+
+    /// <summary>
+    /// Groups are handed to the operating system but not fsynced: an acknowledged write survives a crash
+    /// of the process, not of the machine. For benchmarks and disposable environments.
+    /// </summary>
+    Never = 1,
+}

@@ -1,0 +1,212 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using FuncMap.Engine;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace FuncMap.Journal;
+
+/// <summary>
+/// Reads segments frame by frame into an engine. Every frame before the last one of the last segment was
+/// fsynced before the next was written, so only that tail may be torn; a bad frame elsewhere, or one
+/// followed by a valid frame, is corruption.
+/// </summary>
+internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
+{
+    private const int MaxTailScanBytes = int.MaxValue - 64;
+
+    public long Records { get; private set; }
+
+    public long Frames { get; private set; }
+
+    public void Replay(string path, long sequence, bool isLast)
+    {
+        long truncateAt;
+        string reason;
+        using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        {
+            var length = RandomAccess.GetLength(handle);
+            (truncateAt, reason) = ReadSegment(handle, path, sequence, length, isLast);
+            if (truncateAt < 0)
+            {
+                return;
+            }
+
+            Log.TornTail(logger, path, truncateAt, reason, length - truncateAt);
+        }
+
+        if (truncateAt < JournalFormat.HeaderSize)
+        {
+            // The header itself never made it: a segment's header is fsynced before any record is
+            // written to it, so the file holds nothing that was acknowledged.
+            File.Delete(path);
+            return;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.None);
+        stream.SetLength(truncateAt);
+        stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Loads the segment's frames; returns where to truncate a torn tail, or -1 when it has none.</summary>
+    private (long TruncateAt, string Reason) ReadSegment(SafeFileHandle handle, string path, long sequence, long length, bool isLast)
+    {
+        if (length < JournalFormat.HeaderSize)
+        {
+            return isLast
+                ? (0, $"the segment is {length} bytes, shorter than its header")
+                : throw new JournalCorruptException(path, 0, $"the segment is {length} bytes, shorter than its header");
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            ReadExactly(handle, buffer.AsSpan(0, JournalFormat.HeaderSize), 0);
+            if (JournalFormat.CheckHeader(buffer, sequence) is { } headerProblem)
+            {
+                throw new JournalCorruptException(path, 0, headerProblem);
+            }
+
+            long position = JournalFormat.HeaderSize;
+            while (position < length)
+            {
+                var remaining = length - position;
+                if (remaining < JournalFormat.FrameHeaderSize + JournalFormat.FramePrefixSize)
+                {
+                    return BadFrame(handle, path, position, length, isLast, "the frame header is cut short");
+                }
+
+                ReadExactly(handle, buffer.AsSpan(0, JournalFormat.FrameHeaderSize), position);
+                var payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(buffer);
+                var checksum = BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(4));
+                if (payloadLength < JournalFormat.FramePrefixSize || payloadLength > remaining - JournalFormat.FrameHeaderSize)
+                {
+                    return BadFrame(handle, path, position, length, isLast, $"the frame length {payloadLength} does not fit in the {remaining} bytes left");
+                }
+
+                if (buffer.Length < payloadLength)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent((int)payloadLength);
+                }
+
+                var payload = buffer.AsSpan(0, (int)payloadLength);
+                ReadExactly(handle, payload, position + JournalFormat.FrameHeaderSize);
+                if (Crc32C.Compute(payload) != checksum)
+                {
+                    return BadFrame(handle, path, position, length, isLast, "the frame checksum does not match");
+                }
+
+                if (BinaryPrimitives.ReadInt64LittleEndian(payload) != position)
+                {
+                    return BadFrame(handle, path, position, length, isLast, "the frame was written for another offset");
+                }
+
+                LoadFrame(payload, path, position);
+                position += JournalFormat.FrameHeaderSize + payloadLength;
+            }
+
+            return (-1, string.Empty);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void LoadFrame(ReadOnlySpan<byte> payload, string path, long position)
+    {
+        var count = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
+        var records = payload[JournalFormat.FramePrefixSize..];
+        for (var i = 0u; i < count; i++)
+        {
+            var read = JournalFormat.ReadRecord(records, out var key, out var data, out var operationId);
+            if (read < 0)
+            {
+                // The checksum matched, so this is no torn write: the writer and reader disagree.
+                throw new JournalCorruptException(path, position, $"record {i} of the frame cannot be decoded");
+            }
+
+            engine.Load(key, data, operationId is null ? null : [operationId], persisted: false);
+            records = records[read..];
+        }
+
+        if (!records.IsEmpty)
+        {
+            throw new JournalCorruptException(path, position, $"the frame has {records.Length} bytes after its {count} records");
+        }
+
+        Records += count;
+        Frames++;
+    }
+
+    private static (long TruncateAt, string Reason) BadFrame(SafeFileHandle handle, string path, long position, long length, bool isLast, string reason)
+    {
+        if (!isLast)
+        {
+            throw new JournalCorruptException(path, position, reason + " (in a segment that was closed, so not a torn write)");
+        }
+
+        if (ValidFrameFollows(handle, position + 1, length))
+        {
+            throw new JournalCorruptException(path, position, reason + " (a valid frame follows it, so it is not a torn write)");
+        }
+
+        return (position, reason);
+    }
+
+    /// <summary>True when a frame that is valid at its own offset starts anywhere in [<paramref name="from"/>, <paramref name="length"/>).</summary>
+    private static bool ValidFrameFollows(SafeFileHandle handle, long from, long length)
+    {
+        var size = length - from;
+        if (size < JournalFormat.FrameHeaderSize + JournalFormat.FramePrefixSize)
+        {
+            return false;
+        }
+
+        if (size > MaxTailScanBytes)
+        {
+            // Too large to scan: refuse rather than truncate what may be acknowledged writes.
+            return true;
+        }
+
+        var tail = new byte[size];
+        ReadExactly(handle, tail, from);
+        var span = tail.AsSpan();
+        for (var i = 0; i + JournalFormat.FrameHeaderSize + JournalFormat.FramePrefixSize <= span.Length; i++)
+        {
+            if (BinaryPrimitives.ReadInt64LittleEndian(span[(i + JournalFormat.FrameHeaderSize)..]) != from + i)
+            {
+                continue;
+            }
+
+            var payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(span[i..]);
+            if (payloadLength < JournalFormat.FramePrefixSize || payloadLength > span.Length - i - JournalFormat.FrameHeaderSize)
+            {
+                continue;
+            }
+
+            if (Crc32C.Compute(span.Slice(i + JournalFormat.FrameHeaderSize, (int)payloadLength)) == BinaryPrimitives.ReadUInt32LittleEndian(span[(i + 4)..]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static void ReadExactly(SafeFileHandle handle, Span<byte> destination, long offset)
+    {
+        while (!destination.IsEmpty)
+        {
+            var read = RandomAccess.Read(handle, destination, offset);
+            if (read == 0)
+            {
+                throw new EndOfStreamException("The journal segment ended while it was being read.");
+            }
+
+            destination = destination[read..];
+            offset += read;
+        }
+    }
+}
