@@ -1,0 +1,136 @@
+using System.Globalization;
+using FuncMap.Engine;
+using FuncMap.Validation;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace FuncMap.Http;
+
+/// <summary>
+/// The ProblemDetails (RFC 9457) of every rejection the API makes. Each carries a stable
+/// machine-readable <c>rule</c> extension; a 400 also lists every broken rule in <c>errors</c>
+/// (<see cref="ProblemFieldError"/>: field, rule, message).
+/// </summary>
+public static class CounterProblems
+{
+    /// <summary>The seconds a client should wait before retrying a 503.</summary>
+    public const int RetryAfterSeconds = 1;
+
+    /// <summary>400: the request broke one or more input rules.</summary>
+    public static ProblemHttpResult Validation(IReadOnlyList<ValidationError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        var first = errors.Count > 0 ? errors[0] : new ValidationError("$", "request.invalid", "The request is invalid.");
+        var problem = Create(StatusCodes.Status400BadRequest, "The request is invalid.", first.Message, first.Rule);
+        var list = new ProblemFieldError[Math.Max(errors.Count, 1)];
+        if (errors.Count == 0)
+        {
+            list[0] = new ProblemFieldError(first.Field, first.Rule, first.Message);
+        }
+
+        for (var i = 0; i < errors.Count; i++)
+        {
+            list[i] = new ProblemFieldError(errors[i].Field, errors[i].Rule, errors[i].Message);
+        }
+
+        problem.Extensions["errors"] = list;
+        return TypedResults.Problem(problem);
+    }
+
+    /// <summary>400 for one broken rule.</summary>
+    public static ProblemHttpResult Validation(ValidationError error) => Validation([error]);
+
+    /// <summary>404: the counter does not exist.</summary>
+    public static ProblemHttpResult CounterNotFound(string key) =>
+        TypedResults.Problem(Create(StatusCodes.Status404NotFound, "Counter not found.", $"There is no counter \"{key}\".", "counter.notFound"));
+
+    /// <summary>409: the add was refused because the value would overflow Int64.</summary>
+    public static ProblemHttpResult Overflow(string key, long delta) =>
+        TypedResults.Problem(Create(StatusCodes.Status409Conflict, "The value would overflow.",
+            $"Adding {delta} to counter \"{key}\" would overflow Int64; nothing was changed.", "counter.overflow"));
+
+    /// <summary>413: the body is larger than the limit.</summary>
+    public static ProblemHttpResult PayloadTooLarge(long maxBytes) =>
+        TypedResults.Problem(Create(StatusCodes.Status413PayloadTooLarge, "The request body is too large.",
+            $"A request body is at most {maxBytes} bytes.", "body.size"));
+
+    /// <summary>415: a body was sent with a content type other than JSON.</summary>
+    public static ProblemHttpResult UnsupportedMediaType(string? contentType) =>
+        TypedResults.Problem(Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type.",
+            $"A request body must be UTF-8 JSON sent as application/json; got {(string.IsNullOrEmpty(contentType) ? "no Content-Type" : Truncate(contentType))}.",
+            "body.contentType"));
+
+    /// <summary>401: the access key is missing or wrong.</summary>
+    public static ProblemHttpResult Unauthorized(bool keyPresent) =>
+        TypedResults.Problem(Create(StatusCodes.Status401Unauthorized, "Access key required.",
+            keyPresent
+                ? "The access key is not valid."
+                : "This API needs an access key in the x-functions-key header or the code query parameter.",
+            keyPresent ? "accessKey.invalid" : "accessKey.missing"));
+
+    /// <summary>503 + <c>Retry-After</c>: the service is starting and not ready yet.</summary>
+    public static ServiceUnavailableResult Starting() =>
+        new(Create(StatusCodes.Status503ServiceUnavailable, "The service is starting.",
+            "Counters are still being loaded; retry shortly.", "service.starting"), RetryAfterSeconds);
+
+    /// <summary>503 + <c>Retry-After</c>: the service is shutting down.</summary>
+    public static ServiceUnavailableResult Stopping() =>
+        new(Create(StatusCodes.Status503ServiceUnavailable, "The service is shutting down.",
+            "The service accepts no more operations; retry against a running instance.", "service.stopping"), RetryAfterSeconds);
+
+    /// <summary>
+    /// 503 + <c>Retry-After</c> for the engine's refusals (busy mailbox, owner timeout, shutdown),
+    /// or null when <paramref name="exception"/> is not one of them.
+    /// </summary>
+    public static ServiceUnavailableResult? FromEngineException(Exception exception) => exception switch
+    {
+        EngineBusyException => new(Create(StatusCodes.Status503ServiceUnavailable, "The service is busy.",
+            "The counter's owner is busy; retry shortly (with the same Idempotency-Key).", "engine.busy"), RetryAfterSeconds),
+        EngineTimeoutException timeout => new(Create(StatusCodes.Status503ServiceUnavailable, "The operation timed out.",
+            timeout.Message, "engine.timeout"), RetryAfterSeconds),
+        EngineStoppedException => new(Create(StatusCodes.Status503ServiceUnavailable, "The service is shutting down.",
+            "The service accepts no more operations; retry against a running instance.", "engine.stopped"), RetryAfterSeconds),
+        _ => null,
+    };
+
+    /// <summary>Creates a ProblemDetails with the <c>rule</c> extension.</summary>
+    public static ProblemDetails Create(int status, string title, string detail, string rule)
+    {
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        problem.Extensions["rule"] = rule;
+        return problem;
+    }
+
+    private static string Truncate(string value) => value.Length <= 80 ? value : value[..80] + "…";
+}
+
+/// <summary>A 503 ProblemDetails with a <c>Retry-After</c> header (seconds).</summary>
+public sealed class ServiceUnavailableResult : IResult, IStatusCodeHttpResult, IValueHttpResult<ProblemDetails>
+{
+    private readonly ProblemHttpResult _problem;
+
+    /// <summary>Creates the result.</summary>
+    public ServiceUnavailableResult(ProblemDetails problem, int retryAfterSeconds)
+    {
+        _problem = TypedResults.Problem(problem);
+        RetryAfterSeconds = retryAfterSeconds;
+    }
+
+    /// <summary>The value of the <c>Retry-After</c> header.</summary>
+    public int RetryAfterSeconds { get; }
+
+    /// <inheritdoc />
+    public int? StatusCode => StatusCodes.Status503ServiceUnavailable;
+
+    /// <inheritdoc />
+    public ProblemDetails Value => _problem.ProblemDetails;
+
+    /// <inheritdoc />
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        httpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        return _problem.ExecuteAsync(httpContext);
+    }
+}

@@ -1,0 +1,224 @@
+using System.Globalization;
+using FuncMap.Batches;
+using FuncMap.Validation;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Primitives;
+
+namespace FuncMap.Http;
+
+/// <summary>What a write request asks for, once its key, <c>Idempotency-Key</c> and <c>wait</c> passed validation.</summary>
+/// <param name="Key">The counter key.</param>
+/// <param name="OperationId">The <c>Idempotency-Key</c>, or null when none was sent.</param>
+/// <param name="Wait">True for <c>?wait=true</c>: answer after the owner applied the operation.</param>
+public readonly record struct WriteRequest(string Key, string? OperationId, bool Wait);
+
+/// <summary>A parsed list query.</summary>
+public readonly record struct ListRequest(string Prefix, int PageSize, string? AfterKey);
+
+/// <summary>
+/// Parses and validates the inputs of every route, host-agnostically: each method returns a
+/// ProblemDetails result (400/413/415) for input that breaks a rule, so no bad input goes further.
+/// </summary>
+public static class CounterRequests
+{
+    /// <summary>The header that carries a write's operation id.</summary>
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    /// <summary>The page size when none is given.</summary>
+    public const int DefaultPageSize = 100;
+
+    /// <summary>The largest page size accepted.</summary>
+    public const int MaxPageSize = 1000;
+
+    /// <summary>Validates a key taken from the route.</summary>
+    public static ProblemHttpResult? ValidateKey(string? key) =>
+        CounterKey.Validate(key) is { } error ? CounterProblems.Validation(error) : null;
+
+    /// <summary>Validates the key, the <c>Idempotency-Key</c> header and the <c>wait</c> query parameter of a write.</summary>
+    public static ProblemHttpResult? ReadWrite(HttpRequest request, string? key, out WriteRequest write)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        write = default;
+        List<ValidationError>? errors = null;
+        if (CounterKey.Validate(key) is { } keyError)
+        {
+            (errors ??= []).Add(keyError);
+        }
+
+        string? operationId = null;
+        if (request.Headers.TryGetValue(IdempotencyKeyHeader, out var header))
+        {
+            if (header.Count != 1)
+            {
+                (errors ??= []).Add(new(IdempotencyKeyHeader, "id.single", "Send at most one Idempotency-Key header."));
+            }
+            else if (OperationId.Validate(header[0], IdempotencyKeyHeader) is { } idError)
+            {
+                (errors ??= []).Add(idError);
+            }
+            else
+            {
+                operationId = header[0];
+            }
+        }
+
+        if (ReadBoolean(request.Query, "wait", out var wait) is { } waitError)
+        {
+            (errors ??= []).Add(waitError);
+        }
+
+        if (errors is not null)
+        {
+            return CounterProblems.Validation(errors);
+        }
+
+        write = new WriteRequest(key!, operationId, wait);
+        return null;
+    }
+
+    /// <summary>Reads the delta of an add: body <c>{"delta": n}</c>, or no body for 1.</summary>
+    public static async Task<(long Delta, ProblemHttpResult? Problem)> ReadAddAsync(HttpRequest request, long maxBodyBytes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.ContentLength == 0)
+        {
+            return (DeltaParser.DefaultDelta, null);
+        }
+
+        var body = await RequestBody.ReadJsonAsync(request, maxBodyBytes, cancellationToken).ConfigureAwait(false);
+        if (body.Problem is not null)
+        {
+            return (0, body.Problem);
+        }
+
+        return DeltaParser.ParseAddBody(body.Bytes.Span, out var delta) is { } error
+            ? (0, CounterProblems.Validation(error))
+            : (delta, null);
+    }
+
+    /// <summary>Reads an increment batch body (required).</summary>
+    public static async Task<(IncrementBatch? Batch, ProblemHttpResult? Problem)> ReadBatchAsync(HttpRequest request, long maxBodyBytes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var body = await RequestBody.ReadJsonAsync(request, maxBodyBytes, cancellationToken).ConfigureAwait(false);
+        if (body.Problem is not null)
+        {
+            return (null, body.Problem);
+        }
+
+        if (body.Bytes.Span.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            return (null, CounterProblems.Validation(new ValidationError("$", "body.required",
+                "The body is required: {\"batchId\": \"...\", \"items\": [{\"key\": \"...\", \"delta\": n}]}.")));
+        }
+
+        var result = IncrementBatchParser.Parse(body.Bytes.Span);
+        return result.IsValid ? (result.Batch, null) : (null, CounterProblems.Validation(result.Errors));
+    }
+
+    /// <summary>Reads <c>prefix</c>, <c>pageSize</c> (1–1000, default 100) and <c>continuationToken</c>.</summary>
+    public static ProblemHttpResult? ReadList(HttpRequest request, out ListRequest list)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        list = default;
+        var query = request.Query;
+        List<ValidationError>? errors = null;
+
+        var prefix = string.Empty;
+        if (ReadSingle(query, "prefix", out var prefixValue) is { } prefixCountError)
+        {
+            (errors ??= []).Add(prefixCountError);
+        }
+        else if (!string.IsNullOrEmpty(prefixValue))
+        {
+            // A prefix follows the key rule (it is the start of a key).
+            if (CounterKey.Validate(prefixValue, "prefix") is { } prefixError)
+            {
+                (errors ??= []).Add(prefixError with { Rule = prefixError.Rule.Replace("key.", "prefix.", StringComparison.Ordinal) });
+            }
+            else
+            {
+                prefix = prefixValue;
+            }
+        }
+
+        var pageSize = DefaultPageSize;
+        if (ReadSingle(query, "pageSize", out var sizeValue) is { } sizeCountError)
+        {
+            (errors ??= []).Add(sizeCountError);
+        }
+        else if (sizeValue is not null)
+        {
+            if (!int.TryParse(sizeValue, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 1 or > MaxPageSize)
+            {
+                (errors ??= []).Add(new("pageSize", "pageSize.range",
+                    $"pageSize is an integer from 1 to {MaxPageSize}; got \"{Truncate(sizeValue)}\"."));
+            }
+        }
+
+        string? afterKey = null;
+        if (ReadSingle(query, ContinuationToken.ParameterName, out var token) is { } tokenCountError)
+        {
+            (errors ??= []).Add(tokenCountError);
+        }
+        else if (token is not null && ContinuationToken.TryDecode(token, out afterKey) is { } tokenError)
+        {
+            (errors ??= []).Add(tokenError);
+        }
+
+        if (errors is not null)
+        {
+            return CounterProblems.Validation(errors);
+        }
+
+        list = new ListRequest(prefix, pageSize, afterKey);
+        return null;
+    }
+
+    private static ValidationError? ReadBoolean(IQueryCollection query, string name, out bool value)
+    {
+        value = false;
+        if (ReadSingle(query, name, out var raw) is { } error)
+        {
+            return error;
+        }
+
+        if (raw is null)
+        {
+            return null;
+        }
+
+        if (raw.Equals("true", StringComparison.OrdinalIgnoreCase) || raw == "1")
+        {
+            value = true;
+            return null;
+        }
+
+        if (raw.Equals("false", StringComparison.OrdinalIgnoreCase) || raw == "0")
+        {
+            return null;
+        }
+
+        return new(name, $"{name}.boolean", $"{name} is true or false; got \"{Truncate(raw)}\".");
+    }
+
+    private static ValidationError? ReadSingle(IQueryCollection query, string name, out string? value)
+    {
+        value = null;
+        if (!query.TryGetValue(name, out StringValues values) || values.Count == 0)
+        {
+            return null;
+        }
+
+        if (values.Count > 1)
+        {
+            return new(name, $"{name}.single", $"Give {name} at most once.");
+        }
+
+        value = values[0];
+        return null;
+    }
+
+    private static string Truncate(string value) => value.Length <= 40 ? value : value[..40] + "…";
+}

@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using FuncMap.Engine;
+
+namespace FuncMap.Local;
+
+/// <summary>
+/// Runs the engine's lifecycle: on start, every registered <see cref="ICounterLoader"/> in ascending
+/// <see cref="ICounterLoader.Order"/> (snapshot restore, then journal replay), then
+/// <see cref="CounterEngine.Start"/>, then readiness. Loading runs in the background so that the server
+/// answers <c>/healthz</c> (and 503 on <c>/readyz</c> and <c>/api</c>) while it loads. A failing loader
+/// stops the host with exit code 1. On stop: readiness goes red, then the engine drains its mailboxes.
+/// </summary>
+public sealed class EngineHostedService(
+    CounterEngine engine,
+    IEnumerable<ICounterLoader> loaders,
+    EngineReadiness readiness,
+    IHostApplicationLifetime lifetime,
+    ILogger<EngineHostedService> logger) : IHostedService, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _startup;
+
+    /// <inheritdoc />
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _startup = Task.Run(() => LoadAndStartAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        readiness.MarkStopping();
+        await _stopping.CancelAsync();
+        if (_startup is not null)
+        {
+            // LoadAndStartAsync handles its own failures; this only waits for it to end.
+            await _startup.WaitAsync(cancellationToken);
+        }
+
+        Log.EngineStopping(logger);
+        await engine.StopAsync();
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _stopping.Dispose();
+
+    private async Task LoadAndStartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var loader in loaders.OrderBy(static l => l.Order))
+            {
+                var name = loader.GetType().Name;
+                Log.LoaderRunning(logger, name, loader.Order);
+                var started = Stopwatch.GetTimestamp();
+                await loader.LoadAsync(engine, cancellationToken);
+                Log.LoaderCompleted(logger, name, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+
+            engine.Start();
+            readiness.MarkReady();
+            Log.EngineReady(logger, engine.ShardCount, engine.IsJournaled, engine.CounterCount);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Log.StartupCancelled(logger);
+        }
+        catch (Exception ex)
+        {
+            Log.StartupFailed(logger, ex);
+            readiness.MarkFailed(ex);
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using FuncMap.Engine;
+using FuncMap.Http;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace FuncMap.Local;
+
+/// <summary>Registration and pipeline of the local host: the seams storage and journal plug into.</summary>
+public static class FuncMapLocalExtensions
+{
+    /// <summary>The health-check tag of liveness (<c>/healthz</c>).</summary>
+    public const string LiveTag = "live";
+
+    /// <summary>The health-check tag of readiness (<c>/readyz</c>); storage checks add themselves with it.</summary>
+    public const string ReadyTag = "ready";
+
+    /// <summary>Registers the local host's services and binds Kestrel's body limit to <c>FuncMap:Http:MaxBodyBytes</c>.</summary>
+    public static WebApplicationBuilder AddFuncMapLocal(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddFuncMapLocal(builder.Configuration);
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers the engine (a singleton: journaled when an <see cref="IOperationLog"/> is registered),
+    /// <see cref="EngineHostedService"/>, readiness, health checks, ProblemDetails, OpenAPI and metrics.
+    /// </summary>
+    public static IServiceCollection AddFuncMapLocal(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<CounterEngineOptions>().Bind(configuration.GetSection("FuncMap:Engine"));
+        services.AddOptions<FuncMapHttpOptions>().Bind(configuration.GetSection(FuncMapHttpOptions.SectionName))
+            .Validate(static o => o.MaxBodyBytes is > 0 and <= int.MaxValue, "FuncMap:Http:MaxBodyBytes must be between 1 and 2147483647.")
+            .ValidateOnStart();
+        services.AddOptions<FuncMapLocalOptions>().Bind(configuration.GetSection(FuncMapLocalOptions.SectionName));
+
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<FuncMapHttpOptions>>(static (kestrel, http) =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = http.Value.MaxBodyBytes;
+        });
+
+        services.AddMetrics();
+        services.AddSingleton<HttpMetrics>();
+        services.AddSingleton(CreateEngine);
+        services.AddSingleton<EngineReadiness>();
+        services.AddHostedService<EngineHostedService>();
+
+        services.AddHealthChecks()
+            .AddCheck("self", static () => HealthCheckResult.Healthy(), tags: [LiveTag])
+            .AddCheck<EngineReadyHealthCheck>("engine", tags: [ReadyTag]);
+
+        services.AddProblemDetails();
+        services.AddExceptionHandler<UnexpectedExceptionHandler>();
+        services.AddOpenApi();
+        return services;
+    }
+
+    /// <summary>Exceptions become 500 ProblemDetails without details; bare 4xx/5xx status codes (unknown route, 405) get a ProblemDetails body.</summary>
+    public static WebApplication UseFuncMapLocal(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        return app;
+    }
+
+    /// <summary>Maps <c>/healthz</c>, <c>/readyz</c>, <c>/openapi/v1.json</c> and, when enabled, <c>POST /bench/noop</c>.</summary>
+    public static WebApplication MapFuncMapOperations(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(LiveTag) });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(ReadyTag) });
+        app.MapOpenApi();
+
+        if (app.Services.GetRequiredService<IOptions<FuncMapLocalOptions>>().Value.Bench.NoopEndpoint)
+        {
+            // The baseline of bench/load: the same host and pipeline, no work.
+            app.MapPost("/bench/noop", static () => TypedResults.Accepted((string?)null)).ExcludeFromDescription();
+            Log.NoopEndpointMapped(app.Logger);
+        }
+
+        return app;
+    }
+
+    private static CounterEngine CreateEngine(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<IOptions<CounterEngineOptions>>().Value;
+        var log = services.GetService<IOperationLog>();
+        var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        var logger = services.GetRequiredService<ILogger<CounterEngine>>();
+        var meters = services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        return log is null
+            ? new CounterEngine(options, log: null, time, logger, meters)
+            : CounterEngine.CreateJournaled(options, log, time, logger, meters);
+    }
+}

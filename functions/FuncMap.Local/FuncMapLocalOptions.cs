@@ -1,0 +1,24 @@
+namespace FuncMap.Local;
+
+/// <summary>Settings of the local host (configuration section <c>FuncMap</c>; env vars <c>FuncMap__...</c>).</summary>
+public sealed class FuncMapLocalOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "FuncMap";
+
+    /// <summary>
+    /// When set, every <c>/api</c> request must carry this key in the <c>x-functions-key</c> header or the
+    /// <c>code</c> query parameter (the Azure Functions conventions), else it is answered 401.
+    /// </summary>
+    public string? AccessKey { get; set; }
+
+    /// <summary>Benchmark switches.</summary>
+    public BenchOptions Bench { get; set; } = new();
+}
+
+/// <summary>Switches used only by <c>bench/load</c>.</summary>
+public sealed class BenchOptions
+{
+    /// <summary>Maps <c>POST /bench/noop</c>, an endpoint that does no work: the baseline of the HTTP load benchmark.</summary>
+    public bool NoopEndpoint { get; set; }
+}

@@ -1,0 +1,24 @@
+using FuncMap.Local;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// The engine, its hosted lifecycle, ProblemDetails, health checks, OpenAPI and metrics.
+builder.AddFuncMapLocal();
+
+// ---- Storage and durability plug in here. ----------------------------------------------------
+// They register ICounterLoader implementations (snapshot restore, journal replay) and, for the
+// journal, an IOperationLog; the engine factory and EngineHostedService pick them up from DI.
+// builder.AddFuncMapStorage();
+// builder.AddFuncMapJournal();
+// ------------------------------------------------------------------------------------------------
+
+var app = builder.Build();
+
+app.UseFuncMapLocal();       // exception handler (500 without details), ProblemDetails for bare status codes
+app.MapFuncMapOperations();  // /healthz, /readyz, /openapi/v1.json (and /bench/noop when enabled)
+app.MapCounters();           // /api/counters...
+
+app.Run();
+
+/// <summary>The local host's entry point (public for <c>WebApplicationFactory&lt;Program&gt;</c>).</summary>
+public partial class Program;
