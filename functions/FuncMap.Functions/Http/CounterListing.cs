@@ -1,5 +1,6 @@
 using FuncMap.Counters;
 using FuncMap.Functions.Counters;
+using FuncMap.Http;
 using Microsoft.DurableTask.Client.Entities;
 
 namespace FuncMap.Functions.Http;
@@ -17,7 +18,7 @@ internal static class CounterListing
     public const int MaxBackendPagesPerRequest = 8;
 
     /// <summary>Reads one page after <paramref name="continuationToken"/>.</summary>
-    public static async Task<CounterPage> ReadPageAsync(
+    public static async Task<CounterListResponse> ReadPageAsync(
         DurableEntityClient entities, string prefix, int pageSize, string? continuationToken, CancellationToken cancellationToken)
     {
         var query = new EntityQuery
@@ -37,7 +38,7 @@ internal static class CounterListing
             {
                 if (entity is { IncludesState: true, State.Exists: true })
                 {
-                    items.Add(CounterResponse.From(entity.Id.Key, entity.State));
+                    items.Add(CounterResponse.From(entity.State.ToSnapshot(entity.Id.Key)));
                 }
             }
 
@@ -48,6 +49,6 @@ internal static class CounterListing
             }
         }
 
-        return new CounterPage(items, pagesRead == 0 ? null : next);
+        return new CounterListResponse(items, pagesRead == 0 ? null : next);
     }
 }
