@@ -117,6 +117,19 @@ public sealed class EngineOperationTests
     }
 
     [Fact]
+    public async Task ApplyBatchAsync_EmptyBatch_CompletesWithoutWaitingForTheTimeout()
+    {
+        var options = Engines.Options(1);
+        options.OperationTimeout = TimeSpan.FromMilliseconds(500);
+        await using var engine = Engines.Started(options);
+
+        var result = await engine.ApplyBatchAsync(new IncrementBatch("empty", 0, []));
+
+        Assert.Equal(new BatchResult("empty", 0, 0, []), result with { OverflowedKeys = [] });
+        Assert.Empty(result.OverflowedKeys);
+    }
+
+    [Fact]
     public async Task AcceptAsync_WithoutJournal_ReturnsNullOnceAccepted()
     {
         await using var engine = Engines.Started();

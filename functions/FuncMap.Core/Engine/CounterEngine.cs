@@ -156,6 +156,12 @@ public sealed class CounterEngine : IAsyncDisposable
     public async Task<BatchResult> ApplyBatchAsync(IncrementBatch batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Deltas.Count == 0)
+        {
+            // Nothing to post, so no owner would ever complete the batch.
+            return new BatchResult(batch.BatchId, 0, 0, []);
+        }
+
         var completion = new BatchCompletion(batch.BatchId, batch.Deltas.Count);
         foreach (var (key, delta) in batch.Deltas)
         {
