@@ -131,4 +131,27 @@ public sealed class EngineFailureTests
         var error = await Assert.ThrowsAsync<IOException>(() => execute.WaitAsync(Engines.Guard));
         Assert.Equal("fsync failed", error.Message);
     }
+
+    [Fact]
+    public async Task ExecuteAsync_RetryOfAWriteNotYetDurable_IsNotAcknowledgedBeforeIt()
+    {
+        // The original write's record is still being made durable; an acknowledged duplicate would tell
+        // the retrying client "done" for a write a crash could still lose.
+        var firstDurable = new TaskCompletionSource();
+        var log = new ScriptedLog { Next = call => call == 1 ? firstDurable.Task : Task.CompletedTask };
+        var options = Engines.Options(1);
+        options.OperationTimeout = TimeSpan.FromMilliseconds(300);
+        await using var engine = CounterEngine.CreateJournaled(options, log);
+        engine.Start();
+
+        var original = engine.ExecuteAsync("k", CounterOperation.Add(1, "op"));
+        await log.NextAppendAsync();
+
+        await Assert.ThrowsAsync<EngineTimeoutException>(() => engine.ExecuteAsync("k", CounterOperation.Add(1, "op")));
+
+        firstDurable.SetResult();
+        var retry = await engine.ExecuteAsync("k", CounterOperation.Add(1, "op"));
+        Assert.Equal((OperationStatus.Duplicate, 1L), (retry.Status, retry.Counter.Value));
+        await Record.ExceptionAsync(() => original); // timed out or answered; either is fine here
+    }
 }

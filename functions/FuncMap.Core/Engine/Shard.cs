@@ -23,6 +23,10 @@ internal sealed class Shard
     private readonly List<AppliedOperation> _applied = [];
     private readonly List<(ICompletion Completion, OperationResult Result)> _pending = [];
 
+    // The durability of the last drain that applied something. A drain that applied nothing still
+    // answers from state that drain produced (a duplicate, a not-found), so its answers wait for it.
+    private Task _lastDurable = Task.CompletedTask;
+
     public Shard(int id, CounterEngineOptions options, IOperationLog? log, TimeProvider time, EngineMetrics metrics, ILogger logger)
     {
         _id = id;
@@ -204,17 +208,27 @@ internal sealed class Shard
         var pending = _pending.ToArray();
         _pending.Clear();
         Task durable;
-        try
+        if (_applied.Count == 0)
         {
-            durable = _applied.Count == 0 ? Task.CompletedTask : _log.Append(_id, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_applied));
+            // Nothing new to append: the answers still rest on earlier records, which may not be durable yet.
+            durable = _lastDurable.IsCompleted ? Task.CompletedTask : _lastDurable;
         }
-        catch (Exception ex)
+        else
         {
-            durable = Task.FromException(ex);
-        }
-        finally
-        {
-            _applied.Clear();
+            try
+            {
+                durable = _log.Append(_id, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_applied));
+            }
+            catch (Exception ex)
+            {
+                durable = Task.FromException(ex);
+            }
+            finally
+            {
+                _applied.Clear();
+            }
+
+            _lastDurable = durable;
         }
 
         if (pending.Length == 0)
