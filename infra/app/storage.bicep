@@ -1,0 +1,61 @@
+// The Function App's storage account: runtime state, Durable task hub, deployment packages, the
+// increments queue with its poison queue, and the Counters snapshot table. Shared-key access is
+// off: every client (runtime, Durable, snapshot, deployment) signs in with Entra ID.
+param name string
+param location string
+param tags object = {}
+param deploymentContainerName string
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    dnsEndpointType: 'Standard'
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+
+  resource blobServices 'blobServices' = {
+    name: 'default'
+
+    resource deploymentContainer 'containers' = {
+      name: deploymentContainerName
+    }
+  }
+
+  resource queueServices 'queueServices' = {
+    name: 'default'
+
+    resource increments 'queues' = {
+      name: 'counter-increments'
+    }
+
+    resource incrementsPoison 'queues' = {
+      name: 'counter-increments-poison'
+    }
+  }
+
+  resource tableServices 'tableServices' = {
+    name: 'default'
+
+    resource counters 'tables' = {
+      name: 'Counters'
+    }
+  }
+}
+
+output name string = storage.name
+output id string = storage.id
