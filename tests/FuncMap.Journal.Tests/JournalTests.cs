@@ -1,0 +1,350 @@
+using System.Diagnostics.Metrics;
+using System.Text;
+using FuncMap.Counters;
+using FuncMap.Engine;
+using static FuncMap.Journal.Tests.Journals;
+
+namespace FuncMap.Journal.Tests;
+
+public sealed class JournalTests : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public void Crc32C_CheckString_MatchesStandardValue()
+    {
+        Assert.Equal(0xE3069283u, Crc32C.Compute(Encoding.ASCII.GetBytes("123456789")));
+    }
+
+    [Fact]
+    public async Task Append_ThenReopen_RestoresExactStatesAndOperationIds()
+    {
+        await using (var journal = new OperationJournal(Options(_directory)))
+        {
+            await journal.Append(0, [Op("a", 5, 1, "op-a1"), Op("b", -3, 1)]);
+            await journal.Append(1, [Op("a", 12, 2, "op-a2"), Op("c", 0, 4, "op-c4", exists: false)]);
+            await journal.Append(0, [Op("d:é", long.MaxValue, 7, "op-d7")]);
+        }
+
+        await using var reopened = await ReopenAsync(_directory);
+        var engine = reopened.Engine;
+
+        Assert.Equal(new CounterSnapshot("a", 12, 2, new DateTimeOffset(638_000_000_000_000_002, TimeSpan.Zero)), engine.Get("a"));
+        Assert.Equal((-3L, 1L), (engine.Get("b").Value, engine.Get("b").Version));
+        Assert.False(engine.TryGet("c", out _));
+        Assert.Equal((long.MaxValue, 7L), (engine.Get("d:é").Value, engine.Get("d:é").Version));
+
+        var duplicate = await engine.ExecuteAsync("a", CounterOperation.Add(100, "op-a1"));
+        Assert.Equal(OperationStatus.Duplicate, duplicate.Status);
+        Assert.Equal(OperationStatus.Duplicate, (await engine.ExecuteAsync("c", CounterOperation.Add(1, "op-c4"))).Status);
+        var applied = await engine.ExecuteAsync("a", CounterOperation.Add(1, "op-a3"));
+        Assert.Equal((OperationStatus.Applied, 13L, 3L), (applied.Status, applied.Counter.Value, applied.Counter.Version));
+    }
+
+    [Fact]
+    public async Task Append_WhileTheWriterFsyncs_NextAppendsShareOneGroup()
+    {
+        var fsyncing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
+        // Flush 1 is the segment header; flush 2 is the first group's fsync, held until the others queued.
+        var files = new HookedFiles(flush =>
+        {
+            if (flush == 2)
+            {
+                fsyncing.TrySetResult();
+                release.Wait();
+            }
+        });
+        using var meters = new TestMeterFactory();
+        var groupSizes = new List<int>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (meters.Meters.Contains(instrument.Meter) && instrument.Name == JournalInstruments.GroupSize)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<int>((_, size, _, _) =>
+        {
+            lock (groupSizes)
+            {
+                groupSizes.Add(size);
+            }
+        });
+
+        const int Appenders = 64;
+        var journal = new OperationJournal(Options(_directory), null, meters, files.Create);
+        listener.Start();
+        Task[] appended;
+        await using (journal)
+        {
+            var first = journal.Append(0, [Op("first", 1, 1)]);
+            await fsyncing.Task;
+            appended = await Task.WhenAll(Enumerable.Range(0, Appenders).Select(i => Task.Factory.StartNew(() => journal.Append(i % 8, [Op($"k{i}", i, 1, $"id-{i}")]), CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default)));
+            release.Set();
+            await first;
+            await Task.WhenAll(appended);
+            Assert.Equal(2, journal.CommitCount);
+            Assert.Equal(Appenders + 1, journal.RecordsWritten);
+        }
+
+        Assert.Equal([1, Appenders], groupSizes);
+        await using var reopened = await ReopenAsync(_directory);
+        var engine = reopened.Engine;
+        Assert.Equal(Appenders + 1, engine.CounterCount);
+        Assert.Equal(Appenders - 1, engine.Get($"k{Appenders - 1}").Value);
+    }
+
+    [Fact]
+    public async Task Append_ManyConcurrentAppenders_EveryRecordReplayedOnce()
+    {
+        const int Appenders = 32;
+        const int PerAppender = 50;
+        await using (var journal = new OperationJournal(Options(_directory)))
+        {
+            await Task.WhenAll(Enumerable.Range(0, Appenders).Select(a => Task.Run(async () =>
+            {
+                for (var v = 1; v <= PerAppender; v++)
+                {
+                    await journal.Append(a, [Op($"key-{a}", v * 10, v, $"op-{a}-{v}")]);
+                }
+            })));
+            Assert.Equal(Appenders * PerAppender, journal.RecordsWritten);
+            Assert.InRange(journal.CommitCount, 1, Appenders * PerAppender);
+        }
+
+        await using var reopened = await ReopenAsync(_directory);
+        var engine = reopened.Engine;
+        Assert.Equal(Appenders, engine.CounterCount);
+        for (var a = 0; a < Appenders; a++)
+        {
+            Assert.Equal((PerAppender * 10L, (long)PerAppender), (engine.Get($"key-{a}").Value, engine.Get($"key-{a}").Version));
+            Assert.Equal(OperationStatus.Duplicate, (await engine.ExecuteAsync($"key-{a}", CounterOperation.Add(1, $"op-{a}-1"))).Status);
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(30)]
+    public async Task LoadAsync_TornLastFrame_IsTruncatedAndEarlierFramesReplayed(int cut)
+    {
+        var (lengths, segment) = await WriteThreeGroupsAsync();
+        using (var stream = new FileStream(segment, FileMode.Open))
+        {
+            stream.SetLength(lengths[2] - cut);
+        }
+
+        await using var reopened = await ReopenAsync(_directory);
+        var engine = reopened.Engine;
+        Assert.Equal(2, engine.Get("k").Version);
+        Assert.False(engine.TryGet("third", out _));
+        Assert.Equal(lengths[1], new FileInfo(segment).Length);
+    }
+
+    [Fact]
+    public async Task LoadAsync_GarbageAfterLastFrame_IsTruncatedAndAllFramesReplayed()
+    {
+        var (lengths, segment) = await WriteThreeGroupsAsync();
+        using (var stream = new FileStream(segment, FileMode.Append))
+        {
+            stream.Write(Enumerable.Range(0, 100).Select(i => (byte)(i * 37 + 11)).ToArray());
+        }
+
+        await using var reopened = await ReopenAsync(_directory);
+        var engine = reopened.Engine;
+        Assert.Equal(3, engine.Get("k").Version);
+        Assert.Equal(lengths[2], new FileInfo(segment).Length);
+    }
+
+    [Fact]
+    public async Task LoadAsync_FlippedByteInMiddleFrame_ThrowsCorruptWithFileAndOffset()
+    {
+        var (lengths, segment) = await WriteThreeGroupsAsync();
+        FlipByte(segment, lengths[0] + 20);
+
+        var error = await ReplayExpectingCorruptionAsync();
+        Assert.Equal(segment, error.FilePath);
+        Assert.Equal(lengths[0], error.Offset);
+        Assert.Contains(segment, error.Message, StringComparison.Ordinal);
+        Assert.Contains($"offset {lengths[0]}", error.Message, StringComparison.Ordinal);
+        Assert.Equal(lengths[2], new FileInfo(segment).Length);
+    }
+
+    [Fact]
+    public async Task LoadAsync_FlippedLengthInMiddleFrame_ThrowsCorrupt()
+    {
+        var (lengths, segment) = await WriteThreeGroupsAsync();
+        FlipByte(segment, lengths[0]);
+
+        var error = await ReplayExpectingCorruptionAsync();
+        Assert.Equal(lengths[0], error.Offset);
+    }
+
+    [Fact]
+    public async Task LoadAsync_TornTailOfAnOlderSegment_ThrowsCorrupt()
+    {
+        string older;
+        await using (var journal = new OperationJournal(Options(_directory)))
+        {
+            await journal.Append(0, [Op("k", 1, 1)]);
+            journal.Checkpoint();
+            await journal.Append(0, [Op("k", 2, 2)]);
+            older = _directory.Segments()[0];
+        }
+
+        using (var stream = new FileStream(older, FileMode.Open))
+        {
+            stream.SetLength(stream.Length - 2);
+        }
+
+        var error = await ReplayExpectingCorruptionAsync();
+        Assert.Equal(older, error.FilePath);
+        Assert.Equal(JournalFormat.HeaderSize, error.Offset);
+    }
+
+    [Fact]
+    public async Task LoadAsync_BadSegmentHeader_ThrowsCorruptAtOffsetZero()
+    {
+        var (_, segment) = await WriteThreeGroupsAsync();
+        FlipByte(segment, 9);
+
+        var error = await ReplayExpectingCorruptionAsync();
+        Assert.Equal(0, error.Offset);
+    }
+
+    [Fact]
+    public async Task CheckpointThenTruncateBefore_DeletesOnlyOlderSegments()
+    {
+        await using (var journal = new OperationJournal(Options(_directory)))
+        {
+            await journal.Append(0, [Op("old", 1, 1, "op-old")]);
+            var first = journal.Checkpoint();
+            await journal.Append(0, [Op("middle", 1, 1)]);
+            var second = journal.Checkpoint();
+            await journal.Append(0, [Op("new", 1, 1)]);
+            Assert.Equal(first + 1, second);
+            Assert.Equal(3, _directory.Segments().Length);
+
+            journal.TruncateBefore(second);
+
+            Assert.Equal([JournalFormat.FileName(second)], _directory.Segments().Select(Path.GetFileName));
+        }
+
+        await using var reopened = await ReopenAsync(_directory);
+        var engine = reopened.Engine;
+        Assert.False(engine.TryGet("old", out _));
+        Assert.False(engine.TryGet("middle", out _));
+        Assert.Equal(1, engine.Get("new").Value);
+    }
+
+    [Fact]
+    public async Task TruncateBefore_SegmentsNotReplayedYet_Throws()
+    {
+        var (_, segment) = await WriteThreeGroupsAsync();
+        await using var journal = new OperationJournal(Options(_directory));
+
+        Assert.Throws<InvalidOperationException>(() => journal.TruncateBefore(journal.Checkpoint()));
+        Assert.Contains(segment, _directory.Segments());
+    }
+
+    [Fact]
+    public async Task Append_PastSegmentMaxBytes_RotatesAndReplaysEverySegment()
+    {
+        const int Groups = 40;
+        await using (var journal = new OperationJournal(Options(_directory, o => o.SegmentMaxBytes = 4096)))
+        {
+            for (var v = 1; v <= Groups; v++)
+            {
+                await journal.Append(0, [.. Enumerable.Range(0, 4).Select(k => Op($"key-{k}", v * 100 + k, v, $"op-{k}-{v}-{new string('x', 100)}"))]);
+            }
+        }
+
+        var segments = _directory.Segments();
+        Assert.True(segments.Length > 3, $"expected several segments, found {segments.Length}");
+        Assert.All(segments[..^1], path => Assert.InRange(new FileInfo(path).Length, 4096, 4096 + 1024));
+
+        await using var reopened = await ReopenAsync(_directory);
+        var engine = reopened.Engine;
+        for (var k = 0; k < 4; k++)
+        {
+            Assert.Equal((Groups * 100L + k, (long)Groups), (engine.Get($"key-{k}").Value, engine.Get($"key-{k}").Version));
+        }
+    }
+
+    [Fact]
+    public async Task Append_FsyncFails_FaultsTheGroupAndEveryLaterAppend()
+    {
+        var files = new HookedFiles(flush =>
+        {
+            if (flush == 3)
+            {
+                throw new IOException("injected fsync failure");
+            }
+        });
+        await using var journal = new OperationJournal(Options(_directory), null, null, files.Create);
+
+        await journal.Append(0, [Op("k", 1, 1)]);
+        var failed = await Assert.ThrowsAsync<JournalFailedException>(() => journal.Append(0, [Op("k", 2, 2)]));
+        Assert.Equal("injected fsync failure", failed.InnerException?.Message);
+
+        var later = await Assert.ThrowsAsync<JournalFailedException>(() => journal.Append(0, [Op("k", 3, 3)]));
+        Assert.IsType<IOException>(later.InnerException);
+        Assert.Throws<JournalFailedException>(() => journal.Checkpoint());
+    }
+
+    [Fact]
+    public async Task Constructor_DirectoryAlreadyOwned_Throws()
+    {
+        await using var journal = new OperationJournal(Options(_directory));
+
+        var error = Assert.Throws<IOException>(() => new OperationJournal(Options(_directory)));
+        Assert.Contains("only one writer", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Append_AfterDispose_Faults()
+    {
+        var journal = new OperationJournal(Options(_directory));
+        await journal.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => journal.Append(0, [Op("k", 1, 1)]));
+    }
+
+    private async Task<(long[] Lengths, string Segment)> WriteThreeGroupsAsync()
+    {
+        var lengths = new long[3];
+        string segment;
+        await using (var journal = new OperationJournal(Options(_directory)))
+        {
+            await journal.Append(0, [Op("k", 1, 1, "op-1"), Op("other", 9, 1)]);
+            segment = _directory.Segments().Single();
+            lengths[0] = new FileInfo(segment).Length;
+            await journal.Append(0, [Op("k", 2, 2, "op-2")]);
+            lengths[1] = new FileInfo(segment).Length;
+            await journal.Append(0, [Op("k", 3, 3, "op-3"), Op("third", 1, 1)]);
+            lengths[2] = new FileInfo(segment).Length;
+        }
+
+        return (lengths, segment);
+    }
+
+    private async Task<JournalCorruptException> ReplayExpectingCorruptionAsync()
+    {
+        await using var journal = new OperationJournal(Options(_directory));
+        await using var engine = new CounterEngine(EngineOptions());
+        return await Assert.ThrowsAsync<JournalCorruptException>(() => journal.LoadAsync(engine, CancellationToken.None));
+    }
+
+    private static void FlipByte(string path, long offset)
+    {
+        using var stream = new FileStream(path, FileMode.Open);
+        stream.Position = offset;
+        var value = stream.ReadByte();
+        stream.Position = offset;
+        stream.WriteByte((byte)(value ^ 0x5A));
+    }
+}
