@@ -21,15 +21,18 @@ public sealed class CounterEngineOptions
     /// <summary>The most mailbox items an owner applies before it publishes metrics and hands the batch to the log.</summary>
     public int MaxDrainBatch { get; set; } = 1024;
 
-    internal int ResolveShardCount()
+    internal int ResolveShardCount() => ResolveShardCount(ShardCount, Environment.ProcessorCount);
+
+    internal static int ResolveShardCount(int shardCount, int processorCount)
     {
-        var count = ShardCount == 0 ? Math.Max(2, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount)) : ShardCount;
+        // The default is capped at 64 (one shard per table partition), however many processors there are.
+        var count = shardCount == 0 ? Math.Clamp((int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, processorCount)), 2, 64) : shardCount;
         if (count is < 1 or > 64 || !System.Numerics.BitOperations.IsPow2(count))
         {
-            throw new ArgumentOutOfRangeException(nameof(ShardCount), ShardCount, "ShardCount must be a power of two from 1 to 64 (or 0 for the default).");
+            throw new ArgumentOutOfRangeException(nameof(shardCount), shardCount, "ShardCount must be a power of two from 1 to 64 (or 0 for the default).");
         }
 
-        return Math.Min(count, 64);
+        return count;
     }
 
     internal void Validate()
