@@ -1,0 +1,182 @@
+using FuncMap.Counters;
+using FuncMap.Functions.Counters;
+
+namespace FuncMap.Functions.Tests;
+
+public class CounterEntityTests
+{
+    [Fact]
+    public async Task Add_NewCounter_CreatesItAtVersionOne()
+    {
+        var counter = new CounterHarness();
+
+        var outcome = await counter.RunAsync(CounterOperations.Add, new CounterCommand("op-1", 5));
+
+        Assert.Equal(OperationStatus.Applied, outcome!.Status);
+        Assert.True(outcome.Exists);
+        Assert.Equal(5, outcome.Value);
+        Assert.Equal(1, outcome.Version);
+        Assert.Equal(counter.Time.Now, outcome.UpdatedAt);
+    }
+
+    [Fact]
+    public async Task Add_SameOperationIdTwice_AppliedOnceAcrossPersistence()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("retry-me", 3));
+
+        var second = await counter.RunAsync(CounterOperations.Add, new CounterCommand("retry-me", 3));
+
+        Assert.Equal(OperationStatus.Duplicate, second!.Status);
+        Assert.Equal(3, second.Value);
+        Assert.Equal(1, second.Version);
+        Assert.Equal(3, counter.Current!.Value);
+    }
+
+    [Fact]
+    public async Task Add_ResultBeyondInt64_RejectedAndStateUnchanged()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("a", long.MaxValue - 1));
+
+        var outcome = await counter.RunAsync(CounterOperations.Add, new CounterCommand("b", 2));
+
+        Assert.Equal(OperationStatus.Overflow, outcome!.Status);
+        Assert.Equal(long.MaxValue - 1, counter.Current!.Value);
+        Assert.Equal(1, counter.Current.Version);
+    }
+
+    [Fact]
+    public async Task Add_RejectedOperationId_CanBeRetriedOnceItFits()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("a", long.MaxValue));
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("b", 1));
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("c", -10));
+
+        var retried = await counter.RunAsync(CounterOperations.Add, new CounterCommand("b", 1));
+
+        Assert.Equal(OperationStatus.Applied, retried!.Status);
+        Assert.Equal(long.MaxValue - 9, retried.Value);
+    }
+
+    [Fact]
+    public async Task Reset_ExistingCounter_ZeroesValueAndKeepsCountingVersions()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("a", 7));
+
+        var outcome = await counter.RunAsync(CounterOperations.Reset, new CounterCommand("r"));
+
+        Assert.Equal(OperationStatus.Applied, outcome!.Status);
+        Assert.Equal(0, outcome.Value);
+        Assert.Equal(2, outcome.Version);
+    }
+
+    [Fact]
+    public async Task Reset_MissingCounter_NotFound()
+    {
+        var counter = new CounterHarness();
+
+        var outcome = await counter.RunAsync(CounterOperations.Reset, new CounterCommand("r"));
+
+        Assert.Equal(OperationStatus.NotFound, outcome!.Status);
+        Assert.False(outcome.Exists);
+    }
+
+    [Fact]
+    public async Task Delete_ExistingCounter_LeavesTombstoneWithVersionAndWindow()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("a", 7));
+
+        var outcome = await counter.RunAsync(CounterOperations.Delete, new CounterCommand("d"));
+
+        Assert.Equal(OperationStatus.Applied, outcome!.Status);
+        Assert.False(outcome.Exists);
+        Assert.True(counter.State.HasState);
+        Assert.False(counter.Current!.Exists);
+        Assert.Equal(2, counter.Current.Version);
+        Assert.Equal<string>(["a", "d"], counter.Current.RecentOperationIds);
+    }
+
+    [Fact]
+    public async Task Add_DuplicateArrivingAfterDelete_NotAppliedAgain()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("batch-7", 4));
+        await counter.RunAsync(CounterOperations.Delete, new CounterCommand("d"));
+
+        var late = await counter.RunAsync(CounterOperations.Add, new CounterCommand("batch-7", 4));
+
+        Assert.Equal(OperationStatus.Duplicate, late!.Status);
+        Assert.False(counter.Current!.Exists);
+    }
+
+    [Fact]
+    public async Task Purge_TombstoneOfThatVersion_RemovesState()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("a", 1));
+        await counter.RunAsync(CounterOperations.Delete, new CounterCommand("d"));
+
+        await counter.RunAsync(CounterOperations.Purge, 2L);
+
+        Assert.False(counter.State.HasState);
+    }
+
+    [Fact]
+    public async Task Purge_CounterWrittenAgainSinceTheTombstone_KeepsIt()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("a", 1));
+        await counter.RunAsync(CounterOperations.Delete, new CounterCommand("d"));
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("again", 9));
+
+        await counter.RunAsync(CounterOperations.Purge, 2L);
+
+        Assert.True(counter.Current!.Exists);
+        Assert.Equal(9, counter.Current.Value);
+        Assert.Equal(3, counter.Current.Version);
+    }
+
+    [Fact]
+    public async Task Purge_LiveCounter_KeepsIt()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("a", 1));
+
+        await counter.RunAsync(CounterOperations.Purge, 1L);
+
+        Assert.True(counter.Current!.Exists);
+    }
+
+    [Fact]
+    public async Task Get_NeverWritten_NotFoundWithoutCreatingState()
+    {
+        var counter = new CounterHarness();
+
+        var outcome = await counter.RunAsync(CounterOperations.Get);
+
+        Assert.Equal(OperationStatus.NotFound, outcome!.Status);
+        Assert.False(outcome.Exists);
+    }
+
+    [Fact]
+    public async Task Add_WithoutInput_FailsTheOperation()
+    {
+        var counter = new CounterHarness();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => counter.RunAsync(CounterOperations.Add));
+        Assert.False(counter.State.HasState);
+    }
+
+    [Fact]
+    public void IdOf_Key_IsCounterEntityWithKeyVerbatim()
+    {
+        var id = Counter.IdOf("Page:Home.v2");
+
+        Assert.Equal("@counter@Page:Home.v2", id.ToString());
+        Assert.StartsWith(Counter.InstanceIdPrefix, id.ToString(), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,212 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using Azure;
+using Azure.Data.Tables;
+using Azure.Data.Tables.Models;
+using FuncMap.Functions.Counters;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client.Entities;
+using Microsoft.DurableTask.Entities;
+
+namespace FuncMap.Functions.Tests;
+
+/// <summary>Entity state kept as JSON between operations, as the Durable backend persists it.</summary>
+internal sealed class JsonEntityState(string? json = null) : TaskEntityState
+{
+    public string? Json { get; private set; } = json;
+
+    public override bool HasState => Json is not null;
+
+    public override object? GetState(Type type) => Json is null ? null : JsonSerializer.Deserialize(Json, type);
+
+    public override void SetState(object? state) => Json = state is null ? null : JsonSerializer.Serialize(state, state.GetType());
+}
+
+/// <summary>An entity context that records the signals an entity sends.</summary>
+internal sealed class RecordingEntityContext(EntityInstanceId id) : TaskEntityContext
+{
+    public override EntityInstanceId Id { get; } = id;
+
+    public List<(EntityInstanceId Id, string Operation, object? Input)> Signals { get; } = [];
+
+    public override void SignalEntity(EntityInstanceId id, string operationName, object? input = null, SignalEntityOptions? options = null) =>
+        Signals.Add((id, operationName, input));
+
+    public override string ScheduleNewOrchestration(TaskName name, object? input = null, StartOrchestrationOptions? options = null) =>
+        throw new NotSupportedException("Entities in FuncMap start no orchestrations.");
+}
+
+/// <summary>One operation, its input travelling as JSON like a real signal's.</summary>
+internal sealed class JsonEntityOperation(string name, object? input, TaskEntityContext context, TaskEntityState state) : TaskEntityOperation
+{
+    private readonly string? _input = input is null ? null : JsonSerializer.Serialize(input, input.GetType());
+
+    public override string Name { get; } = name;
+
+    public override TaskEntityContext Context { get; } = context;
+
+    public override TaskEntityState State { get; } = state;
+
+    public override bool HasInput => _input is not null;
+
+    public override object? GetInput(Type inputType) => _input is null ? null : JsonSerializer.Deserialize(_input, inputType);
+}
+
+/// <summary>Runs operations against one <see cref="Counter"/> whose state persists as JSON between them.</summary>
+internal sealed class CounterHarness
+{
+    private readonly RecordingEntityContext _context;
+
+    public CounterHarness(string key = "page:home", TimeProvider? time = null)
+    {
+        _context = new RecordingEntityContext(Counter.IdOf(key));
+        Time = time as ManualTimeProvider ?? new ManualTimeProvider(new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero));
+    }
+
+    public ManualTimeProvider Time { get; }
+
+    public JsonEntityState State { get; } = new();
+
+    public async Task<CounterOutcome?> RunAsync(string operation, object? input = null)
+    {
+        var entity = new Counter(Time, new FunctionsMetrics(new TestMeterFactory()), Microsoft.Extensions.Logging.Abstractions.NullLogger<Counter>.Instance);
+        var result = await entity.RunAsync(new JsonEntityOperation(operation, input, _context, State));
+        return result as CounterOutcome;
+    }
+
+    public FuncMap.Counters.CounterState? Current => (FuncMap.Counters.CounterState?)State.GetState(typeof(FuncMap.Counters.CounterState));
+}
+
+/// <summary>A clock the test moves.</summary>
+internal sealed class ManualTimeProvider(DateTimeOffset now) : TimeProvider
+{
+    public DateTimeOffset Now { get; set; } = now;
+
+    public override DateTimeOffset GetUtcNow() => Now;
+}
+
+/// <summary>Meters for the instruments under test, disposed with the factory.</summary>
+internal sealed class TestMeterFactory : IMeterFactory
+{
+    private readonly List<Meter> _meters = [];
+
+    public Meter Create(MeterOptions options)
+    {
+        var meter = new Meter(options);
+        _meters.Add(meter);
+        return meter;
+    }
+
+    public void Dispose() => _meters.ForEach(m => m.Dispose());
+}
+
+/// <summary>
+/// An entity client over an in-memory set of entities: signals are recorded (and can be made to
+/// fail), queries filter by instance-id prefix and last-modified time as the backend does.
+/// </summary>
+internal sealed class FakeEntityClient() : DurableEntityClient("test")
+{
+    public List<(EntityInstanceId Id, string Operation, object? Input, SignalEntityOptions? Options)> Signals { get; } = [];
+
+    public Dictionary<EntityInstanceId, (object State, DateTimeOffset LastModified)> Entities { get; } = [];
+
+    public List<EntityQuery> Queries { get; } = [];
+
+    public Exception? FailSignalsWith { get; set; }
+
+    public override Task SignalEntityAsync(EntityInstanceId id, string operationName, object? input = null, SignalEntityOptions? options = null, CancellationToken cancellation = default)
+    {
+        if (FailSignalsWith is { } failure)
+        {
+            return Task.FromException(failure);
+        }
+
+        lock (Signals)
+        {
+            Signals.Add((id, operationName, input, options));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public override Task<EntityMetadata?> GetEntityAsync(EntityInstanceId id, bool includeState = true, CancellationToken cancellation = default) =>
+        throw new NotSupportedException();
+
+    public override Task<EntityMetadata<T>?> GetEntityAsync<T>(EntityInstanceId id, bool includeState = true, CancellationToken cancellation = default) =>
+        Task.FromResult(Entities.TryGetValue(id, out var entry) ? Metadata<T>(id, entry) : null);
+
+    public override Microsoft.DurableTask.AsyncPageable<EntityMetadata> GetAllEntitiesAsync(EntityQuery? filter = null) => throw new NotSupportedException();
+
+    public override Microsoft.DurableTask.AsyncPageable<EntityMetadata<T>> GetAllEntitiesAsync<T>(EntityQuery? filter = null)
+    {
+        var query = filter ?? new EntityQuery();
+        Queries.Add(query);
+        var matches = Entities
+            .Where(e => e.Key.ToString().StartsWith(query.InstanceIdStartsWith ?? "@", StringComparison.Ordinal))
+            .Where(e => query.LastModifiedFrom is not { } from || e.Value.LastModified >= from)
+            .OrderBy(e => e.Key.ToString(), StringComparer.Ordinal)
+            .Select(e => Metadata<T>(e.Key, e.Value))
+            .ToList();
+        var pageSize = query.PageSize ?? EntityQuery.DefaultPageSize;
+        return Pageable.Create((string? token, int? size, CancellationToken _) =>
+        {
+            var start = token is null ? 0 : int.Parse(token, System.Globalization.CultureInfo.InvariantCulture);
+            var take = size ?? pageSize;
+            var values = matches.Skip(start).Take(take).ToList();
+            var next = start + take < matches.Count ? (start + take).ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
+            return Task.FromResult(new Microsoft.DurableTask.Page<EntityMetadata<T>>(values, next));
+        });
+    }
+
+    public override Task<CleanEntityStorageResult> CleanEntityStorageAsync(CleanEntityStorageRequest? request = null, bool continueUntilComplete = true, CancellationToken cancellation = default) =>
+        throw new NotSupportedException();
+
+    private static EntityMetadata<T> Metadata<T>(EntityInstanceId id, (object State, DateTimeOffset LastModified) entry) =>
+        new(id, JsonSerializer.Deserialize<T>(JsonSerializer.Serialize(entry.State, entry.State.GetType()))) { LastModifiedTime = entry.LastModified };
+}
+
+/// <summary>A table service with one in-memory table that records transactions and deletes.</summary>
+internal sealed class FakeTableServiceClient : TableServiceClient
+{
+    public FakeTableClient Table { get; } = new();
+
+    public override TableClient GetTableClient(string tableName) => Table;
+}
+
+/// <summary>Rows by (partition, row key); transactions are checked against the service's rules.</summary>
+internal sealed class FakeTableClient : TableClient
+{
+    public Dictionary<(string Partition, string Row), TableEntity> Rows { get; } = [];
+
+    public List<IReadOnlyList<TableTransactionAction>> Transactions { get; } = [];
+
+    public List<(string Partition, string Row)> Deletes { get; } = [];
+
+    public override Task<Response<TableItem>> CreateIfNotExistsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<Response<TableItem>>(null!);
+
+    public override Task<Response<IReadOnlyList<Response>>> SubmitTransactionAsync(IEnumerable<TableTransactionAction> transactionActions, CancellationToken cancellationToken = default)
+    {
+        var actions = transactionActions.ToList();
+        if (actions.Count is 0 or > 100 || actions.Select(a => a.Entity.PartitionKey).Distinct().Count() != 1
+            || actions.Select(a => a.Entity.RowKey).Distinct().Count() != actions.Count)
+        {
+            throw new RequestFailedException(400, "Not a valid entity-group transaction.");
+        }
+
+        Transactions.Add(actions);
+        foreach (var action in actions)
+        {
+            Rows[(action.Entity.PartitionKey, action.Entity.RowKey)] = (TableEntity)action.Entity;
+        }
+
+        return Task.FromResult<Response<IReadOnlyList<Response>>>(null!);
+    }
+
+    public override Task<Response> DeleteEntityAsync(string partitionKey, string rowKey, ETag ifMatch = default, CancellationToken cancellationToken = default)
+    {
+        Deletes.Add((partitionKey, rowKey));
+        Rows.Remove((partitionKey, rowKey));
+        return Task.FromResult<Response>(null!);
+    }
+}
