@@ -238,6 +238,17 @@ public sealed class EngineListTests
     }
 
     [Fact]
+    public async Task List_PageSizeIntMax_ReturnsEverythingInOrder()
+    {
+        await using var engine = await WithKeysAsync(["c", "a", "b"]);
+
+        var page = engine.List(null, int.MaxValue, null);
+
+        Assert.Equal(["a", "b", "c"], page.Items.Select(c => c.Key));
+        Assert.Null(page.ContinuationKey);
+    }
+
+    [Fact]
     public async Task List_PageSizeZero_Throws()
     {
         await using var engine = Engines.Started();

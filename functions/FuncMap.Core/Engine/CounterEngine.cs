@@ -187,9 +187,11 @@ public sealed class CounterEngine : IAsyncDisposable
     public CounterPage List(string? prefix, int pageSize, string? afterKey)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        // pageSize + 1 must not overflow, and a large page size must not allocate up front.
+        pageSize = Math.Min(pageSize, Array.MaxLength - 1);
         prefix ??= string.Empty;
         // A max-heap of the pageSize + 1 smallest keys seen so far.
-        var heap = new PriorityQueue<(string Key, CounterData Data), string>(pageSize + 1, Comparer<string>.Create(static (a, b) => string.CompareOrdinal(b, a)));
+        var heap = new PriorityQueue<(string Key, CounterData Data), string>(Math.Min(pageSize, 1024) + 1, Comparer<string>.Create(static (a, b) => string.CompareOrdinal(b, a)));
         foreach (var shard in _shards)
         {
             foreach (var (key, cell) in shard.Cells)
