@@ -350,6 +350,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         catch (Exception ex)
         {
             Fail(ex, marker);
+            _ = marker.Done.Task.Exception;
         }
         finally
         {
@@ -438,6 +439,11 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         {
             pending.Release();
             pending.Done.TrySetException(error);
+            if (pending.RotateTo != 0)
+            {
+                // Nobody awaits a checkpoint marker: observe its fault so it is not reported as unobserved.
+                _ = pending.Done.Task.Exception;
+            }
         }
     }
 
