@@ -87,6 +87,21 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     /// <inheritdoc />
     public int Order => LoaderOrder;
 
+    /// <summary>
+    /// The write or fsync error that made the journal refuse writes, or null while it is healthy. For a
+    /// health check: once set, every write fails until the host restarts.
+    /// </summary>
+    public Exception? Failure
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _failure;
+            }
+        }
+    }
+
     /// <summary>Group commits done (writes + fsyncs of frames), for tests and benchmarks.</summary>
     internal long CommitCount => Interlocked.Read(ref _commits);
 

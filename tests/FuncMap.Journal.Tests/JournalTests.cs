@@ -294,6 +294,7 @@ public sealed class JournalTests : IDisposable
         var later = await Assert.ThrowsAsync<JournalFailedException>(() => journal.Append(0, [Op("k", 3, 3)]));
         Assert.IsType<IOException>(later.InnerException);
         Assert.Throws<JournalFailedException>(() => journal.Checkpoint());
+        Assert.Equal("injected fsync failure", journal.Failure?.Message);
     }
 
     [Fact]
