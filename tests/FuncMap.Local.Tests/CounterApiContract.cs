@@ -1,0 +1,523 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace FuncMap.Local.Tests;
+
+/// <summary>A counter as the API returns it.</summary>
+public sealed record CounterDto(string Key, long Value, long Version, DateTimeOffset UpdatedAt);
+
+/// <summary>A page of the list API.</summary>
+public sealed record CounterPageDto(List<CounterDto> Items, string? ContinuationToken);
+
+/// <summary>
+/// The HTTP contract of DESIGN.md, once, for every host: a concrete class supplies the target.
+/// Every test works on its own keys (a random prefix), so the contract can run against a shared host.
+/// </summary>
+public abstract class CounterApiContract(ICounterApiTarget target)
+{
+    protected static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    protected ICounterApiTarget Target { get; } = target;
+
+    protected HttpClient Client => Target.Client;
+
+    /// <summary>A prefix no other test (or earlier run) uses.</summary>
+    protected static string NewPrefix() => "t" + Guid.NewGuid().ToString("N")[..12] + ":";
+
+    [ContractFact]
+    public async Task Add_WithoutWait_Returns202WithLocation()
+    {
+        var key = NewPrefix() + "a";
+        using var response = await PostJsonAsync($"api/counters/{key}/add", """{"delta": 3}""");
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.EndsWith($"/api/counters/{key}", response.Headers.Location?.OriginalString);
+
+        var after = await AddAsync(key, 0);
+        Assert.Equal(3, after.Value);
+    }
+
+    [ContractFact]
+    public async Task Add_WithWait_ReturnsExactValuesAndVersions()
+    {
+        var key = NewPrefix() + "w";
+        var first = await AddAsync(key, 5);
+        Assert.Equal((key, 5L, 1L), (first.Key, first.Value, first.Version));
+
+        var second = await AddAsync(key, -7);
+        Assert.Equal((-2L, 2L), (second.Value, second.Version));
+
+        using var noBody = await Client.PostAsync($"api/counters/{key}/add?wait=true", null);
+        var third = await ReadCounterAsync(noBody);
+        Assert.Equal((-1L, 3L), (third.Value, third.Version));
+        Assert.True(third.UpdatedAt >= first.UpdatedAt);
+
+        var read = await GetAsync(key);
+        Assert.Equal(third, read);
+    }
+
+    [ContractFact]
+    public async Task Add_JsonWithCharset_IsAccepted()
+    {
+        var key = NewPrefix() + "c";
+        using var content = new StringContent("""{"delta": 2}""", Encoding.UTF8, "application/json");
+        Assert.Equal("utf-8", content.Headers.ContentType!.CharSet);
+        using var response = await Client.PostAsync($"api/counters/{key}/add?wait=true", content);
+        Assert.Equal(2, (await ReadCounterAsync(response)).Value);
+    }
+
+    [ContractFact]
+    public async Task Add_OverflowWithWait_Returns409AndChangesNothing()
+    {
+        var key = NewPrefix() + "o";
+        await AddAsync(key, long.MaxValue);
+        using var response = await PostJsonAsync($"api/counters/{key}/add?wait=true", """{"delta": 1}""");
+        await AssertProblemAsync(response, HttpStatusCode.Conflict, "counter.overflow");
+        var read = await GetAsync(key);
+        Assert.Equal((long.MaxValue, 1L), (read.Value, read.Version));
+    }
+
+    [ContractFact]
+    public async Task Add_OverflowWithoutWait_Returns202AndChangesNothing()
+    {
+        var key = NewPrefix() + "o";
+        await AddAsync(key, long.MinValue);
+        using var response = await PostJsonAsync($"api/counters/{key}/add", """{"delta": -1}""");
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var after = await AddAsync(key, 0);
+        Assert.Equal((long.MinValue, 2L), (after.Value, after.Version));
+    }
+
+    [ContractFact]
+    public async Task Get_Missing_Returns404Problem()
+    {
+        using var response = await Client.GetAsync($"api/counters/{NewPrefix()}missing");
+        await AssertProblemAsync(response, HttpStatusCode.NotFound, "counter.notFound");
+    }
+
+    [ContractFact]
+    public async Task Reset_WithWait_SetsZeroAndKeepsCountingVersions()
+    {
+        var key = NewPrefix() + "r";
+        await AddAsync(key, 41);
+        using var response = await Client.PostAsync($"api/counters/{key}/reset?wait=true", null);
+        var reset = await ReadCounterAsync(response);
+        Assert.Equal((0L, 2L), (reset.Value, reset.Version));
+        Assert.Equal((1L, 3L), ((await AddAsync(key, 1)).Value, (await GetAsync(key)).Version));
+    }
+
+    [ContractFact]
+    public async Task Reset_WithoutWait_Returns202()
+    {
+        var key = NewPrefix() + "r";
+        await AddAsync(key, 41);
+        using var response = await Client.PostAsync($"api/counters/{key}/reset", null);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal(0, (await AddAsync(key, 0)).Value);
+    }
+
+    [ContractFact]
+    public async Task Reset_MissingWithWait_Returns404()
+    {
+        using var response = await Client.PostAsync($"api/counters/{NewPrefix()}none/reset?wait=true", null);
+        await AssertProblemAsync(response, HttpStatusCode.NotFound, "counter.notFound");
+    }
+
+    [ContractFact]
+    public async Task Delete_WithWait_Returns204AndThenGet404()
+    {
+        var key = NewPrefix() + "d";
+        await AddAsync(key, 1);
+        using var response = await Client.DeleteAsync($"api/counters/{key}?wait=true");
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        using var get = await Client.GetAsync($"api/counters/{key}");
+        Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
+        using var again = await Client.DeleteAsync($"api/counters/{key}?wait=true");
+        await AssertProblemAsync(again, HttpStatusCode.NotFound, "counter.notFound");
+    }
+
+    [ContractFact]
+    public async Task Delete_WithoutWait_Returns202()
+    {
+        var key = NewPrefix() + "d";
+        await AddAsync(key, 1);
+        using var response = await Client.DeleteAsync($"api/counters/{key}");
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        // The owner applies a key's operations in arrival order: this add comes after the delete.
+        var recreated = await AddAsync(key, 5);
+        Assert.Equal(5, recreated.Value);
+    }
+
+    [ContractFact]
+    public async Task IdempotencyKey_SameAddFiveTimes_CountsOnce()
+    {
+        var key = NewPrefix() + "i";
+        CounterDto? last = null;
+        for (var i = 0; i < 5; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"api/counters/{key}/add?wait=true")
+            {
+                Content = new StringContent("""{"delta": 10}""", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("Idempotency-Key", "order-4711");
+            using var response = await Client.SendAsync(request);
+            last = await ReadCounterAsync(response);
+        }
+
+        Assert.Equal((10L, 1L), (last!.Value, last.Version));
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"api/counters/{key}/add")
+            {
+                Content = new StringContent("""{"delta": 1}""", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("Idempotency-Key", "order-4712");
+            using var response = await Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        Assert.Equal((11L, 3L), ((await AddAsync(key, 0)).Value, (await GetAsync(key)).Version));
+    }
+
+    [ContractFact]
+    public async Task IdempotencyKey_Invalid_Returns400NamingTheHeader()
+    {
+        var key = NewPrefix() + "i";
+        // (Leading and trailing spaces are not testable over HTTP: servers strip them as optional whitespace.)
+        foreach (var bad in new[] { new string('x', 129), "tab\there", "" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"api/counters/{key}/add?wait=true");
+            request.Headers.TryAddWithoutValidation("Idempotency-Key", bad);
+            using var response = await Client.SendAsync(request);
+            var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+            Assert.Equal("Idempotency-Key", problem.GetProperty("errors")[0].GetProperty("field").GetString());
+        }
+    }
+
+    [ContractFact]
+    public async Task Concurrency_EightClientsOnOneHotKey_ExactTotal()
+    {
+        var key = NewPrefix() + "hot";
+        await RunParallelAddsAsync(8, 500, (_, _) => key);
+        var counter = await GetAsync(key);
+        Assert.Equal((4000L, 4000L), (counter.Value, counter.Version));
+    }
+
+    [ContractFact]
+    public async Task Concurrency_EightClientsOn200Keys_ExactTotals()
+    {
+        var prefix = NewPrefix();
+        await RunParallelAddsAsync(8, 500, (client, i) => $"{prefix}{(client * 500 + i) % 200:D3}");
+        var page = await ListAsync($"api/counters?prefix={prefix}&pageSize=1000");
+        Assert.Equal(200, page.Items.Count);
+        Assert.All(page.Items, c => Assert.Equal((20L, 20L), (c.Value, c.Version)));
+        Assert.Null(page.ContinuationToken);
+    }
+
+    [ContractFact]
+    public async Task Batch_PostedTwiceWithSameBatchId_CountsOnce()
+    {
+        var prefix = NewPrefix();
+        var body = $$"""{"batchId": "{{prefix}}batch-1", "items": [{"key": "{{prefix}}a", "delta": 3}, {"key": "{{prefix}}b", "delta": -1}, {"key": "{{prefix}}a", "delta": 2}]}""";
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await PostJsonAsync("api/counters/batch", body);
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            var accepted = await response.Content.ReadFromJsonAsync<JsonElement>(Json);
+            Assert.Equal($"{prefix}batch-1", accepted.GetProperty("batchId").GetString());
+            Assert.Equal(3, accepted.GetProperty("items").GetInt32());
+            Assert.Equal(2, accepted.GetProperty("keys").GetInt32());
+            Assert.False(accepted.TryGetProperty("overflowedKeys", out _));
+        }
+
+        Assert.Equal((5L, 1L), ((await GetAsync($"{prefix}a")).Value, (await GetAsync($"{prefix}a")).Version));
+        Assert.Equal(-1, (await GetAsync($"{prefix}b")).Value);
+    }
+
+    [ContractFact]
+    public async Task Batch_WithOverflowedKey_Returns202ListingIt()
+    {
+        var prefix = NewPrefix();
+        await AddAsync($"{prefix}max", long.MaxValue);
+        var body = $$"""{"batchId": "{{prefix}}b", "items": [{"key": "{{prefix}}max", "delta": 1}, {"key": "{{prefix}}ok", "delta": 1}]}""";
+        using var response = await PostJsonAsync("api/counters/batch", body);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var accepted = await response.Content.ReadFromJsonAsync<JsonElement>(Json);
+        Assert.Equal(new[] { $"{prefix}max" }, accepted.GetProperty("overflowedKeys").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(long.MaxValue, (await GetAsync($"{prefix}max")).Value);
+        Assert.Equal(1, (await GetAsync($"{prefix}ok")).Value);
+    }
+
+    [ContractFact]
+    public async Task Batch_Invalid_Returns400NamingFieldsAndRules()
+    {
+        var body = """{"batchId": "", "items": [{"key": "bad key", "delta": 1}, {"key": "ok", "delta": 1.5}], "extra": 1}""";
+        using var response = await PostJsonAsync("api/counters/batch", body);
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var errors = problem.GetProperty("errors").EnumerateArray()
+            .Select(e => (e.GetProperty("field").GetString(), e.GetProperty("rule").GetString())).ToList();
+        Assert.Contains(("batchId", "id.required"), errors);
+        Assert.Contains(("items[0].key", "key.charset"), errors);
+        Assert.Contains(("items[1].delta", "delta.integer"), errors);
+        Assert.Contains(("extra", "batch.unknownProperty"), errors);
+    }
+
+    [ContractFact]
+    public async Task Batch_WithoutBody_Returns400()
+    {
+        using var response = await Client.PostAsync("api/counters/batch", null);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "body.required");
+    }
+
+    [ContractFact]
+    public async Task List_250KeysInPagesOf37_EachKeyOnceInOrder()
+    {
+        var prefix = NewPrefix();
+        var keys = Enumerable.Range(0, 250).Select(i => $"{prefix}{i * 7919 % 1000:D4}").ToList();
+        var items = string.Join(",", keys.Select(k => $$"""{"key": "{{k}}", "delta": 1}"""));
+        using (var response = await PostJsonAsync("api/counters/batch", $$"""{"batchId": "{{prefix}}fill", "items": [{{items}}]}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        var seen = new List<string>();
+        string? token = null;
+        var pages = 0;
+        do
+        {
+            var page = await ListAsync($"api/counters?prefix={prefix}&pageSize=37" + (token is null ? "" : $"&continuationToken={token}"));
+            Assert.True(page.Items.Count <= 37);
+            seen.AddRange(page.Items.Select(c => c.Key));
+            token = page.ContinuationToken;
+            pages++;
+        }
+        while (token is not null);
+
+        Assert.Equal(7, pages);
+        Assert.Equal(keys.Order(StringComparer.Ordinal), seen);
+    }
+
+    [ContractFact]
+    public async Task List_DefaultPageSize_Is100()
+    {
+        var prefix = NewPrefix();
+        var items = string.Join(",", Enumerable.Range(0, 101).Select(i => $$"""{"key": "{{prefix}}{{i:D3}}", "delta": 1}"""));
+        using (var response = await PostJsonAsync("api/counters/batch", $$"""{"batchId": "{{prefix}}fill", "items": [{{items}}]}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        var page = await ListAsync($"api/counters?prefix={prefix}");
+        Assert.Equal(100, page.Items.Count);
+        Assert.NotNull(page.ContinuationToken);
+    }
+
+    [ContractFact]
+    public async Task List_BadQueryValues_Return400NamingTheParameter()
+    {
+        var cases = new (string Query, string Field)[]
+        {
+            ("pageSize=abc", "pageSize"), ("pageSize=-1", "pageSize"), ("pageSize=0", "pageSize"), ("pageSize=99999", "pageSize"),
+            ("pageSize=1001", "pageSize"), ("pageSize=1.5", "pageSize"), ("pageSize=", "pageSize"), ("pageSize=1&pageSize=2", "pageSize"),
+            ("continuationToken=%21%21", "continuationToken"), ("continuationToken=Zm9vIGJhcg", "continuationToken"),
+            ("continuationToken=" + new string('A', 500), "continuationToken"), ("prefix=a%20b", "prefix"), ("prefix=" + new string('a', 91), "prefix"),
+        };
+        foreach (var (query, field) in cases)
+        {
+            using var response = await Client.GetAsync($"api/counters?{query}");
+            var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+            Assert.Equal(field, problem.GetProperty("errors")[0].GetProperty("field").GetString());
+        }
+    }
+
+    [ContractFact]
+    public async Task Key_BreakingTheRule_Returns400NamingTheRule()
+    {
+        var cases = new (string Key, string Rule)[]
+        {
+            (new string('k', 91), "key.length"), ("a%20b", "key.charset"), ("a%2Fb", "key.charset"), ("%C3%A9", "key.charset"),
+            ("a%ZZ", "key.charset"), ("a+b", "key.charset"),
+        };
+        foreach (var (key, rule) in cases)
+        {
+            using var add = await Client.PostAsync($"api/counters/{key}/add?wait=true", null);
+            var problem = await AssertProblemAsync(add, HttpStatusCode.BadRequest, rule);
+            Assert.Equal("key", problem.GetProperty("errors")[0].GetProperty("field").GetString());
+            using var get = await Client.GetAsync($"api/counters/{key}");
+            await AssertProblemAsync(get, HttpStatusCode.BadRequest, rule);
+        }
+
+        Assert.Equal(90, (await AddAsync(new string('k', 90), 90)).Key.Length);
+    }
+
+    [ContractFact]
+    public async Task Add_BadBodies_Return400NamingTheRule()
+    {
+        var cases = new (string Body, string Rule)[]
+        {
+            ("{", "json.syntax"), ("[1]", "body.type"), ("{\"delta\": \"1\"}", "delta.type"), ("{\"delta\": 1.5}", "delta.integer"),
+            ("{\"delta\": 9223372036854775808}", "delta.range"), ("{\"delta\": 1, \"x\": 2}", "body.unknownProperty"), ("{\"delta\": null}", "delta.type"),
+        };
+        foreach (var (body, rule) in cases)
+        {
+            using var response = await PostJsonAsync($"api/counters/{NewPrefix()}b/add", body);
+            await AssertProblemAsync(response, HttpStatusCode.BadRequest, rule);
+        }
+    }
+
+    [ContractFact]
+    public async Task Add_WrongContentType_Returns415()
+    {
+        foreach (var type in new[] { "text/plain", "application/xml", "application/x-www-form-urlencoded", "application/json; charset=utf-16" })
+        {
+            using var content = new ByteArrayContent("""{"delta": 1}"""u8.ToArray());
+            content.Headers.TryAddWithoutValidation("Content-Type", type);
+            using var response = await Client.PostAsync($"api/counters/{NewPrefix()}t/add", content);
+            await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "body.contentType");
+        }
+    }
+
+    [ContractFact]
+    public async Task Body_OverOneMebibyte_Returns413WithOrWithoutContentLength()
+    {
+        var big = new byte[1024 * 1024 + 1];
+        big.AsSpan().Fill((byte)' ');
+        using (var content = new ByteArrayContent(big))
+        {
+            content.Headers.ContentType = new("application/json");
+            // Expect: 100-continue lets the server refuse by Content-Length before the body is sent
+            // (without it a real socket may be closed under a client that is still sending).
+            using var request = new HttpRequestMessage(HttpMethod.Post, "api/counters/batch") { Content = content };
+            request.Headers.ExpectContinue = true;
+            using var response = await Client.SendAsync(request);
+            await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "body.size");
+        }
+
+        using (var chunked = new StreamContent(new MemoryStream(big)))
+        {
+            chunked.Headers.ContentType = new("application/json");
+            using var request = new HttpRequestMessage(HttpMethod.Post, "api/counters/batch") { Content = chunked };
+            request.Headers.TransferEncodingChunked = true;
+            using var response = await Client.SendAsync(request);
+            await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "body.size");
+        }
+    }
+
+    [ContractFact]
+    public async Task Wait_NotABoolean_Returns400()
+    {
+        using var response = await Client.PostAsync($"api/counters/{NewPrefix()}w/add?wait=maybe", null);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "wait.boolean");
+    }
+
+    [ContractFact]
+    public async Task UnknownRoute_Returns404Problem()
+    {
+        using var response = await Client.GetAsync("api/nothing/here");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [ContractFact]
+    public async Task BadInput_SeveralHundredGeneratedRequests_NeverServerError()
+    {
+        var before = Target.UnexpectedErrors;
+        var failures = new List<string>();
+        var cases = BadInputGenerator.Generate(new Random(20261122), NewPrefix());
+        Assert.True(cases.Count >= 300, $"only {cases.Count} cases");
+        foreach (var badCase in cases)
+        {
+            using var request = badCase.Create();
+            using var response = await Client.SendAsync(request);
+            var status = (int)response.StatusCode;
+            if (status >= 500 || !badCase.Expected.Contains(status))
+            {
+                failures.Add($"{badCase.Name}: {status}, expected {string.Join("/", badCase.Expected)}");
+            }
+            else if (badCase.ProblemBody && response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+            {
+                failures.Add($"{badCase.Name}: {status} without a ProblemDetails body");
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures.Take(20)));
+        Assert.Equal(before, Target.UnexpectedErrors);
+    }
+
+    protected async Task RunParallelAddsAsync(int clients, int addsPerClient, Func<int, int, string> keyOf)
+    {
+        var workers = Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+        {
+            using var client = Target.CreateClient();
+            for (var i = 0; i < addsPerClient; i++)
+            {
+                using var response = await client.PostAsync($"api/counters/{keyOf(c, i)}/add?wait=true", null);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+        }));
+        await Task.WhenAll(workers);
+    }
+
+    protected async Task<CounterDto> AddAsync(string key, long delta)
+    {
+        using var response = await PostJsonAsync($"api/counters/{key}/add?wait=true", $$"""{"delta": {{delta}}}""");
+        return await ReadCounterAsync(response);
+    }
+
+    protected async Task<CounterDto> GetAsync(string key)
+    {
+        using var response = await Client.GetAsync($"api/counters/{key}");
+        return await ReadCounterAsync(response);
+    }
+
+    protected async Task<CounterPageDto> ListAsync(string uri)
+    {
+        using var response = await Client.GetAsync(uri);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<CounterPageDto>(Json))!;
+    }
+
+    protected Task<HttpResponseMessage> PostJsonAsync(string uri, string json)
+    {
+        // StringContent adds "; charset=utf-8"; a bare application/json is the common case.
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(json));
+        content.Headers.ContentType = new("application/json");
+        return Client.PostAsync(uri, content);
+    }
+
+    protected static async Task<CounterDto> ReadCounterAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {body}");
+        return JsonSerializer.Deserialize<CounterDto>(body, Json)!;
+    }
+
+    protected static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string? rule = null)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonSerializer.Deserialize<JsonElement>(body, Json);
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        if (rule is not null)
+        {
+            Assert.Equal(rule, problem.GetProperty("rule").GetString());
+        }
+
+        if (status == HttpStatusCode.BadRequest)
+        {
+            Assert.True(problem.GetProperty("errors").GetArrayLength() > 0);
+        }
+
+        return problem;
+    }
+}
+
+/// <summary>The contract against the local host in memory (<c>WebApplicationFactory&lt;Program&gt;</c>).</summary>
+public sealed class LocalHostContractTests(LocalHostTarget target) : CounterApiContract(target), IClassFixture<LocalHostTarget>;
+
+/// <summary>The contract against a running host at <c>FUNCMAP_BASE_URL</c>; skipped with a reason when it is not set.</summary>
+[RequiresEnvironment(RemoteHostTarget.BaseUrlVariable)]
+public sealed class RemoteHostContractTests(RemoteHostTarget target) : CounterApiContract(target), IClassFixture<RemoteHostTarget>;

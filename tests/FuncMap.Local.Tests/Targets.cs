@@ -1,0 +1,121 @@
+using FuncMap.Engine;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FuncMap.Local.Tests;
+
+/// <summary>A host the contract runs against.</summary>
+public interface ICounterApiTarget
+{
+    /// <summary>A shared client with the base address (and access key) set.</summary>
+    HttpClient Client { get; }
+
+    /// <summary>Another client to the same host, for parallel callers.</summary>
+    HttpClient CreateClient();
+
+    /// <summary>How many requests ended in the 500 handler, where the host can tell (null otherwise).</summary>
+    long? UnexpectedErrors { get; }
+}
+
+/// <summary>The local host in memory, with settings and service overrides.</summary>
+public sealed class LocalHostFactory(IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
+    : WebApplicationFactory<Program>
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Production");
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            builder.UseSetting(key, value);
+        }
+
+        if (services is not null)
+        {
+            builder.ConfigureTestServices(services);
+        }
+    }
+
+    /// <summary>Starts the host (if needed) and waits until the engine serves.</summary>
+    public async Task<HttpClient> StartAsync()
+    {
+        var client = CreateClient();
+        await Services.GetRequiredService<EngineReadiness>().WhenReady;
+        return client;
+    }
+
+    public HttpMetrics Metrics => Services.GetRequiredService<HttpMetrics>();
+
+    public CounterEngine Engine => Services.GetRequiredService<CounterEngine>();
+}
+
+/// <summary>The contract's target (a): the local host through <see cref="WebApplicationFactory{TEntryPoint}"/>.</summary>
+public sealed class LocalHostTarget : ICounterApiTarget, IAsyncLifetime, IDisposable
+{
+    private readonly LocalHostFactory _factory = new();
+
+    public HttpClient Client { get; private set; } = null!;
+
+    public HttpClient CreateClient() => _factory.CreateClient();
+
+    public long? UnexpectedErrors => _factory.Metrics.UnexpectedCount;
+
+    public async Task InitializeAsync() => Client = await _factory.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        Client.Dispose();
+        await _factory.DisposeAsync();
+    }
+
+    public void Dispose() => _factory.Dispose();
+}
+
+/// <summary>
+/// The contract's target (b): any running host at <c>FUNCMAP_BASE_URL</c> (the local host or the
+/// Functions app), with <c>FUNCMAP_FUNCTION_KEY</c> sent as <c>x-functions-key</c> when set.
+/// </summary>
+public sealed class RemoteHostTarget : ICounterApiTarget, IDisposable
+{
+    public const string BaseUrlVariable = "FUNCMAP_BASE_URL";
+    public const string FunctionKeyVariable = "FUNCMAP_FUNCTION_KEY";
+
+    private readonly SocketsHttpHandler _handler = new() { PooledConnectionLifetime = TimeSpan.FromMinutes(2), MaxConnectionsPerServer = 64 };
+    private readonly Uri? _baseAddress;
+    private readonly string? _functionKey = Environment.GetEnvironmentVariable(FunctionKeyVariable);
+    private HttpClient? _client;
+
+    public RemoteHostTarget()
+    {
+        var url = Environment.GetEnvironmentVariable(BaseUrlVariable);
+        if (!string.IsNullOrEmpty(url))
+        {
+            _baseAddress = new Uri(url.EndsWith('/') ? url : url + "/");
+        }
+    }
+
+    public HttpClient Client => _client ??= CreateClient();
+
+    public long? UnexpectedErrors => null;
+
+    public HttpClient CreateClient()
+    {
+        var client = new HttpClient(_handler, disposeHandler: false)
+        {
+            BaseAddress = _baseAddress ?? throw new InvalidOperationException($"{BaseUrlVariable} is not set."),
+            Timeout = TimeSpan.FromSeconds(60),
+        };
+        if (!string.IsNullOrEmpty(_functionKey))
+        {
+            client.DefaultRequestHeaders.Add("x-functions-key", _functionKey);
+        }
+        return client;
+    }
+
+    public void Dispose()
+    {
+        _client?.Dispose();
+        _handler.Dispose();
+    }
+}
