@@ -99,7 +99,7 @@ public static class BadInputGenerator
             var id = (i % 3) switch
             {
                 0 => new string('i', random.Next(129, 400)),
-                1 => string.Empty,
+                1 => RandomKey(random, 2) + "\t" + new string('t', random.Next(1, 50)),
                 _ => RandomKey(random, 3) + "\t" + RandomKey(random, 3),
             };
             cases.Add(new($"Idempotency-Key of {id.Length}", () =>

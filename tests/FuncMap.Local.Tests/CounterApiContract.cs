@@ -186,7 +186,7 @@ public abstract class CounterApiContract(ICounterApiTarget target)
     {
         var key = NewPrefix() + "i";
         // (Leading and trailing spaces are not testable over HTTP: servers strip them as optional whitespace.)
-        foreach (var bad in new[] { new string('x', 129), "tab\there", "" })
+        foreach (var bad in new[] { new string('x', 129), new string('y', 1000), "tab\there" })
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, $"api/counters/{key}/add?wait=true");
             request.Headers.TryAddWithoutValidation("Idempotency-Key", bad);
