@@ -1,0 +1,85 @@
+using Microsoft.Extensions.Logging;
+
+namespace FuncMap.Local.Storage;
+
+/// <summary>The local host's storage log messages (EventIds 1400–1499).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1400, LogLevel.Information, "Lease claimed by {Owner} for {Seconds} s; this host is the single writer of the storage.")]
+    public static partial void LeaseClaimed(ILogger logger, string owner, double seconds);
+
+    [LoggerMessage(1401, LogLevel.Critical, "Another host owns the storage: lease held by {Owner} until {ExpiresAt:O}. This host refuses to start.")]
+    public static partial void LeaseHeld(ILogger logger, string owner, DateTimeOffset expiresAt);
+
+    [LoggerMessage(1402, LogLevel.Warning, "Storage unreachable while claiming the lease ({Error}); retrying, the host stays unready until the lease is ours.")]
+    public static partial void LeaseClaimRetrying(ILogger logger, string error);
+
+    [LoggerMessage(1403, LogLevel.Warning, "Lease renewal failed ({Error}); retrying.")]
+    public static partial void LeaseRenewalFailed(ILogger logger, string error);
+
+    [LoggerMessage(1404, LogLevel.Critical, "Lease lost: it now belongs to {NewOwner}, not {Owner}. Stopping the host rather than keep writing.")]
+    public static partial void LeaseLost(ILogger logger, string newOwner, string owner);
+
+    [LoggerMessage(1405, LogLevel.Information, "Lease of {Owner} released.")]
+    public static partial void LeaseReleased(ILogger logger, string owner);
+
+    [LoggerMessage(1406, LogLevel.Warning, "Lease of {Owner} could not be released; it expires by itself.")]
+    public static partial void LeaseReleaseFailed(ILogger logger, Exception exception, string owner);
+
+    [LoggerMessage(1407, LogLevel.Warning, "Took over the expired lease of {PreviousOwner} (expired {ExpiredAt:O}).")]
+    public static partial void LeaseTakenOver(ILogger logger, string previousOwner, DateTimeOffset expiredAt);
+
+    [LoggerMessage(1410, LogLevel.Information, "Restored {Rows} counters from table {Table} in {ElapsedMilliseconds} ms.")]
+    public static partial void Restored(ILogger logger, long rows, string table, double elapsedMilliseconds);
+
+    [LoggerMessage(1411, LogLevel.Error, "Restore from table {Table} failed: storage unreachable ({Error}). Not serving until it succeeds; retrying in {DelayMilliseconds} ms.")]
+    public static partial void RestoreRetrying(ILogger logger, string table, string error, double delayMilliseconds);
+
+    [LoggerMessage(1420, LogLevel.Information, "Snapshot {Run} wrote {Rows} rows in {ElapsedMilliseconds} ms (final: {Final}).")]
+    public static partial void SnapshotWritten(ILogger logger, long run, int rows, double elapsedMilliseconds, bool final);
+
+    [LoggerMessage(1421, LogLevel.Error, "Snapshot {Run} of {Rows} rows failed after {ElapsedMilliseconds} ms; nothing marked, it is retried with backoff.")]
+    public static partial void SnapshotFailed(ILogger logger, Exception exception, long run, int rows, double elapsedMilliseconds);
+
+    [LoggerMessage(1422, LogLevel.Warning, "Snapshot skipped: this host does not hold the lease.")]
+    public static partial void SnapshotSkippedNoLease(ILogger logger);
+
+    [LoggerMessage(1423, LogLevel.Error, "Final snapshot abandoned: {Consequence}.")]
+    public static partial void FinalSnapshotAbandoned(ILogger logger, string consequence);
+
+    [LoggerMessage(1430, LogLevel.Information, "Ingesting queue {Queue} with {Concurrency} receive loops; a message is deleted once {Safe}.")]
+    public static partial void IngestionStarted(ILogger logger, string queue, int concurrency, string safe);
+
+    [LoggerMessage(1431, LogLevel.Warning, "Queue {Queue} unreachable: {Error}. Retrying with backoff.")]
+    public static partial void ReceiveFailed(ILogger logger, string queue, string error);
+
+    [LoggerMessage(1432, LogLevel.Warning, "Queue message {MessageId} (dequeue {DequeueCount}) is invalid: {Errors}")]
+    public static partial void MessageInvalid(ILogger logger, string messageId, long dequeueCount, string errors);
+
+    [LoggerMessage(1433, LogLevel.Warning, "Queue message {MessageId} (dequeue {DequeueCount}) sent to the poison queue: {Reason}")]
+    public static partial void MessagePoisoned(ILogger logger, string messageId, long dequeueCount, string reason);
+
+    [LoggerMessage(1434, LogLevel.Debug, "Queue message {MessageId}: batch {BatchId} was already applied.")]
+    public static partial void MessageDuplicate(ILogger logger, string messageId, string batchId);
+
+    [LoggerMessage(1435, LogLevel.Warning, "Queue message {MessageId} (dequeue {DequeueCount}) failed for a passing reason and will reappear: {Error}")]
+    public static partial void MessageRetry(ILogger logger, string messageId, long dequeueCount, string error);
+
+    [LoggerMessage(1436, LogLevel.Error, "Queue message {MessageId} failed after {DequeueCount} deliveries; giving up: {Error}")]
+    public static partial void MessageGaveUp(ILogger logger, string messageId, long dequeueCount, string error);
+
+    [LoggerMessage(1437, LogLevel.Error, "Queue message {MessageId} failed unexpectedly; it will reappear.")]
+    public static partial void MessageFailed(ILogger logger, Exception exception, string messageId);
+
+    [LoggerMessage(1438, LogLevel.Warning, "Batch {BatchId}: {Count} counters would overflow and were not applied ({Keys}); the rest of the batch was applied.")]
+    public static partial void KeysOverflowed(ILogger logger, string batchId, int count, string keys);
+
+    [LoggerMessage(1439, LogLevel.Error, "Batch {BatchId}: the overflow report could not be sent to the poison queue.")]
+    public static partial void OverflowReportFailed(ILogger logger, Exception exception, string batchId);
+
+    [LoggerMessage(1440, LogLevel.Debug, "Queue message {MessageId} could not be deleted or renewed: {Error}")]
+    public static partial void DeleteFailed(ILogger logger, string messageId, string error);
+
+    [LoggerMessage(1441, LogLevel.Information, "Ingestion stopped; {Count} applied messages were left on the queue (they reappear and are deduplicated).")]
+    public static partial void PendingLeft(ILogger logger, int count);
+}

@@ -1,0 +1,357 @@
+using System.Collections.Concurrent;
+using FuncMap.Batches;
+using FuncMap.Engine;
+using FuncMap.Storage;
+using FuncMap.Validation;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FuncMap.Local.Storage;
+
+/// <summary>
+/// Polls <c>counter-increments</c> with <see cref="StorageOptions.IngestionConcurrency"/> loops and applies each
+/// batch with its batch id as operation id (a redelivered batch counts once). A message is deleted only when its
+/// effect is safe: with the journal, when <see cref="CounterEngine.ApplyBatchAsync"/> completed (after the fsync);
+/// without it, once a snapshot that started after the batch was applied has persisted (until then its visibility
+/// is renewed). A message that can never succeed goes to the poison queue as a <see cref="PoisonEnvelope"/>;
+/// one that failed for a passing reason is left to reappear, and poisoned after <see cref="StorageOptions.MaxDeliveries"/>.
+/// </summary>
+public sealed class QueueIngestionService : BackgroundService
+{
+    private const int MaxPendingMessages = 8192;
+
+    private readonly CounterEngine _engine;
+    private readonly CounterStorage _storage;
+    private readonly StorageOptions _options;
+    private readonly SnapshotService _snapshots;
+    private readonly LeaseService _lease;
+    private readonly StartGate _gate;
+    private readonly StorageStatus _status;
+    private readonly StorageMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CompletedBatches _completed;
+    private readonly ConcurrentDictionary<string, PendingMessage> _pending = new(StringComparer.Ordinal);
+    private long _applied;
+
+    internal QueueIngestionService(CounterEngine engine, CounterStorage storage, IOptions<StorageOptions> options, SnapshotService snapshots,
+        LeaseService lease, StartGate gate, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<QueueIngestionService> logger)
+    {
+        _engine = engine;
+        _storage = storage;
+        _options = options.Value;
+        _snapshots = snapshots;
+        _lease = lease;
+        _gate = gate;
+        _status = status;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _completed = new CompletedBatches(_options.CompletedBatchIdCapacity);
+        metrics.ObservePending(() => _pending.Count);
+    }
+
+    /// <summary>Messages applied and waiting for a snapshot before they are deleted (Snapshot mode).</summary>
+    public int PendingCount => _pending.Count;
+
+    /// <summary>Batches applied from the queue since start (duplicates not counted).</summary>
+    public long AppliedBatches => Interlocked.Read(ref _applied);
+
+    /// <summary>Stops receiving; in Snapshot mode, snapshots once more and deletes the messages that made safe.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_pending.IsEmpty)
+        {
+            return;
+        }
+
+        try
+        {
+            if (await _snapshots.SnapshotNowAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await DeleteSafePendingAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The shutdown timeout ran out: the messages reappear and the batch ids deduplicate them.
+        }
+
+        Log.PendingLeft(_logger, _pending.Count);
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!_options.IngestionEnabled)
+        {
+            return;
+        }
+
+        try
+        {
+            await _lease.WhenClaimed.WaitAsync(stoppingToken).ConfigureAwait(false);
+            await _gate.WhenLoaded.WaitAsync(stoppingToken).ConfigureAwait(false);
+            await CreateQueuesAsync(stoppingToken).ConfigureAwait(false);
+            Log.IngestionStarted(_logger, _storage.Queue.Name, _options.IngestionConcurrency, _engine.IsJournaled ? "apply completed (journal)" : "a later snapshot persisted (Snapshot mode)");
+            var loops = new List<Task>();
+            for (var i = 0; i < _options.IngestionConcurrency; i++)
+            {
+                loops.Add(ReceiveLoopAsync(stoppingToken));
+            }
+
+            if (!_engine.IsJournaled)
+            {
+                loops.Add(PendingLoopAsync(stoppingToken));
+            }
+
+            await Task.WhenAll(loops).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task CreateQueuesAsync(CancellationToken cancellationToken)
+    {
+        for (var failures = 0; ; failures++)
+        {
+            try
+            {
+                await _storage.Queue.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+                await _storage.PoisonQueue.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (StorageException ex)
+            {
+                _status.IngestionFailed(ex);
+                Log.ReceiveFailed(_logger, _storage.Queue.Name, ex.Message);
+                await Task.Delay(Backoff.Delay(failures, _options.SnapshotMaxBackoff), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var idle = 0;
+        var failures = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            if (_pending.Count >= MaxPendingMessages)
+            {
+                // Snapshot mode holds applied messages until a snapshot; do not take more than it can release.
+                await _snapshots.NextPersisted.WaitAsync(_options.VisibilityTimeout / 3, _time, cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                continue;
+            }
+
+            IReadOnlyList<QueueMessage> messages;
+            try
+            {
+                messages = await _storage.Queue.ReceiveMessagesAsync(_options.ReceiveBatchSize, _options.VisibilityTimeout, cancellationToken).ConfigureAwait(false);
+                failures = 0;
+                _status.IngestionSucceeded();
+            }
+            catch (StorageException ex)
+            {
+                _status.IngestionFailed(ex);
+                Log.ReceiveFailed(_logger, _storage.Queue.Name, ex.Message);
+                await Task.Delay(Backoff.Delay(failures++, _options.SnapshotMaxBackoff), _time, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (messages.Count == 0)
+            {
+                // An empty queue is polled less often, up to MaxPollDelay.
+                await Task.Delay(Backoff.Delay(idle++, _options.MaxPollDelay), _time, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            idle = 0;
+            var handlers = new Task[messages.Count];
+            for (var i = 0; i < messages.Count; i++)
+            {
+                handlers[i] = HandleAsync(messages[i], cancellationToken);
+            }
+
+            await Task.WhenAll(handlers).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Handles one message; never throws (a failure leaves the message to reappear).</summary>
+    internal async Task HandleAsync(QueueMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var parsed = IncrementBatchParser.ParseQueueMessage(message.MessageText);
+            if (parsed.Batch is not { } batch)
+            {
+                Log.MessageInvalid(_logger, message.MessageId, message.DequeueCount, string.Join("; ", parsed.Errors));
+                await PoisonAsync(message, PoisonEnvelope.For(message, "invalid message: it can never succeed", parsed.Errors), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            if (_completed.TryGet(batch.BatchId, out var run))
+            {
+                _metrics.Message("duplicate");
+                Log.MessageDuplicate(_logger, message.MessageId, batch.BatchId);
+            }
+            else
+            {
+                // Not cancelled by the stop: an apply cut short is safe (the batch id deduplicates), but completing it is simpler to reason about.
+                var result = await _engine.ApplyBatchAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                run = _snapshots.RunsStarted;
+                _completed.Add(batch.BatchId, run);
+                Interlocked.Increment(ref _applied);
+                _metrics.Message(result.Applied == 0 && result.Duplicates > 0 ? "duplicate" : "applied");
+                _metrics.Items(batch.ItemCount);
+                if (result.OverflowedKeys.Count > 0)
+                {
+                    await ReportOverflowAsync(message, batch, result.OverflowedKeys, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            if (_engine.IsJournaled || _snapshots.PersistedRun > run)
+            {
+                await DeleteAsync(message.MessageId, message.PopReceipt, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                var visibleUntil = message.NextVisibleOn ?? _time.GetUtcNow() + _options.VisibilityTimeout;
+                _pending[message.MessageId] = new PendingMessage(message.MessageId, message.PopReceipt, run, visibleUntil);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: the message reappears after its visibility timeout.
+        }
+        catch (Exception ex)
+        {
+            // Passing failures (storage, busy or stopping engine) and bugs alike: the message reappears; after
+            // MaxDeliveries it goes to the poison queue instead, so a message that keeps failing cannot loop forever.
+            if (!IsTransient(ex))
+            {
+                Log.MessageFailed(_logger, ex, message.MessageId);
+            }
+
+            if (message.DequeueCount < _options.MaxDeliveries)
+            {
+                _metrics.Message("retry");
+                Log.MessageRetry(_logger, message.MessageId, message.DequeueCount, ex.Message);
+                return;
+            }
+
+            Log.MessageGaveUp(_logger, message.MessageId, message.DequeueCount, ex.Message);
+            try
+            {
+                await PoisonAsync(message, PoisonEnvelope.For(message, "too many deliveries: " + ex.Message, []), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception poisonEx) when (poisonEx is StorageException or OperationCanceledException)
+            {
+                Log.MessageRetry(_logger, message.MessageId, message.DequeueCount, poisonEx.Message);
+            }
+        }
+    }
+
+    private async Task ReportOverflowAsync(QueueMessage message, IncrementBatch batch, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        _metrics.Overflowed(keys.Count);
+        Log.KeysOverflowed(_logger, batch.BatchId, keys.Count, string.Join(", ", keys.Take(10)));
+        var errors = keys.Select(static k => new ValidationError(k, "counter.overflow", $"Adding this batch's delta to counter '{k}' would overflow Int64; it was not applied.")).ToList();
+        var envelope = PoisonEnvelope.For(message, $"overflow at apply: {keys.Count} counter(s) not applied; the rest of the batch was applied", errors, batch.BatchId, keys);
+        try
+        {
+            await _storage.PoisonQueue.SendMessageAsync(envelope.ToJson(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (StorageException ex)
+        {
+            // The rest of the batch stands; the log line above names the keys.
+            Log.OverflowReportFailed(_logger, ex, batch.BatchId);
+        }
+    }
+
+    private async Task PoisonAsync(QueueMessage message, PoisonEnvelope envelope, CancellationToken cancellationToken)
+    {
+        await _storage.PoisonQueue.SendMessageAsync(envelope.ToJson(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        _metrics.Message("poison");
+        Log.MessagePoisoned(_logger, message.MessageId, message.DequeueCount, envelope.Reason);
+        await DeleteAsync(message.MessageId, message.PopReceipt, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task DeleteAsync(string messageId, string popReceipt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _storage.Queue.DeleteMessageAsync(messageId, popReceipt, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StorageException ex) when (!ex.IsTransient)
+        {
+            // Gone, or delivered to someone else meanwhile (pop receipt changed): that delivery deduplicates.
+            Log.DeleteFailed(_logger, messageId, ex.Message);
+        }
+    }
+
+    private async Task PendingLoopAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var renewEvery = _options.VisibilityTimeout / 3;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await _snapshots.NextPersisted.WaitAsync(renewEvery, _time, cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                await DeleteSafePendingAsync(cancellationToken).ConfigureAwait(false);
+                await RenewPendingAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (StorageException ex)
+            {
+                _status.IngestionFailed(ex);
+                Log.ReceiveFailed(_logger, _storage.Queue.Name, ex.Message);
+            }
+        }
+    }
+
+    private async Task DeleteSafePendingAsync(CancellationToken cancellationToken)
+    {
+        var persisted = _snapshots.PersistedRun;
+        var safe = _pending.Values.Where(p => persisted > p.Run).ToList();
+        await Parallel.ForEachAsync(safe, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (p, ct) =>
+        {
+            await DeleteAsync(p.MessageId, p.PopReceipt, ct).ConfigureAwait(false);
+            _pending.TryRemove(p.MessageId, out _);
+        }).ConfigureAwait(false);
+    }
+
+    private async Task RenewPendingAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var due = _pending.Values.Where(p => p.VisibleUntil - now < _options.VisibilityTimeout / 2).ToList();
+        await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (p, ct) =>
+        {
+            try
+            {
+                var receipt = await _storage.Queue.UpdateVisibilityAsync(p.MessageId, p.PopReceipt, _options.VisibilityTimeout, ct).ConfigureAwait(false);
+                _pending[p.MessageId] = p with { PopReceipt = receipt, VisibleUntil = _time.GetUtcNow() + _options.VisibilityTimeout };
+            }
+            catch (StorageException ex) when (!ex.IsTransient)
+            {
+                // We no longer hold it (it reappeared and was received again): that delivery takes over.
+                _pending.TryRemove(p.MessageId, out _);
+                Log.DeleteFailed(_logger, p.MessageId, ex.Message);
+            }
+        }).ConfigureAwait(false);
+    }
+
+    private static bool IsTransient(Exception ex) => ex switch
+    {
+        StorageException storage => storage.IsTransient,
+        EngineBusyException or EngineTimeoutException or EngineStoppedException => true,
+        OperationCanceledException => true,
+        _ => false,
+    };
+
+    private sealed record PendingMessage(string MessageId, string PopReceipt, long Run, DateTimeOffset VisibleUntil);
+}

@@ -1,0 +1,104 @@
+namespace FuncMap.Local.Storage;
+
+/// <summary>Settings of the local host's storage (configuration section <c>FuncMap:Storage</c>).</summary>
+public sealed class StorageOptions
+{
+    /// <summary>The configuration section the options are bound from.</summary>
+    public const string SectionName = "FuncMap:Storage";
+
+    /// <summary>The configuration key of the data directory (owner id and directory lock).</summary>
+    public const string DataDirectoryKey = "FuncMap:DataDirectory";
+
+    /// <summary>
+    /// A Shared Key connection string (Azurite: <c>UseDevelopmentStorage=true</c>, the default). Ignored when
+    /// <see cref="TableServiceUri"/> and <see cref="QueueServiceUri"/> are set.
+    /// </summary>
+    public string ConnectionString { get; set; } = "UseDevelopmentStorage=true";
+
+    /// <summary>The table endpoint for an identity-based connection (with <see cref="QueueServiceUri"/>).</summary>
+    public Uri? TableServiceUri { get; set; }
+
+    /// <summary>The queue endpoint for an identity-based connection (with <see cref="TableServiceUri"/>).</summary>
+    public Uri? QueueServiceUri { get; set; }
+
+    /// <summary>The client id of a user-assigned managed identity (identity-based connections only).</summary>
+    public string? ManagedIdentityClientId { get; set; }
+
+    /// <summary>The snapshot table.</summary>
+    public string TableName { get; set; } = "Counters";
+
+    /// <summary>The table holding the single-writer lease row (not <see cref="TableName"/>, which is loaded row by row).</summary>
+    public string LeaseTableName { get; set; } = "FuncMapLeases";
+
+    /// <summary>The queue of increment batches.</summary>
+    public string QueueName { get; set; } = "counter-increments";
+
+    /// <summary>Where messages that can never succeed go, as a JSON envelope.</summary>
+    public string PoisonQueueName { get; set; } = "counter-increments-poison";
+
+    /// <summary>How often changed counters are written to the table.</summary>
+    public TimeSpan SnapshotInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How many partitions a snapshot writes at once.</summary>
+    public int SnapshotParallelism { get; set; } = 8;
+
+    /// <summary>The longest wait between two snapshot attempts after failures (the backoff's cap).</summary>
+    public TimeSpan SnapshotMaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Whether the host polls the queue.</summary>
+    public bool IngestionEnabled { get; set; } = true;
+
+    /// <summary>How many receive loops poll the queue at once.</summary>
+    public int IngestionConcurrency { get; set; } = 2;
+
+    /// <summary>Messages per receive (1–32).</summary>
+    public int ReceiveBatchSize { get; set; } = 32;
+
+    /// <summary>How long a received message stays invisible to other receivers.</summary>
+    public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Deliveries after which a message that keeps failing for passing reasons goes to the poison queue.</summary>
+    public int MaxDeliveries { get; set; } = 5;
+
+    /// <summary>The longest pause between two receives while the queue is empty or unreachable.</summary>
+    public TimeSpan MaxPollDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How many completed batch ids the ingestion remembers (beyond the per-counter window of 64 operation ids).</summary>
+    public int CompletedBatchIdCapacity { get; set; } = 100_000;
+
+    /// <summary>How long the single-writer lease lasts; it is renewed every third of it.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    internal bool UsesIdentity => TableServiceUri is not null || QueueServiceUri is not null;
+
+    internal void Validate()
+    {
+        if (UsesIdentity && (TableServiceUri is null || QueueServiceUri is null))
+        {
+            throw new InvalidOperationException("FuncMap:Storage: set both TableServiceUri and QueueServiceUri for an identity-based connection, or neither (ConnectionString).");
+        }
+
+        if (!UsesIdentity && string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            throw new InvalidOperationException("FuncMap:Storage:ConnectionString is empty (use UseDevelopmentStorage=true for Azurite).");
+        }
+
+        Require(SnapshotInterval > TimeSpan.Zero, "SnapshotInterval must be positive.");
+        Require(SnapshotParallelism >= 1, "SnapshotParallelism must be at least 1.");
+        Require(IngestionConcurrency >= 1, "IngestionConcurrency must be at least 1.");
+        Require(ReceiveBatchSize is >= 1 and <= 32, "ReceiveBatchSize must be from 1 to 32.");
+        Require(VisibilityTimeout >= TimeSpan.FromSeconds(3) && VisibilityTimeout <= TimeSpan.FromDays(7), "VisibilityTimeout must be from 3 seconds to 7 days.");
+        Require(MaxDeliveries >= 1, "MaxDeliveries must be at least 1.");
+        Require(CompletedBatchIdCapacity >= 0, "CompletedBatchIdCapacity must not be negative.");
+        Require(LeaseDuration >= TimeSpan.FromSeconds(3), "LeaseDuration must be at least 3 seconds.");
+        Require(MaxPollDelay > TimeSpan.Zero, "MaxPollDelay must be positive.");
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new InvalidOperationException("FuncMap:Storage:" + message);
+        }
+    }
+}

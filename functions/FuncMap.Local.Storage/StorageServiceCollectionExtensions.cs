@@ -1,0 +1,87 @@
+using FuncMap.Engine;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FuncMap.Local.Storage;
+
+/// <summary>Registers the local host's storage services.</summary>
+public static class StorageServiceCollectionExtensions
+{
+    /// <summary>The health-check tags the storage check carries: liveness and readiness, as Degraded at worst.</summary>
+    public static readonly string[] HealthTags = ["live", "ready"];
+
+    /// <summary>Registers storage on <paramref name="builder"/>'s services and configuration.</summary>
+    public static IHostApplicationBuilder AddFuncMapStorage(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddFuncMapStorage(builder.Configuration);
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers, in this order (hosted services stop in reverse): the single-writer <see cref="LeaseService"/>,
+    /// the <see cref="SnapshotService"/>, the <see cref="QueueIngestionService"/>; the <see cref="TableRestoreLoader"/>
+    /// (order 100) and the <see cref="StartGate"/>; and the storage health check. Register after the engine's host
+    /// (<c>AddFuncMapLocal</c>) so that ingestion and the final snapshot stop before the engine does.
+    /// </summary>
+    public static IServiceCollection AddFuncMapStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (services.Any(static d => d.ServiceType == typeof(CounterStorage)))
+        {
+            return services;
+        }
+
+        services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.SectionName))
+            .Validate(static o =>
+            {
+                o.Validate();
+                return true;
+            })
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton(provider =>
+        {
+            var configured = configuration[StorageOptions.DataDirectoryKey];
+            var root = provider.GetService<IHostEnvironment>()?.ContentRootPath ?? Directory.GetCurrentDirectory();
+            return new DataDirectory(Path.GetFullPath(string.IsNullOrWhiteSpace(configured) ? ".data" : configured, root));
+        });
+        services.AddSingleton<CounterStorage>();
+        services.AddSingleton<StorageStatus>();
+        services.AddSingleton<StorageMetrics>();
+        services.AddSingleton<StartGate>();
+        services.AddSingleton(static p => new LeaseService(
+            p.GetRequiredService<CounterStorage>(), p.GetRequiredService<IOptions<StorageOptions>>(), p.GetRequiredService<DataDirectory>(),
+            p.GetRequiredService<IHostApplicationLifetime>(), p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(),
+            p.GetRequiredService<TimeProvider>(), p.GetRequiredService<ILogger<LeaseService>>()));
+        services.AddSingleton(static p => new SnapshotService(
+            p.GetRequiredService<CounterEngine>(), p.GetRequiredService<CounterStorage>(), p.GetRequiredService<IOptions<StorageOptions>>(),
+            p.GetServices<Journal.IJournalCheckpoint>(), p.GetRequiredService<LeaseService>(), p.GetRequiredService<StartGate>(),
+            p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(), p.GetRequiredService<TimeProvider>(),
+            p.GetRequiredService<ILogger<SnapshotService>>()));
+        services.AddSingleton(static p => new QueueIngestionService(
+            p.GetRequiredService<CounterEngine>(), p.GetRequiredService<CounterStorage>(), p.GetRequiredService<IOptions<StorageOptions>>(),
+            p.GetRequiredService<SnapshotService>(), p.GetRequiredService<LeaseService>(), p.GetRequiredService<StartGate>(),
+            p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(), p.GetRequiredService<TimeProvider>(),
+            p.GetRequiredService<ILogger<QueueIngestionService>>()));
+        services.AddSingleton<ICounterLoader>(static p => new TableRestoreLoader(
+            p.GetRequiredService<CounterStorage>(), p.GetRequiredService<LeaseService>(), p.GetRequiredService<IOptions<StorageOptions>>(),
+            p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(), p.GetRequiredService<TimeProvider>(),
+            p.GetRequiredService<ILogger<TableRestoreLoader>>()));
+        services.AddSingleton<ICounterLoader>(static p => p.GetRequiredService<StartGate>());
+
+        // Stop order is the reverse: ingestion, then the final snapshot (which stops the engine first), then the lease.
+        services.AddHostedService(static p => p.GetRequiredService<LeaseService>());
+        services.AddHostedService(static p => p.GetRequiredService<SnapshotService>());
+        services.AddHostedService(static p => p.GetRequiredService<QueueIngestionService>());
+
+        services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: HealthTags);
+        return services;
+    }
+}
