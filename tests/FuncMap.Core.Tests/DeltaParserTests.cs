@@ -63,4 +63,12 @@ public sealed class DeltaParserTests
     [InlineData("{", "json.syntax")]
     public void ParseAddBody_Invalid_ReportsRule(string body, string rule) =>
         Assert.Equal(rule, DeltaParser.ParseAddBody(Encoding.UTF8.GetBytes(body), out _)?.Rule);
+
+    [Fact]
+    public void ParseAddBody_RepeatedDelta_IsRejected()
+    {
+        var error = DeltaParser.ParseAddBody("""{"delta": 1, "delta": 2}"""u8, out _);
+
+        Assert.Equal("body.duplicateProperty", error?.Rule);
+    }
 }

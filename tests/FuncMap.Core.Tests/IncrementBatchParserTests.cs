@@ -306,4 +306,16 @@ public sealed class IncrementBatchParserTests
         var error = Assert.Single(IncrementBatchParser.ParseQueueMessage(message).Errors);
         Assert.Equal(("items[0].key", "key.charset"), (error.Field, error.Rule));
     }
+
+    [Theory]
+    [InlineData("""{"batchId":"a","batchId":"b","items":[{"key":"k","delta":1}]}""", "batch.duplicateProperty")]
+    [InlineData("""{"batchId":"a","items":[{"key":"k","key":"j","delta":1}]}""", "item.duplicateProperty")]
+    [InlineData("""{"batchId":"a","items":[{"key":"k","delta":1,"delta":2}]}""", "item.duplicateProperty")]
+    public void Parse_RepeatedProperty_IsRejected(string json, string rule)
+    {
+        var result = Parse(json);
+
+        Assert.False(result.IsValid);
+        Assert.Contains(rule, Rules(result));
+    }
 }

@@ -67,6 +67,11 @@ public static class DeltaParser
                     return new(property.Name, "body.unknownProperty", $"Unknown property \"{property.Name}\"; the body has only \"delta\".");
                 }
 
+                if (found)
+                {
+                    return new("delta", "body.duplicateProperty", "\"delta\" appears more than once; send it once.");
+                }
+
                 var error = Validate(property.Value, "delta", out delta);
                 if (error is not null)
                 {

@@ -139,8 +139,15 @@ public static class IncrementBatchParser
 
         string? batchId = null;
         JsonElement? items = null;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var property in root.EnumerateObject())
         {
+            if (!seen.Add(property.Name))
+            {
+                errors.Add(new(property.Name, "batch.duplicateProperty", $"\"{property.Name}\" appears more than once; send it once."));
+                continue;
+            }
+
             switch (property.Name)
             {
                 case "batchId":
@@ -258,8 +265,17 @@ public static class IncrementBatchParser
         string? key = null;
         long? delta = null;
         var ok = true;
+        var seenKey = false;
+        var seenDelta = false;
         foreach (var property in item.EnumerateObject())
         {
+            if ((property.Name == "key" && !Mark(ref seenKey)) || (property.Name == "delta" && !Mark(ref seenDelta)))
+            {
+                errors.Add(new($"{path}.{property.Name}", "item.duplicateProperty", $"\"{property.Name}\" appears more than once in this item; send it once."));
+                ok = false;
+                continue;
+            }
+
             switch (property.Name)
             {
                 case "key":
@@ -318,6 +334,14 @@ public static class IncrementBatchParser
         }
 
         return ok;
+    }
+
+    /// <summary>Sets <paramref name="flag"/>; false when it was already set.</summary>
+    private static bool Mark(ref bool flag)
+    {
+        var first = !flag;
+        flag = true;
+        return first;
     }
 
     internal static string Describe(JsonValueKind kind) => kind switch

@@ -1,3 +1,4 @@
+using FuncMap.Batches;
 using FuncMap.Counters;
 
 namespace FuncMap.Engine;
@@ -6,6 +7,7 @@ namespace FuncMap.Engine;
 internal enum CommandKind : byte
 {
     Operation,
+    Batch,
     CollectChanges,
     MarkPersisted,
 }
@@ -33,27 +35,51 @@ internal readonly struct Command
     public static Command ForOperation(string key, in CounterOperation operation, ICompletion? completion) =>
         new(CommandKind.Operation, key, operation, completion, null);
 
+    /// <summary>A batch's adds for one shard: one mailbox item for all of them, each with the batch id as operation id.</summary>
+    public static Command ForBatch(string batchId, KeyDelta[] items, ICompletion completion) =>
+        new(CommandKind.Batch, string.Empty, CounterOperation.Add(0, batchId), completion, items);
+
     public static Command ForCollect(TaskCompletionSource<List<CounterChange>> reply) =>
         new(CommandKind.CollectChanges, string.Empty, default, null, reply);
 
     public static Command ForPersisted(List<CounterChange> persisted, TaskCompletionSource reply) =>
         new(CommandKind.MarkPersisted, string.Empty, default, null, (persisted, reply));
+
+    /// <summary>Fails the caller of a control command.</summary>
+    public void FailControl(Exception exception)
+    {
+        switch (Payload)
+        {
+            case TaskCompletionSource<List<CounterChange>> collect:
+                collect.TrySetException(exception);
+                break;
+            case (List<CounterChange>, TaskCompletionSource persisted):
+                persisted.TrySetException(exception);
+                break;
+        }
+    }
 }
 
 /// <summary>Receives the outcome of an operation once it is applied (and durable, when a log is configured).</summary>
 internal interface ICompletion
 {
+    /// <summary>True once answered, failed or timed out.</summary>
+    bool IsCompleted { get; }
+
     void Complete(in OperationResult result);
 
-    void Fail(Exception exception);
+    /// <summary>Fails the caller; false when it was already answered.</summary>
+    bool Fail(Exception exception);
 }
 
 /// <summary>The reply of one operation whose caller awaits it.</summary>
 internal sealed class OperationCompletion() : TaskCompletionSource<OperationResult>(TaskCreationOptions.RunContinuationsAsynchronously), ICompletion
 {
+    public bool IsCompleted => Task.IsCompleted;
+
     public void Complete(in OperationResult result) => TrySetResult(result);
 
-    public void Fail(Exception exception) => TrySetException(exception);
+    public bool Fail(Exception exception) => TrySetException(exception);
 }
 
 /// <summary>
@@ -101,7 +127,9 @@ internal sealed class BatchCompletion : TaskCompletionSource<BatchResult>, IComp
         }
     }
 
-    public void Fail(Exception exception) => TrySetException(exception);
+    public bool IsCompleted => Task.IsCompleted;
+
+    public bool Fail(Exception exception) => TrySetException(exception);
 
     /// <summary>Accounts for keys that were never posted (the batch was cut short by backpressure).</summary>
     public void Abandon(Exception reason) => TrySetException(reason);

@@ -8,13 +8,16 @@ namespace FuncMap.Engine;
 /// and makes it even again; a reader retries until it read the same even sequence before and after,
 /// so it never sees a torn (value, version, updatedAt) triple and never waits for the owner.
 /// </summary>
-internal sealed class CounterCell
+internal sealed class CounterCell(string key)
 {
     private int _sequence;
     private bool _exists;
     private long _value;
     private long _version;
     private long _updatedAtTicks;
+
+    /// <summary>The counter's key.</summary>
+    public readonly string Key = key;
 
     /// <summary>The version last written to the snapshot table. Written by the owner when a snapshot succeeds.</summary>
     internal long PersistedVersion;

@@ -21,6 +21,7 @@ public sealed class CounterEngine : IAsyncDisposable
     private readonly EngineMetrics _metrics;
     private readonly Meter? _ownedMeter;
     private readonly ILogger _logger;
+    private readonly TimeoutSweeper _sweeper;
     private Task[]? _loops;
     private int _state; // 0 = loading, 1 = running, 2 = stopping
 
@@ -38,6 +39,7 @@ public sealed class CounterEngine : IAsyncDisposable
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         var meter = meterFactory?.Create(EngineInstruments.MeterName) ?? (_ownedMeter = new Meter(EngineInstruments.MeterName));
         _metrics = new EngineMetrics(meter, MailboxDepths, () => CounterCount);
+        _sweeper = new TimeoutSweeper(options.OperationTimeout, () => _metrics.Rejected("timeout"));
 
         var count = options.ResolveShardCount();
         _shardMask = count - 1;
@@ -127,7 +129,11 @@ public sealed class CounterEngine : IAsyncDisposable
         var started = Stopwatch.GetTimestamp();
         var completion = new OperationCompletion();
         await PostCommandAsync(ShardOf(key), Command.ForOperation(key, operation, completion), cancellationToken).ConfigureAwait(false);
-        var result = await WaitAsync(completion.Task, cancellationToken).ConfigureAwait(false);
+
+        // The wait is bounded by the operation timeout (the sweeper), not by the token: once posted, the
+        // operation will be applied, and the caller learns how it ended or that it timed out.
+        _sweeper.Track(completion);
+        var result = await completion.Task.ConfigureAwait(false);
         _metrics.Answered(Stopwatch.GetElapsedTime(started));
         return result;
     }
@@ -162,12 +168,24 @@ public sealed class CounterEngine : IAsyncDisposable
             return new BatchResult(batch.BatchId, 0, 0, []);
         }
 
+        // One mailbox item per shard, not per key: the owner applies its part of the batch in one go.
         var completion = new BatchCompletion(batch.BatchId, batch.Deltas.Count);
-        foreach (var (key, delta) in batch.Deltas)
+        var parts = new List<KeyDelta>?[_shards.Length];
+        foreach (var item in batch.Deltas)
         {
+            (parts[ShardOf(item.Key)] ??= []).Add(item);
+        }
+
+        for (var shard = 0; shard < parts.Length; shard++)
+        {
+            if (parts[shard] is not { } part)
+            {
+                continue;
+            }
+
             try
             {
-                await PostCommandAsync(ShardOf(key), Command.ForOperation(key, CounterOperation.Add(delta, batch.BatchId), completion), cancellationToken).ConfigureAwait(false);
+                await PostCommandAsync(shard, Command.ForBatch(batch.BatchId, part.ToArray(), completion), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -176,7 +194,8 @@ public sealed class CounterEngine : IAsyncDisposable
             }
         }
 
-        return await WaitAsync(completion.Task, cancellationToken).ConfigureAwait(false);
+        _sweeper.Track(completion);
+        return await completion.Task.ConfigureAwait(false);
     }
 
     /// <summary>
@@ -194,8 +213,9 @@ public sealed class CounterEngine : IAsyncDisposable
         var heap = new PriorityQueue<(string Key, CounterData Data), string>(Math.Min(pageSize, 1024) + 1, Comparer<string>.Create(static (a, b) => string.CompareOrdinal(b, a)));
         foreach (var shard in _shards)
         {
-            foreach (var (key, cell) in shard.Cells)
+            foreach (var cell in shard.Cells)
             {
+                var key = cell.Key;
                 if (!key.StartsWith(prefix, StringComparison.Ordinal) || (afterKey is not null && string.CompareOrdinal(key, afterKey) <= 0))
                 {
                     continue;
@@ -304,6 +324,7 @@ public sealed class CounterEngine : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        await _sweeper.DisposeAsync().ConfigureAwait(false);
         _ownedMeter?.Dispose();
     }
 
@@ -317,7 +338,7 @@ public sealed class CounterEngine : IAsyncDisposable
     private ValueTask PostCommandAsync(int shardId, Command command, CancellationToken cancellationToken)
     {
         var shard = _shards[shardId];
-        if (Volatile.Read(ref _state) == 1 && shard.Mailbox.TryPost(command))
+        if (Volatile.Read(ref _state) == 1 && shard.Mailbox.TryPost(command) == PostResult.Posted)
         {
             return ValueTask.CompletedTask;
         }
@@ -362,19 +383,6 @@ public sealed class CounterEngine : IAsyncDisposable
         catch (ChannelClosedException)
         {
             throw new EngineStoppedException();
-        }
-    }
-
-    private async Task<T> WaitAsync<T>(Task<T> task, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await task.WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            _metrics.Rejected("timeout");
-            throw new EngineTimeoutException(_options.OperationTimeout);
         }
     }
 

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using FuncMap.Batches;
 using FuncMap.Counters;
 using Microsoft.Extensions.Logging;
 
@@ -8,11 +8,18 @@ namespace FuncMap.Engine;
 /// One owner: a mailbox and the loop that alone applies operations to this shard's counters.
 /// Readers go straight to <see cref="TryRead"/>, which never waits for the loop.
 /// </summary>
+/// <remarks>
+/// The loop drains the mailbox in batches. Consecutive operations on the same counter (a hot key) are
+/// applied to a working copy and published once when the run ends, so a hot key pays for one
+/// publication per run instead of one per operation. Answers are given at the end of the drain, after
+/// everything the drain applied is published (and, with a log, durable): a caller that got an answer
+/// always reads its own write.
+/// </remarks>
 internal sealed class Shard
 {
     private readonly int _id;
     private readonly Mailbox<Command> _mailbox;
-    private readonly ConcurrentDictionary<string, CounterCell> _cells;
+    private readonly CellTable _cells = new();
     private readonly IOperationLog? _log;
     private readonly TimeProvider _time;
     private readonly EngineMetrics _metrics;
@@ -23,15 +30,19 @@ internal sealed class Shard
     private readonly List<AppliedOperation> _applied = [];
     private readonly List<(ICompletion Completion, OperationResult Result)> _pending = [];
 
+    // The current run: consecutive operations on one cell, applied to a working copy.
+    private CounterCell? _run;
+    private CounterData _runData;
+    private bool _runDirty;
+
     // The durability of the last drain that applied something. A drain that applied nothing still
-    // answers from state that drain produced (a duplicate, a not-found), so its answers wait for it.
+    // answers from state earlier drains produced (a duplicate, a not-found), so its answers wait for it.
     private Task _lastDurable = Task.CompletedTask;
 
     public Shard(int id, CounterEngineOptions options, IOperationLog? log, TimeProvider time, EngineMetrics metrics, ILogger logger)
     {
         _id = id;
         _mailbox = new Mailbox<Command>(options.MailboxCapacity);
-        _cells = new ConcurrentDictionary<string, CounterCell>(concurrencyLevel: 1, capacity: 1024, StringComparer.Ordinal);
         _log = log;
         _time = time;
         _metrics = metrics;
@@ -48,11 +59,11 @@ internal sealed class Shard
     public Mailbox<Command> Mailbox => _mailbox;
 
     /// <summary>The cells, for enumeration by readers (a moment-in-time view per cell).</summary>
-    public IEnumerable<KeyValuePair<string, CounterCell>> Cells => _cells;
+    public IEnumerable<CounterCell> Cells => _cells.Cells();
 
     public bool TryRead(string key, out CounterData data)
     {
-        if (_cells.TryGetValue(key, out var cell))
+        if (_cells.Find(key) is { } cell)
         {
             data = cell.Read();
             return data.Exists;
@@ -65,7 +76,7 @@ internal sealed class Shard
     /// <summary>Loads a counter before the loop starts (snapshot restore, journal replay). Higher versions win.</summary>
     public void Load(string key, in CounterData data, IEnumerable<string>? operationIds, bool persisted)
     {
-        var cell = _cells.GetOrAdd(key, static _ => new CounterCell());
+        var cell = _cells.Find(key) ?? _cells.Add(key);
         if (data.Version >= cell.Data.Version)
         {
             cell.Publish(data);
@@ -102,66 +113,89 @@ internal sealed class Shard
                 drained++;
                 try
                 {
-                    switch (command.Kind)
-                    {
-                        case CommandKind.Operation:
-                            Apply(command, now, ref tally);
-                            break;
-                        case CommandKind.CollectChanges:
-                            ((TaskCompletionSource<List<CounterChange>>)command.Payload!).TrySetResult(CollectChanges());
-                            break;
-                        case CommandKind.MarkPersisted:
-                            var (persisted, reply) = ((List<CounterChange>, TaskCompletionSource))command.Payload!;
-                            MarkPersisted(persisted);
-                            reply.TrySetResult();
-                            break;
-                    }
+                    Process(command, now, ref tally);
                 }
                 catch (Exception ex)
                 {
                     // A failing command fails its caller, never the loop.
                     Log.CommandFailed(_logger, ex, _id);
                     command.Completion?.Fail(ex);
-                    (command.Payload as TaskCompletionSource<List<CounterChange>>)?.TrySetException(ex);
+                    command.FailControl(ex);
                 }
             }
 
+            EndRun();
+            _mailbox.Release(drained);
             Acknowledge();
             _metrics.RecordDrain(drained, tally);
         }
     }
 
-    private void Apply(in Command command, long now, ref OutcomeTally tally)
+    private void Process(in Command command, long now, ref OutcomeTally tally)
     {
-        var operation = command.Operation;
-        if (!_cells.TryGetValue(command.Key, out var cell))
+        switch (command.Kind)
         {
-            if (operation.Kind != CounterOperationKind.Add)
+            case CommandKind.Operation:
+                Apply(command.Key, command.Operation, command.Completion, now, ref tally);
+                break;
+            case CommandKind.Batch:
+                var operationId = command.Operation.OperationId;
+                foreach (var (key, delta) in (KeyDelta[])command.Payload!)
+                {
+                    Apply(key, CounterOperation.Add(delta, operationId), command.Completion, now, ref tally);
+                }
+
+                break;
+            case CommandKind.CollectChanges:
+                EndRun();
+                ((TaskCompletionSource<List<CounterChange>>)command.Payload!).TrySetResult(CollectChanges());
+                break;
+            case CommandKind.MarkPersisted:
+                EndRun();
+                var (persisted, reply) = ((List<CounterChange>, TaskCompletionSource))command.Payload!;
+                MarkPersisted(persisted);
+                reply.TrySetResult();
+                break;
+        }
+    }
+
+    private void Apply(string key, in CounterOperation operation, ICompletion? completion, long now, ref OutcomeTally tally)
+    {
+        var cell = _run;
+        if (cell is null || !string.Equals(cell.Key, key, StringComparison.Ordinal))
+        {
+            EndRun();
+            cell = _cells.Find(key);
+            if (cell is null)
             {
-                tally.NotFound++;
-                Answer(command.Completion, new OperationResult(OperationStatus.NotFound, new CounterSnapshot(command.Key, 0, 0, default)));
-                return;
+                if (operation.Kind != CounterOperationKind.Add)
+                {
+                    tally.NotFound++;
+                    Answer(completion, new OperationResult(OperationStatus.NotFound, new CounterSnapshot(key, 0, 0, default)));
+                    return;
+                }
+
+                cell = _cells.Add(key);
             }
 
-            cell = new CounterCell();
-            _cells.TryAdd(command.Key, cell);
+            _run = cell;
+            _runData = cell.Data;
         }
 
-        var data = cell.Data;
         if (operation.OperationId is not null)
         {
             cell.Window ??= new OperationWindow();
         }
 
-        var status = CounterRules.Apply(ref data, cell.Window, operation, now);
+        var status = CounterRules.Apply(ref _runData, cell.Window, operation, now);
         switch (status)
         {
             case OperationStatus.Applied:
                 tally.Applied++;
-                cell.Publish(data);
+                _runDirty = true;
                 if (_log is not null)
                 {
-                    _applied.Add(new AppliedOperation(command.Key, data, operation.OperationId));
+                    _applied.Add(new AppliedOperation(cell.Key, _runData, operation.OperationId));
                 }
 
                 break;
@@ -173,45 +207,61 @@ internal sealed class Shard
                 break;
             case OperationStatus.Overflow:
                 tally.Overflows++;
-                Log.OverflowRejected(_logger, command.Key, operation.Delta, operation.OperationId);
+                Log.OverflowRejected(_logger, cell.Key, operation.Delta, operation.OperationId);
                 break;
         }
 
-        Answer(command.Completion, new OperationResult(status, new CounterSnapshot(command.Key, data.Value, data.Version, data.UpdatedAt)));
+        Answer(completion, new OperationResult(status, new CounterSnapshot(cell.Key, _runData.Value, _runData.Version, _runData.UpdatedAt)));
+    }
+
+    /// <summary>Publishes the current run's working copy, if it changed.</summary>
+    private void EndRun()
+    {
+        if (_run is { } cell && _runDirty)
+        {
+            cell.Publish(_runData);
+        }
+
+        _run = null;
+        _runDirty = false;
     }
 
     private void Answer(ICompletion? completion, in OperationResult result)
     {
-        if (completion is null)
+        if (completion is not null)
         {
-            return;
-        }
-
-        if (_log is null)
-        {
-            completion.Complete(result);
-        }
-        else
-        {
-            // With a log, an answer waits until this drain's records are durable.
             _pending.Add((completion, result));
         }
     }
 
+    /// <summary>Answers this drain's callers: at once without a log, once the drain's records are durable with one.</summary>
     private void Acknowledge()
     {
-        if (_log is null || (_applied.Count == 0 && _pending.Count == 0))
+        if (_log is null)
+        {
+            if (_pending.Count > 0)
+            {
+                foreach (var (completion, result) in _pending)
+                {
+                    completion.Complete(result);
+                }
+
+                _pending.Clear();
+            }
+
+            return;
+        }
+
+        if (_applied.Count == 0 && _pending.Count == 0)
         {
             return;
         }
 
-        var pending = _pending.ToArray();
-        _pending.Clear();
         Task durable;
         if (_applied.Count == 0)
         {
             // Nothing new to append: the answers still rest on earlier records, which may not be durable yet.
-            durable = _lastDurable.IsCompleted ? Task.CompletedTask : _lastDurable;
+            durable = _lastDurable.IsCompletedSuccessfully ? Task.CompletedTask : _lastDurable;
         }
         else
         {
@@ -231,11 +281,13 @@ internal sealed class Shard
             _lastDurable = durable;
         }
 
-        if (pending.Length == 0)
+        if (_pending.Count == 0)
         {
             return;
         }
 
+        var pending = _pending.ToArray();
+        _pending.Clear();
         if (durable.IsCompletedSuccessfully)
         {
             CompleteAll(pending);
@@ -277,11 +329,11 @@ internal sealed class Shard
     private List<CounterChange> CollectChanges()
     {
         var changes = new List<CounterChange>();
-        foreach (var (key, cell) in _cells)
+        foreach (var cell in _cells.Cells())
         {
             if (cell.IsDirty)
             {
-                changes.Add(new CounterChange(key, cell.Data, cell.Window?.ToArray()));
+                changes.Add(new CounterChange(cell.Key, cell.Data, cell.Window?.ToArray()));
             }
         }
 
@@ -292,7 +344,7 @@ internal sealed class Shard
     {
         foreach (var change in persisted)
         {
-            if (!_cells.TryGetValue(change.Key, out var cell) || cell.PersistedVersion >= change.Data.Version)
+            if (_cells.Find(change.Key) is not { } cell || cell.PersistedVersion >= change.Data.Version)
             {
                 continue;
             }
@@ -301,7 +353,7 @@ internal sealed class Shard
             if (!change.Data.Exists && cell.Data.Version == change.Data.Version)
             {
                 // The table no longer has the row and nothing happened since: forget the tombstone.
-                _cells.TryRemove(change.Key, out _);
+                _cells.Remove(cell);
             }
         }
     }
