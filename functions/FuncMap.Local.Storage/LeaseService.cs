@@ -46,6 +46,7 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
     private ETag _etag;
     private Task? _loop;
     private volatile bool _lost;
+    private Task? _stop;
 
     internal LeaseService(CounterStorage storage, IOptions<StorageOptions> options, DataDirectory dataDirectory, IHostApplicationLifetime lifetime,
         StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<LeaseService> logger)
@@ -83,7 +84,7 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
             _claimed.TrySetException(ex);
             throw;
         }
-        catch (StorageException ex) when (ex.IsTransient)
+        catch (Exception ex) when (StorageFailures.IsTransient(ex))
         {
             // Storage is away: keep claiming in the background; the restore waits for the claim, so readiness stays red.
             Log.LeaseClaimRetrying(_logger, ex.Message);
@@ -102,8 +103,16 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
     /// <inheritdoc />
     public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>Stops renewing and releases the lease (expires it now), so the next host can start at once.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>Stops renewing and releases the lease (expires it now), so the next host can start at once. Idempotent.</summary>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_claimed)
+        {
+            return _stop ??= StopCoreAsync(cancellationToken);
+        }
+    }
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
@@ -123,7 +132,7 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
             await _storage.Leases.UpdateEntityAsync(row, _etag, cancellationToken).ConfigureAwait(false);
             Log.LeaseReleased(_logger, OwnerId);
         }
-        catch (StorageException ex)
+        catch (Exception ex) when (StorageFailures.IsStorage(ex))
         {
             Log.LeaseReleaseFailed(_logger, ex, OwnerId);
         }
@@ -159,7 +168,7 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
                     Stop();
                     return;
                 }
-                catch (StorageException ex) when (ex.IsTransient)
+                catch (Exception ex) when (StorageFailures.IsTransient(ex))
                 {
                     Log.LeaseClaimRetrying(_logger, ex.Message);
                     _status.LeaseFailed(ex);
@@ -180,7 +189,7 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
                     _metrics.LeaseRenewal("success");
                     _status.LeaseRenewed();
                 }
-                catch (StorageException ex)
+                catch (Exception ex) when (StorageFailures.IsStorage(ex))
                 {
                     // Nobody can take an unexpired lease; an expired one is only lost if the update finds a new owner.
                     _metrics.LeaseRenewal("failure");

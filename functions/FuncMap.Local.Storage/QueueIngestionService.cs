@@ -34,6 +34,7 @@ public sealed class QueueIngestionService : BackgroundService
     private readonly CompletedBatches _completed;
     private readonly ConcurrentDictionary<string, PendingMessage> _pending = new(StringComparer.Ordinal);
     private long _applied;
+    private Task? _stop;
 
     internal QueueIngestionService(CounterEngine engine, CounterStorage storage, IOptions<StorageOptions> options, SnapshotService snapshots,
         LeaseService lease, StartGate gate, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<QueueIngestionService> logger)
@@ -58,8 +59,16 @@ public sealed class QueueIngestionService : BackgroundService
     /// <summary>Batches applied from the queue since start (duplicates not counted).</summary>
     public long AppliedBatches => Interlocked.Read(ref _applied);
 
-    /// <summary>Stops receiving; in Snapshot mode, snapshots once more and deletes the messages that made safe.</summary>
-    public override async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>Stops receiving; in Snapshot mode, snapshots once more and deletes the messages that made safe. Idempotent.</summary>
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_pending)
+        {
+            return _stop ??= StopCoreAsync(cancellationToken);
+        }
+    }
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         if (_pending.IsEmpty)
@@ -124,7 +133,7 @@ public sealed class QueueIngestionService : BackgroundService
                 await _storage.PoisonQueue.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
                 return;
             }
-            catch (StorageException ex)
+            catch (Exception ex) when (StorageFailures.IsStorage(ex))
             {
                 _status.IngestionFailed(ex);
                 Log.ReceiveFailed(_logger, _storage.Queue.Name, ex.Message);
@@ -154,7 +163,7 @@ public sealed class QueueIngestionService : BackgroundService
                 failures = 0;
                 _status.IngestionSucceeded();
             }
-            catch (StorageException ex)
+            catch (Exception ex) when (StorageFailures.IsStorage(ex))
             {
                 _status.IngestionFailed(ex);
                 Log.ReceiveFailed(_logger, _storage.Queue.Name, ex.Message);
@@ -248,7 +257,7 @@ public sealed class QueueIngestionService : BackgroundService
             {
                 await PoisonAsync(message, PoisonEnvelope.For(message, "too many deliveries: " + ex.Message, []), cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception poisonEx) when (poisonEx is StorageException or OperationCanceledException)
+            catch (Exception poisonEx) when (StorageFailures.IsStorage(poisonEx) || poisonEx is OperationCanceledException)
             {
                 Log.MessageRetry(_logger, message.MessageId, message.DequeueCount, poisonEx.Message);
             }
@@ -265,7 +274,7 @@ public sealed class QueueIngestionService : BackgroundService
         {
             await _storage.PoisonQueue.SendMessageAsync(envelope.ToJson(), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
-        catch (StorageException ex)
+        catch (Exception ex) when (StorageFailures.IsStorage(ex))
         {
             // The rest of the batch stands; the log line above names the keys.
             Log.OverflowReportFailed(_logger, ex, batch.BatchId);
@@ -286,7 +295,7 @@ public sealed class QueueIngestionService : BackgroundService
         {
             await _storage.Queue.DeleteMessageAsync(messageId, popReceipt, cancellationToken).ConfigureAwait(false);
         }
-        catch (StorageException ex) when (!ex.IsTransient)
+        catch (Exception ex) when (StorageFailures.IsStorage(ex) && !StorageFailures.IsTransient(ex))
         {
             // Gone, or delivered to someone else meanwhile (pop receipt changed): that delivery deduplicates.
             Log.DeleteFailed(_logger, messageId, ex.Message);
@@ -306,7 +315,7 @@ public sealed class QueueIngestionService : BackgroundService
                 await DeleteSafePendingAsync(cancellationToken).ConfigureAwait(false);
                 await RenewPendingAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (StorageException ex)
+            catch (Exception ex) when (StorageFailures.IsStorage(ex))
             {
                 _status.IngestionFailed(ex);
                 Log.ReceiveFailed(_logger, _storage.Queue.Name, ex.Message);
@@ -336,7 +345,7 @@ public sealed class QueueIngestionService : BackgroundService
                 var receipt = await _storage.Queue.UpdateVisibilityAsync(p.MessageId, p.PopReceipt, _options.VisibilityTimeout, ct).ConfigureAwait(false);
                 _pending[p.MessageId] = p with { PopReceipt = receipt, VisibleUntil = _time.GetUtcNow() + _options.VisibilityTimeout };
             }
-            catch (StorageException ex) when (!ex.IsTransient)
+            catch (Exception ex) when (StorageFailures.IsStorage(ex) && !StorageFailures.IsTransient(ex))
             {
                 // We no longer hold it (it reappeared and was received again): that delivery takes over.
                 _pending.TryRemove(p.MessageId, out _);
@@ -347,7 +356,7 @@ public sealed class QueueIngestionService : BackgroundService
 
     private static bool IsTransient(Exception ex) => ex switch
     {
-        StorageException storage => storage.IsTransient,
+        _ when StorageFailures.IsStorage(ex) => StorageFailures.IsTransient(ex),
         EngineBusyException or EngineTimeoutException or EngineStoppedException => true,
         OperationCanceledException => true,
         _ => false,

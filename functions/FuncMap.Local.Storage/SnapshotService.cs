@@ -30,6 +30,7 @@ public sealed class SnapshotService : BackgroundService
     private readonly SemaphoreSlim _runLock = new(1, 1);
     private TaskCompletionSource _persisted = NewSignal();
     private IReadOnlyList<CounterChange>? _finalChanges;
+    private Task? _stop;
     private long _runsStarted;
     private long _persistedRun;
 
@@ -65,8 +66,19 @@ public sealed class SnapshotService : BackgroundService
         return await RunAsync(final: false, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Stops the periodic runs, then stops the engine (it drains its mailboxes) and writes the final snapshot.</summary>
-    public override async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Stops the periodic runs, then stops the engine (it drains its mailboxes) and writes the final snapshot.
+    /// Idempotent: a host may call StopAsync twice (WebApplicationFactory does), and both wait for the one stop.
+    /// </summary>
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_runLock)
+        {
+            return _stop ??= StopCoreAsync(cancellationToken);
+        }
+    }
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         if (!_gate.WhenLoaded.IsCompletedSuccessfully)

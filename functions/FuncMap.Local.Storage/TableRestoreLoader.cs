@@ -51,7 +51,7 @@ public sealed class TableRestoreLoader : ICounterLoader
                 Log.Restored(_logger, rows, _storage.Counters.Name, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 return;
             }
-            catch (StorageException ex) when (ex.IsTransient)
+            catch (Exception ex) when (StorageFailures.IsTransient(ex))
             {
                 // Loading again from the start is safe: a load of the same row twice changes nothing.
                 _status.RestoreWaiting(ex);

@@ -1,0 +1,126 @@
+using System.Net;
+using FuncMap.Journal;
+using FuncMap.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace FuncMap.Local.Storage.Tests;
+
+/// <summary>Storage outages while serving, and the single-writer lease.</summary>
+[Collection(StorageTestGroup.Name)]
+public sealed class OutageAndLeaseTests(AzuriteFixture azurite)
+{
+    [Theory]
+    [InlineData(DurabilityMode.Journal)]
+    [InlineData(DurabilityMode.Snapshot)]
+    public async Task AzuriteStopped_HttpKeepsServing_HealthDegraded_ThenEverythingResumesWithNothingLost(DurabilityMode mode)
+    {
+        using var setup = new StorageSetup(azurite, mode);
+        await setup.Queue.CreateIfNotExistsAsync();
+        var expected = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using var host = setup.Start();
+        await host.WaitReadyAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            expected[$"o{i}"] = (await host.AddAsync($"o{i}", i + 1)).Value;
+        }
+
+        await host.WaitForSnapshotAsync();
+        await azurite.StopAsync();
+        try
+        {
+            // Storage is away: writes and reads keep working from memory; health says storage is degraded.
+            for (var i = 0; i < 5; i++)
+            {
+                expected[$"o{i}"] = (await host.AddAsync($"o{i}", 10)).Value;
+                expected[$"n{i}"] = (await host.AddAsync($"n{i}", 100 + i)).Value;
+            }
+
+            using (var deleted = await host.Client.DeleteAsync("/api/counters/o0?wait=true"))
+            {
+                Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+                expected.Remove("o0");
+            }
+
+            Assert.Equal(expected["n3"], (await host.GetAsync("n3"))!.Value);
+            await Eventually.TrueAsync(async () => (await host.Client.GetStringAsync("/healthz")) == "Degraded", "health to report degraded storage");
+            using (var ready = await host.Client.GetAsync("/readyz"))
+            {
+                Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+                Assert.Equal("Degraded", await ready.Content.ReadAsStringAsync());
+            }
+
+            var health = host.Services.GetRequiredService<HealthCheckService>();
+            await Eventually.TrueAsync(async () => (await health.CheckHealthAsync()).Entries["storage"].Description?.Contains("snapshots are failing", StringComparison.Ordinal) == true, "health to name the failing snapshots");
+            Assert.Equal(HealthStatus.Degraded, (await health.CheckHealthAsync()).Entries["storage"].Status);
+        }
+        finally
+        {
+            await azurite.StartAsync();
+        }
+
+        // Ingestion resumes too.
+        await setup.Queue.SendMessageAsync(IngestionTests.Batch("after-outage", ("q", 9), ("n1", 1)));
+        expected["q"] = 9;
+        expected["n1"] += 1;
+        await Eventually.TrueAsync(async () => (await host.GetAsync("q"))?.Value == 9, "ingestion to resume");
+        await Eventually.TrueAsync(async () => await setup.Queue.GetApproximateCountAsync() == 0, "the queue to be drained", TimeSpan.FromSeconds(90));
+        await host.WaitForSnapshotAsync();
+        await Eventually.TrueAsync(async () => (await host.Client.GetStringAsync("/healthz")) == "Healthy", "health to recover");
+
+        var rows = await setup.ReadTableAsync();
+        Assert.Equal(
+            expected.OrderBy(static e => e.Key, StringComparer.Ordinal),
+            rows.Select(static r => KeyValuePair.Create(r.Key, r.Value.GetInt64(CounterRows.Value)!.Value)).OrderBy(static e => e.Key, StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task SecondHost_SameStorageWhileLeaseLive_RefusesToStartNamingTheOwner()
+    {
+        using var first = new StorageSetup(azurite, DurabilityMode.Snapshot);
+        await using var host = first.Start();
+        await host.WaitReadyAsync();
+        var owner = host.Services.GetRequiredService<LeaseService>().OwnerId;
+
+        // Same storage (table, lease table, queues), another installation (data directory).
+        using var second = new StorageSetup(azurite, DurabilityMode.Snapshot, first.LeaseTableName);
+        second.Settings["FuncMap:Storage:TableName"] = first.TableName;
+        second.Settings["FuncMap:Storage:QueueName"] = first.QueueName;
+        var failure = await Record.ExceptionAsync(async () => await second.Start().DisposeAsync());
+        var held = Assert.IsType<LeaseHeldException>(failure is AggregateException a ? a.InnerExceptions.Single() : failure);
+        Assert.Equal(owner, held.Owner);
+        Assert.Contains("Another FuncMap host owns this storage", held.Message, StringComparison.Ordinal);
+        Assert.Contains(owner, held.Message, StringComparison.Ordinal);
+
+        // The first host is unaffected and still owns the storage.
+        Assert.Equal(7L, (await host.AddAsync("still-mine", 7)).Value);
+        Assert.True(host.Services.GetRequiredService<LeaseService>().IsHeld);
+    }
+
+    [Fact]
+    public async Task Restart_SameDataDirectory_ReclaimsOwnLeaseAtOnce_AndSecondHostOnSameDirectoryRefused()
+    {
+        // Snapshot mode: in Journal mode the journal locks the same directory first, with its own message.
+        using var setup = new StorageSetup(azurite, DurabilityMode.Snapshot);
+        string owner;
+        await using (var host = setup.Start())
+        {
+            await host.WaitReadyAsync();
+            owner = host.Services.GetRequiredService<LeaseService>().OwnerId;
+
+            // A second host on the same data directory cannot share the owner id: the directory is locked.
+            var failure = await Record.ExceptionAsync(async () => await setup.Start().DisposeAsync());
+            Assert.Contains("is in use by another FuncMap host", (failure is AggregateException a ? a.InnerExceptions.Single() : failure)!.Message, StringComparison.Ordinal);
+        }
+
+        // Simulate a kill -9: the lease row still says "ours, live". The same installation reclaims it at once.
+        var row = new FuncMap.Storage.TableEntity(LeaseService.PartitionKey, LeaseService.RowKey) { ["Owner"] = owner, ["ExpiresAt"] = DateTimeOffset.UtcNow.AddHours(1) };
+        var leases = FuncMap.Storage.StorageConnection.FromConnectionString(azurite.ConnectionString).GetTableClient(setup.LeaseTableName);
+        await leases.UpsertEntityAsync(row);
+        await using (var host = setup.Start())
+        {
+            await host.WaitReadyAsync();
+            Assert.Equal(owner, host.Services.GetRequiredService<LeaseService>().OwnerId);
+        }
+    }
+}

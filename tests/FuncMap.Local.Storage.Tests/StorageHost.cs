@@ -1,0 +1,231 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using FuncMap.Journal;
+using FuncMap.Storage;
+using FuncMap.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FuncMap.Local.Storage.Tests;
+
+/// <summary>A counter as the API returns it.</summary>
+public sealed record CounterDto(string Key, long Value, long Version, DateTimeOffset UpdatedAt);
+
+/// <summary>
+/// One storage "installation" for a test: unique table, lease table and queues in the shared Azurite, and a data
+/// directory. <see cref="Start"/> runs the real host (<c>Program</c>) on them; call it again after disposing
+/// the previous host to restart on the same storage and directory.
+/// </summary>
+public sealed class StorageSetup : IDisposable
+{
+    public StorageSetup(AzuriteFixture azurite, DurabilityMode mode, string? leaseTable = null)
+    {
+        Azurite = azurite;
+        Mode = mode;
+        TableName = AzuriteFixture.UniqueTableName("counters");
+        LeaseTableName = leaseTable ?? AzuriteFixture.UniqueTableName("leases");
+        QueueName = AzuriteFixture.UniqueQueueName("inc");
+        PoisonQueueName = QueueName + "-poison";
+        DataDirectory = Path.Combine(Path.GetTempPath(), "funcmap-storage-" + Guid.NewGuid().ToString("N"));
+        var connection = StorageConnection.FromConnectionString(azurite.ConnectionString);
+        Table = connection.GetTableClient(TableName);
+        Queue = connection.GetQueueClient(QueueName);
+        PoisonQueue = connection.GetQueueClient(PoisonQueueName);
+    }
+
+    public AzuriteFixture Azurite { get; }
+
+    public DurabilityMode Mode { get; }
+
+    public string TableName { get; }
+
+    public string LeaseTableName { get; }
+
+    public string QueueName { get; }
+
+    public string PoisonQueueName { get; }
+
+    public string DataDirectory { get; set; }
+
+    public ITableClient Table { get; }
+
+    public IQueueClient Queue { get; }
+
+    public IQueueClient PoisonQueue { get; }
+
+    /// <summary>Settings every host of this setup gets (tests may add or override).</summary>
+    public Dictionary<string, string?> Settings { get; } = new(StringComparer.Ordinal);
+
+    public StorageHost Start(Action<Dictionary<string, string?>>? configure = null)
+    {
+        var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["FuncMap:Storage:ConnectionString"] = Azurite.ConnectionString,
+            ["FuncMap:Storage:TableName"] = TableName,
+            ["FuncMap:Storage:LeaseTableName"] = LeaseTableName,
+            ["FuncMap:Storage:QueueName"] = QueueName,
+            ["FuncMap:Storage:PoisonQueueName"] = PoisonQueueName,
+            ["FuncMap:Storage:SnapshotInterval"] = "00:00:00.200",
+            ["FuncMap:Storage:SnapshotMaxBackoff"] = "00:00:01",
+            ["FuncMap:Storage:MaxPollDelay"] = "00:00:00.100",
+            ["FuncMap:Storage:LeaseDuration"] = "00:00:15",
+            ["FuncMap:DataDirectory"] = DataDirectory,
+            ["FuncMap:Durability:Mode"] = Mode.ToString(),
+            ["FuncMap:Journal:Directory"] = Path.Combine(DataDirectory, "journal"),
+            ["FuncMap:Journal:FsyncMode"] = "Never",
+            ["Logging:LogLevel:Default"] = Environment.GetEnvironmentVariable("FUNCMAP_TEST_LOGLEVEL") ?? "Warning",
+        };
+        foreach (var (key, value) in Settings)
+        {
+            settings[key] = value;
+        }
+
+        configure?.Invoke(settings);
+        return new StorageHost(this, settings);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    /// <summary>Every row of the snapshot table by key.</summary>
+    public async Task<Dictionary<string, TableEntity>> ReadTableAsync()
+    {
+        var rows = new Dictionary<string, TableEntity>(StringComparer.Ordinal);
+        await foreach (var page in Table.QueryAsync())
+        {
+            foreach (var row in page.Entities)
+            {
+                rows[row.RowKey] = row;
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Every message of the poison queue, as envelopes (receives them, invisible for a minute).</summary>
+    public async Task<List<PoisonEnvelope>> ReceivePoisonAsync(int expected)
+    {
+        var envelopes = new List<PoisonEnvelope>();
+        await Eventually.TrueAsync(async () =>
+        {
+            foreach (var message in await PoisonQueue.ReceiveMessagesAsync(32, TimeSpan.FromMinutes(5)))
+            {
+                envelopes.Add(PoisonEnvelope.Parse(message.MessageText)!);
+            }
+
+            return envelopes.Count >= expected;
+        }, $"{expected} poison messages");
+        return envelopes;
+    }
+}
+
+/// <summary>A running local host (<c>WebApplicationFactory&lt;Program&gt;</c>) with storage registered.</summary>
+public sealed class StorageHost : IAsyncDisposable
+{
+    private readonly WebApplicationFactory<Program> _factory;
+
+    internal StorageHost(StorageSetup setup, Dictionary<string, string?> settings)
+    {
+        Setup = setup;
+        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        {
+            builder.ConfigureAppConfiguration(configuration => configuration.AddInMemoryCollection(settings));
+
+            builder.ConfigureServices((context, services) =>
+            {
+                // Program.cs registers these too once storage and journal are wired in; both calls are idempotent.
+                services.AddFuncMapJournal(context.Configuration);
+                services.AddFuncMapStorage(context.Configuration);
+            });
+        });
+        Client = _factory.CreateClient();
+    }
+
+    public StorageSetup Setup { get; }
+
+    public HttpClient Client { get; }
+
+    public IServiceProvider Services => _factory.Services;
+
+    public SnapshotService Snapshots => Services.GetRequiredService<SnapshotService>();
+
+    public QueueIngestionService Ingestion => Services.GetRequiredService<QueueIngestionService>();
+
+    public async Task WaitReadyAsync()
+    {
+        await Eventually.TrueAsync(async () =>
+        {
+            using var response = await Client.GetAsync("/readyz");
+            return response.IsSuccessStatusCode;
+        }, "the host to become ready");
+    }
+
+    /// <summary>Waits until a snapshot that started after this call has persisted.</summary>
+    public async Task WaitForSnapshotAsync()
+    {
+        var after = Snapshots.RunsStarted;
+        await Eventually.TrueAsync(() => Task.FromResult(Snapshots.PersistedRun > after), "a snapshot to persist");
+    }
+
+    public async Task<CounterDto> AddAsync(string key, long delta, string? idempotencyKey = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/counters/{key}/add?wait=true")
+        {
+            Content = JsonContent.Create(new { delta }),
+        };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        using var response = await Client.SendAsync(request);
+        Assert.True(response.IsSuccessStatusCode, $"add {key}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return (await response.Content.ReadFromJsonAsync<CounterDto>())!;
+    }
+
+    public async Task<CounterDto?> GetAsync(string key)
+    {
+        using var response = await Client.GetAsync($"/api/counters/{key}");
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        Assert.True(response.IsSuccessStatusCode, $"get {key}: {(int)response.StatusCode}");
+        return await response.Content.ReadFromJsonAsync<CounterDto>();
+    }
+
+    public async ValueTask DisposeAsync() => await _factory.DisposeAsync();
+
+    public static string Describe(long value) => value.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>Bounded polling of observable state, with a deadline (the only waiting the tests do).</summary>
+public static class Eventually
+{
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    public static async Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? deadline = null)
+    {
+        var until = DateTime.UtcNow + (deadline ?? Deadline);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException($"Timed out waiting for {what}.");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+}
