@@ -11,7 +11,7 @@ namespace FuncMap.Engine;
 /// array always keeps free (null) slots, so every probe ends; growing builds a new array and publishes
 /// it with one release write, leaving the old one intact for readers still probing it (they can only
 /// miss keys added after they started, as if they had read a moment earlier).
-/// Memory: one reference per slot at a load of at most 3/4, against about 56 bytes per entry for a
+/// Memory: one reference and one hash per slot at a load of at most 3/4, against about 56 bytes per entry for a
 /// ConcurrentDictionary node and bucket. Hashing is the randomized string hash, so keys chosen to
 /// collide cannot degrade probing.
 /// </remarks>
@@ -20,13 +20,17 @@ internal sealed class CellTable
     /// <summary>Marks the slot of a removed cell: probes step over it, inserts may reuse it.</summary>
     private static readonly CounterCell Removed = new(string.Empty);
 
-    private CounterCell?[] _slots;
+    // A slot's cell and its key's hash: probes compare hashes and touch a cell only on a match.
+    // A hash is written before its cell is published, and read after the cell, so a reader that
+    // sees a cell sees its hash (or, if the slot was reused meanwhile, misses a key being changed
+    // concurrently, which is a valid outcome of a concurrent read).
+    private Table _table;
     private int _count;
     private int _used;
 
     public CellTable(int capacity = 16)
     {
-        _slots = new CounterCell?[(int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, capacity * 4 / 3 + 1))];
+        _table = new Table((int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, capacity * 4 / 3 + 1)));
     }
 
     /// <summary>Live cells, tombstoned counters included.</summary>
@@ -35,19 +39,20 @@ internal sealed class CellTable
     /// <summary>The cell of <paramref name="key"/>, or null. Any thread.</summary>
     public CounterCell? Find(string key)
     {
-        var slots = Volatile.Read(ref _slots);
-        var mask = slots.Length - 1;
-        var i = key.GetHashCode() & mask;
+        var table = Volatile.Read(ref _table);
+        var mask = table.Cells.Length - 1;
+        var hash = key.GetHashCode();
+        var i = hash & mask;
         while (true)
         {
-            var cell = Volatile.Read(ref slots[i]);
+            var cell = Volatile.Read(ref table.Cells[i]);
             if (cell is null)
             {
                 return null;
             }
 
             // The Removed marker's key is empty, which no valid key is.
-            if (string.Equals(cell.Key, key, StringComparison.Ordinal) && !ReferenceEquals(cell, Removed))
+            if (table.Hashes[i] == hash && string.Equals(cell.Key, key, StringComparison.Ordinal) && !ReferenceEquals(cell, Removed))
             {
                 return cell;
             }
@@ -59,13 +64,13 @@ internal sealed class CellTable
     /// <summary>Adds a new cell for <paramref name="key"/>, which must not be present. Owner only.</summary>
     public CounterCell Add(string key)
     {
-        if ((_used + 1) * 4 > _slots.Length * 3)
+        if ((_used + 1) * 4 > _table.Cells.Length * 3)
         {
             Grow();
         }
 
         var cell = new CounterCell(key);
-        Insert(_slots, cell, countUsed: true);
+        Insert(_table, cell, key.GetHashCode(), countUsed: true);
         Volatile.Write(ref _count, _count + 1);
         return cell;
     }
@@ -73,14 +78,14 @@ internal sealed class CellTable
     /// <summary>Removes <paramref name="cell"/>. Owner only.</summary>
     public void Remove(CounterCell cell)
     {
-        var slots = _slots;
-        var mask = slots.Length - 1;
+        var cells = _table.Cells;
+        var mask = cells.Length - 1;
         var i = cell.Key.GetHashCode() & mask;
-        while (slots[i] is { } current)
+        while (cells[i] is { } current)
         {
             if (ReferenceEquals(current, cell))
             {
-                Volatile.Write(ref slots[i], Removed);
+                Volatile.Write(ref cells[i], Removed);
                 Volatile.Write(ref _count, _count - 1);
                 return;
             }
@@ -92,10 +97,10 @@ internal sealed class CellTable
     /// <summary>The live cells at about this moment. Any thread.</summary>
     public IEnumerable<CounterCell> Cells()
     {
-        var slots = Volatile.Read(ref _slots);
-        for (var i = 0; i < slots.Length; i++)
+        var cells = Volatile.Read(ref _table).Cells;
+        for (var i = 0; i < cells.Length; i++)
         {
-            var cell = Volatile.Read(ref slots[i]);
+            var cell = Volatile.Read(ref cells[i]);
             if (cell is not null && !ReferenceEquals(cell, Removed))
             {
                 yield return cell;
@@ -103,27 +108,22 @@ internal sealed class CellTable
         }
     }
 
-    private void Insert(CounterCell?[] slots, CounterCell cell, bool countUsed)
+    private void Insert(Table table, CounterCell cell, int hash, bool countUsed)
     {
-        var mask = slots.Length - 1;
-        var i = cell.Key.GetHashCode() & mask;
+        var mask = table.Cells.Length - 1;
+        var i = hash & mask;
         while (true)
         {
-            var current = slots[i];
-            if (current is null)
+            var current = table.Cells[i];
+            if (current is null || ReferenceEquals(current, Removed))
             {
-                if (countUsed)
+                if (current is null && countUsed)
                 {
                     _used++;
                 }
 
-                Volatile.Write(ref slots[i], cell);
-                return;
-            }
-
-            if (ReferenceEquals(current, Removed))
-            {
-                Volatile.Write(ref slots[i], cell);
+                table.Hashes[i] = hash;
+                Volatile.Write(ref table.Cells[i], cell);
                 return;
             }
 
@@ -134,19 +134,26 @@ internal sealed class CellTable
     private void Grow()
     {
         // Double when live cells need it; otherwise rebuild at the same size to clear Removed markers.
-        var size = (_count + 1) * 2 > _slots.Length * 3 / 4 ? _slots.Length * 2 : _slots.Length;
-        var grown = new CounterCell?[size];
+        var old = _table;
+        var size = (_count + 1) * 2 > old.Cells.Length * 3 / 4 ? old.Cells.Length * 2 : old.Cells.Length;
+        var grown = new Table(size);
         var live = 0;
-        foreach (var cell in _slots)
+        for (var i = 0; i < old.Cells.Length; i++)
         {
-            if (cell is not null && !ReferenceEquals(cell, Removed))
+            if (old.Cells[i] is { } cell && !ReferenceEquals(cell, Removed))
             {
-                Insert(grown, cell, countUsed: false);
+                Insert(grown, cell, old.Hashes[i], countUsed: false);
                 live++;
             }
         }
 
         _used = live;
-        Volatile.Write(ref _slots, grown);
+        Volatile.Write(ref _table, grown);
+    }
+
+    private sealed class Table(int size)
+    {
+        public readonly CounterCell?[] Cells = new CounterCell?[size];
+        public readonly int[] Hashes = new int[size];
     }
 }

@@ -11,9 +11,9 @@ namespace FuncMap.Engine;
 /// <remarks>
 /// The loop drains the mailbox in batches. Consecutive operations on the same counter (a hot key) are
 /// applied to a working copy and published once when the run ends, so a hot key pays for one
-/// publication per run instead of one per operation. Answers are given at the end of the drain, after
-/// everything the drain applied is published (and, with a log, durable): a caller that got an answer
-/// always reads its own write.
+/// publication per run instead of one per operation. An answer is given only after the state it reports
+/// is published (and, with a log, once the drain's records are durable, at the end of the drain): a
+/// caller that got an answer always reads its own write.
 /// </remarks>
 internal sealed class Shard
 {
@@ -228,31 +228,32 @@ internal sealed class Shard
 
     private void Answer(ICompletion? completion, in OperationResult result)
     {
-        if (completion is not null)
+        if (completion is null)
+        {
+            return;
+        }
+
+        if (_log is null)
+        {
+            // Publish first, so that the caller reads its own write; then answer at once.
+            if (_runDirty)
+            {
+                _run!.Publish(_runData);
+                _runDirty = false;
+            }
+
+            completion.Complete(result);
+        }
+        else
         {
             _pending.Add((completion, result));
         }
     }
 
-    /// <summary>Answers this drain's callers: at once without a log, once the drain's records are durable with one.</summary>
+    /// <summary>With a log, answers this drain's callers once the drain's records are durable.</summary>
     private void Acknowledge()
     {
-        if (_log is null)
-        {
-            if (_pending.Count > 0)
-            {
-                foreach (var (completion, result) in _pending)
-                {
-                    completion.Complete(result);
-                }
-
-                _pending.Clear();
-            }
-
-            return;
-        }
-
-        if (_applied.Count == 0 && _pending.Count == 0)
+        if (_log is null || (_applied.Count == 0 && _pending.Count == 0))
         {
             return;
         }
