@@ -13,6 +13,8 @@ namespace FuncMap.Local.Storage;
 /// </summary>
 public sealed class TableRestoreLoader : ICounterLoader
 {
+    private const int PageSize = 1000;
+
     private readonly CounterStorage _storage;
     private readonly LeaseService _lease;
     private readonly StorageOptions _options;
@@ -67,8 +69,14 @@ public sealed class TableRestoreLoader : ICounterLoader
     {
         await table.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
         long rows = 0;
-        await foreach (var page in table.QueryAsync(pageSize: 1000, cancellationToken: cancellationToken).ConfigureAwait(false))
+        // The next page is fetched while this one is loaded, so loading hides behind the network.
+        Task<TablePage>? next = table.QueryPageAsync(pageSize: PageSize, cancellationToken: cancellationToken);
+        while (next is not null)
         {
+            var page = await next.ConfigureAwait(false);
+            next = page.Continuation is { } continuation
+                ? table.QueryPageAsync(pageSize: PageSize, continuation: continuation, cancellationToken: cancellationToken)
+                : null;
             foreach (var row in page.Entities)
             {
                 var (data, ids) = CounterRows.FromRow(row);
