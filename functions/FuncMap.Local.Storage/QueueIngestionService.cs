@@ -147,45 +147,59 @@ public sealed class QueueIngestionService : BackgroundService
         await Task.Yield();
         var idle = 0;
         var failures = 0;
-        while (!cancellationToken.IsCancellationRequested)
+        var running = new List<Task>();
+        try
         {
-            if (_pending.Count >= MaxPendingMessages)
+            while (!cancellationToken.IsCancellationRequested)
             {
-                // Snapshot mode holds applied messages until a snapshot; do not take more than it can release.
-                await _snapshots.NextPersisted.WaitAsync(_options.VisibilityTimeout / 3, _time, cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
-                continue;
-            }
+                if (_pending.Count >= MaxPendingMessages)
+                {
+                    // Snapshot mode holds applied messages until a snapshot; do not take more than it can release.
+                    await _snapshots.NextPersisted.WaitAsync(_options.VisibilityTimeout / 3, _time, cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                    continue;
+                }
 
-            IReadOnlyList<QueueMessage> messages;
-            try
-            {
-                messages = await _storage.Queue.ReceiveMessagesAsync(_options.ReceiveBatchSize, _options.VisibilityTimeout, cancellationToken).ConfigureAwait(false);
-                failures = 0;
-                _status.IngestionSucceeded();
-            }
-            catch (Exception ex) when (StorageFailures.IsStorage(ex))
-            {
-                _status.IngestionFailed(ex);
-                Log.ReceiveFailed(_logger, _storage.Queue.Name, ex.Message);
-                await Task.Delay(Backoff.Delay(failures++, _options.SnapshotMaxBackoff), _time, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
+                IReadOnlyList<QueueMessage> messages;
+                try
+                {
+                    messages = await _storage.Queue.ReceiveMessagesAsync(_options.ReceiveBatchSize, _options.VisibilityTimeout, cancellationToken).ConfigureAwait(false);
+                    failures = 0;
+                    _status.IngestionSucceeded();
+                }
+                catch (Exception ex) when (StorageFailures.IsStorage(ex))
+                {
+                    _status.IngestionFailed(ex);
+                    Log.ReceiveFailed(_logger, _storage.Queue.Name, ex.Message);
+                    await Task.Delay(Backoff.Delay(failures++, _options.SnapshotMaxBackoff), _time, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
 
-            if (messages.Count == 0)
-            {
-                // An empty queue is polled less often, up to MaxPollDelay.
-                await Task.Delay(Backoff.Delay(idle++, _options.MaxPollDelay), _time, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
+                if (messages.Count == 0)
+                {
+                    // An empty queue is polled less often, up to MaxPollDelay.
+                    await Task.Delay(Backoff.Delay(idle++, _options.MaxPollDelay), _time, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
 
-            idle = 0;
-            var handlers = new Task[messages.Count];
-            for (var i = 0; i < messages.Count; i++)
-            {
-                handlers[i] = HandleAsync(messages[i], cancellationToken);
-            }
+                idle = 0;
+                foreach (var message in messages)
+                {
+                    running.Add(HandleAsync(message, cancellationToken));
+                }
 
-            await Task.WhenAll(handlers).ConfigureAwait(false);
+                // The next receive overlaps this batch's applies and deletes: at most two batches per loop are in flight.
+                running.RemoveAll(static t => t.IsCompleted);
+                while (running.Count > _options.ReceiveBatchSize)
+                {
+                    await Task.WhenAny(running).ConfigureAwait(false);
+                    running.RemoveAll(static t => t.IsCompleted);
+                }
+            }
+        }
+        finally
+        {
+            // Handlers never throw; a stop lets the ones in flight finish (their messages reappear if cut short).
+            await Task.WhenAll(running).ConfigureAwait(false);
         }
     }
 

@@ -6,6 +6,9 @@ public sealed class StorageOptions
     /// <summary>The configuration section the options are bound from.</summary>
     public const string SectionName = "FuncMap:Storage";
 
+    /// <summary>The configuration key that turns storage off (<c>false</c>): the host then keeps counters in memory only.</summary>
+    public const string EnabledKey = "FuncMap:Storage:Enabled";
+
     /// <summary>The configuration key of the data directory (owner id and directory lock).</summary>
     public const string DataDirectoryKey = "FuncMap:DataDirectory";
 

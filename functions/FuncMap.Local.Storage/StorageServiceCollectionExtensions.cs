@@ -32,7 +32,8 @@ public static class StorageServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        if (services.Any(static d => d.ServiceType == typeof(CounterStorage)))
+        // FuncMap:Storage:Enabled=false runs the host in memory only (tests of the HTTP contract, demos without Azurite).
+        if (services.Any(static d => d.ServiceType == typeof(CounterStorage)) || string.Equals(configuration[StorageOptions.EnabledKey], "false", StringComparison.OrdinalIgnoreCase))
         {
             return services;
         }
