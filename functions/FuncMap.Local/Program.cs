@@ -9,7 +9,7 @@ builder.AddFuncMapLocal();
 // They register ICounterLoader implementations (snapshot restore, journal replay) and, for the
 // journal, an IOperationLog; the engine factory and EngineHostedService pick them up from DI.
 // builder.AddFuncMapStorage();
-// builder.AddFuncMapJournal();
+builder.AddFuncMapJournal(); // FuncMap:Durability:Mode = Journal (default) | Snapshot
 // ------------------------------------------------------------------------------------------------
 
 var app = builder.Build();
@@ -17,6 +17,7 @@ var app = builder.Build();
 app.UseFuncMapLocal();       // exception handler (500 without details), ProblemDetails for bare status codes
 app.MapFuncMapOperations();  // /healthz, /readyz, /openapi/v1.json (and /bench/noop when enabled)
 app.MapCounters();           // /api/counters...
+app.MapFuncMapJournalBench(); // POST /bench/journal-groups (bench/load only: with FuncMap:Bench:NoopEndpoint)
 
 app.Run();
 

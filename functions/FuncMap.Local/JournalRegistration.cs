@@ -1,0 +1,90 @@
+using FuncMap.Journal;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace FuncMap.Local;
+
+/// <summary>
+/// Durability of the local host: the journal (<c>FuncMap:Durability:Mode</c> = <c>Journal</c>, the default)
+/// in <c>{FuncMap:DataDirectory}/journal</c> unless <c>FuncMap:Journal:Directory</c> says otherwise.
+/// </summary>
+public static class JournalRegistration
+{
+    /// <summary>The configuration key of the host's data directory (journal, owner id, directory lock).</summary>
+    public const string DataDirectoryKey = "FuncMap:DataDirectory";
+
+    /// <summary>The data directory when <see cref="DataDirectoryKey"/> is unset, relative to the content root.</summary>
+    public const string DefaultDataDirectory = ".data";
+
+    /// <summary>
+    /// In Journal mode, registers the <see cref="OperationJournal"/> (the engine then acknowledges a write only
+    /// once it is fsynced), a readiness check that goes red when the journal failed, and, with
+    /// <c>FuncMap:Bench:NoopEndpoint</c>, the group-size recorder of <c>bench/load</c>. In Snapshot mode,
+    /// nothing: 202 then means "in the owner's mailbox".
+    /// </summary>
+    public static WebApplicationBuilder AddFuncMapJournal(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var configuration = builder.Configuration;
+        if (JournalServiceCollectionExtensions.GetDurabilityMode(configuration) != DurabilityMode.Journal)
+        {
+            return builder;
+        }
+
+        builder.Services.AddFuncMapJournal(configuration);
+
+        // Runs after AddFuncMapJournal's Bind: an explicit FuncMap:Journal:Directory wins; otherwise the
+        // journal lives in the data directory, next to the storage's owner id. Relative paths are resolved
+        // against the content root by AddFuncMapJournal.
+        builder.Services.AddOptions<JournalOptions>().Configure<IConfiguration>(static (options, configuration) =>
+        {
+            if (string.IsNullOrWhiteSpace(configuration[JournalOptions.SectionName + ":Directory"]))
+            {
+                options.Directory = Path.Combine(DataDirectory(configuration), "journal");
+            }
+        });
+
+        builder.Services.AddHealthChecks().AddCheck<JournalHealthCheck>("journal", tags: [FuncMapLocalExtensions.ReadyTag]);
+
+        if (configuration.GetValue<bool>(FuncMapLocalOptions.SectionName + ":Bench:NoopEndpoint"))
+        {
+            builder.Services.AddSingleton<JournalGroupRecorder>();
+        }
+
+        return builder;
+    }
+
+    /// <summary>
+    /// Maps <c>POST /bench/journal-groups</c> when the group-size recorder is registered (Journal mode with
+    /// <c>FuncMap:Bench:NoopEndpoint</c>): returns the group sizes recorded since the previous call and resets them.
+    /// </summary>
+    public static WebApplication MapFuncMapJournalBench(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var recorder = app.Services.GetService<JournalGroupRecorder>();
+        if (recorder is not null)
+        {
+            recorder.Start();
+            app.MapPost("/bench/journal-groups", () => TypedResults.Ok(recorder.TakeDistribution())).ExcludeFromDescription();
+        }
+
+        return app;
+    }
+
+    /// <summary>The configured data directory (<see cref="DefaultDataDirectory"/> when unset), as configured: not yet resolved.</summary>
+    public static string DataDirectory(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var configured = configuration[DataDirectoryKey];
+        return string.IsNullOrWhiteSpace(configured) ? DefaultDataDirectory : configured;
+    }
+}
+
+/// <summary>Readiness is red once the journal refuses writes (a failed write or fsync): only a restart clears it.</summary>
+public sealed class JournalHealthCheck(OperationJournal journal) : IHealthCheck
+{
+    /// <inheritdoc />
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(journal.Failure is null
+            ? HealthCheckResult.Healthy("The journal accepts writes.")
+            : HealthCheckResult.Unhealthy("The journal failed and refuses writes until the host restarts; see the log."));
+}
