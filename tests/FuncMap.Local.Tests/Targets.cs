@@ -1,8 +1,10 @@
 using FuncMap.Engine;
+using FuncMap.Journal;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace FuncMap.Local.Tests;
 
@@ -19,13 +21,27 @@ public interface ICounterApiTarget
     long? UnexpectedErrors { get; }
 }
 
-/// <summary>The local host in memory, with settings and service overrides.</summary>
-public sealed class LocalHostFactory(IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
+/// <summary>
+/// The local host in memory, with settings and service overrides. Its data directory (journal) is
+/// <paramref name="dataDirectory"/> when given (a restart test reuses one), else a fresh temporary
+/// directory deleted on dispose: a test never writes into the source tree nor shares a journal.
+/// </summary>
+public sealed class LocalHostFactory(
+    IReadOnlyDictionary<string, string?>? settings = null,
+    Action<IServiceCollection>? services = null,
+    string? dataDirectory = null)
     : WebApplicationFactory<Program>
 {
+    private readonly TempDirectory? _owned = dataDirectory is null ? new TempDirectory() : null;
+    private OperationJournal? _journal;
+
+    /// <summary>The host's <c>FuncMap:DataDirectory</c>.</summary>
+    public string DataDirectory => dataDirectory ?? _owned!.Path;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Production");
+        builder.UseSetting(JournalRegistration.DataDirectoryKey, DataDirectory);
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);
@@ -48,6 +64,49 @@ public sealed class LocalHostFactory(IReadOnlyDictionary<string, string?>? setti
     public HttpMetrics Metrics => Services.GetRequiredService<HttpMetrics>();
 
     public CounterEngine Engine => Services.GetRequiredService<CounterEngine>();
+
+    protected override IHost CreateHost(IHostBuilder builder)
+    {
+        var host = base.CreateHost(builder);
+        _journal = host.Services.GetService<OperationJournal>();
+        return host;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await base.DisposeAsync();
+        }
+        finally
+        {
+            // The factory's dispose does not wait until the host's services are disposed (Program's own
+            // app.Run disposes them, on its thread): the journal may still be closing, holding its
+            // directory's lock. Closing it again waits for the first close.
+            if (_journal is not null)
+            {
+                await _journal.DisposeAsync();
+            }
+
+            _owned?.Dispose();
+        }
+    }
+}
+
+/// <summary>A directory under the temp path, deleted with its content on dispose.</summary>
+public sealed class TempDirectory : IDisposable
+{
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "funcmap-local-tests", Guid.NewGuid().ToString("N"));
+
+    public TempDirectory() => Directory.CreateDirectory(Path);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(Path))
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+    }
 }
 
 /// <summary>The contract's target (a): the local host through <see cref="WebApplicationFactory{TEntryPoint}"/>.</summary>
