@@ -255,4 +255,42 @@ public sealed class EngineListTests
 
         Assert.Throws<ArgumentOutOfRangeException>(() => engine.List(null, 0, null));
     }
+
+    [Fact]
+    public async Task CollectChangesAsync_AfterStop_ReturnsEverythingAcceptedBeforeStop()
+    {
+        var engine = Engines.Started(Engines.Options(4));
+        for (var i = 0; i < 10_000; i++)
+        {
+            await engine.PostAsync($"k{i % 100}", CounterOperation.Add(1));
+        }
+
+        await engine.StopAsync();
+        var changes = await engine.CollectChangesAsync();
+
+        Assert.Equal(100, changes.Count);
+        Assert.All(changes, c => Assert.Equal((100L, 100L), (c.Data.Value, c.Data.Version)));
+        await engine.MarkPersistedAsync(changes);
+        Assert.Empty(await engine.CollectChangesAsync());
+        await engine.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task StopAsync_CalledTwice_SecondCallAlsoWaitsForTheDrain()
+    {
+        var engine = Engines.Started(Engines.Options(2));
+        for (var i = 0; i < 50_000; i++)
+        {
+            await engine.PostAsync("hot", CounterOperation.Add(1));
+        }
+
+        var first = engine.StopAsync();
+        await engine.StopAsync();
+
+        // The second call returned only after the owners drained: everything accepted is applied.
+        Assert.True(engine.TryGet("hot", out var hot));
+        Assert.Equal(50_000, hot.Value);
+        await first;
+        await engine.DisposeAsync();
+    }
 }

@@ -23,6 +23,8 @@ public sealed class CounterEngine : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeoutSweeper _sweeper;
     private Task[]? _loops;
+    private Task? _stopping;
+    private object? _stopGate;
     private int _state; // 0 = loading, 1 = running, 2 = stopping
 
     /// <summary>Creates an engine; call <see cref="Load"/> for restored counters, then <see cref="Start"/>.</summary>
@@ -263,16 +265,30 @@ public sealed class CounterEngine : IAsyncDisposable
     /// </summary>
     public async Task<IReadOnlyList<CounterChange>> CollectChangesAsync(CancellationToken cancellationToken = default)
     {
-        var replies = new Task<List<CounterChange>>[_shards.Length];
-        for (var i = 0; i < _shards.Length; i++)
+        if (!await OwnersRunningAsync().ConfigureAwait(false))
         {
-            var reply = new TaskCompletionSource<List<CounterChange>>(TaskCreationOptions.RunContinuationsAsynchronously);
-            await PostControlAsync(_shards[i], Command.ForCollect(reply), cancellationToken).ConfigureAwait(false);
-            replies[i] = reply.Task;
+            return CollectDirectly();
         }
 
-        var lists = await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return lists.SelectMany(static l => l).ToList();
+        try
+        {
+            var replies = new Task<List<CounterChange>>[_shards.Length];
+            for (var i = 0; i < _shards.Length; i++)
+            {
+                var reply = new TaskCompletionSource<List<CounterChange>>(TaskCreationOptions.RunContinuationsAsynchronously);
+                await PostControlAsync(_shards[i], Command.ForCollect(reply), cancellationToken).ConfigureAwait(false);
+                replies[i] = reply.Task;
+            }
+
+            var lists = await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return lists.SelectMany(static l => l).ToList();
+        }
+        catch (EngineStoppedException)
+        {
+            // Stopped meanwhile: once the owners have drained, read their cells directly.
+            await StopAsync().ConfigureAwait(false);
+            return CollectDirectly();
+        }
     }
 
     /// <summary>Records that <paramref name="changes"/> are in the snapshot table; tombstones that did not change since are forgotten.</summary>
@@ -285,28 +301,47 @@ public sealed class CounterEngine : IAsyncDisposable
             (perShard[ShardOf(change.Key)] ??= []).Add(change);
         }
 
-        var replies = new List<Task>();
-        for (var i = 0; i < _shards.Length; i++)
+        if (!await OwnersRunningAsync().ConfigureAwait(false))
         {
-            if (perShard[i] is { } list)
-            {
-                var reply = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                await PostControlAsync(_shards[i], Command.ForPersisted(list, reply), cancellationToken).ConfigureAwait(false);
-                replies.Add(reply.Task);
-            }
-        }
-
-        await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Stops accepting operations, lets every owner drain what it accepted, and waits for the loops.</summary>
-    public async Task StopAsync()
-    {
-        if (Interlocked.Exchange(ref _state, 2) == 2)
-        {
+            MarkPersistedDirectly(perShard);
             return;
         }
 
+        try
+        {
+            var replies = new List<Task>();
+            for (var i = 0; i < _shards.Length; i++)
+            {
+                if (perShard[i] is { } list)
+                {
+                    var reply = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    await PostControlAsync(_shards[i], Command.ForPersisted(list, reply), cancellationToken).ConfigureAwait(false);
+                    replies.Add(reply.Task);
+                }
+            }
+
+            await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (EngineStoppedException)
+        {
+            // Marking twice is harmless: a cell is only ever marked up to the version it was persisted at.
+            await StopAsync().ConfigureAwait(false);
+            MarkPersistedDirectly(perShard);
+        }
+    }
+
+    /// <summary>
+    /// Stops accepting operations, lets every owner drain what it accepted, and waits for the loops.
+    /// Every call, the first or a later one, completes only once the owners have drained.
+    /// </summary>
+    public Task StopAsync()
+    {
+        Volatile.Write(ref _state, 2);
+        return LazyInitializer.EnsureInitialized(ref _stopping, ref _stopGate, StopOwnersAsync);
+    }
+
+    private async Task StopOwnersAsync()
+    {
         foreach (var shard in _shards)
         {
             shard.Mailbox.Complete();
@@ -318,6 +353,37 @@ public sealed class CounterEngine : IAsyncDisposable
         }
 
         Log.Stopped(_logger);
+    }
+
+    /// <summary>
+    /// True while the owner loops run. Otherwise (not started yet, or stopped: then after they drained)
+    /// no loop touches the cells and the caller may read and mark them directly.
+    /// </summary>
+    private async Task<bool> OwnersRunningAsync()
+    {
+        switch (Volatile.Read(ref _state))
+        {
+            case 1:
+                return true;
+            case 2:
+                await StopAsync().ConfigureAwait(false);
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    private List<CounterChange> CollectDirectly() => _shards.SelectMany(static shard => shard.CollectChanges()).ToList();
+
+    private void MarkPersistedDirectly(List<CounterChange>?[] perShard)
+    {
+        for (var i = 0; i < _shards.Length; i++)
+        {
+            if (perShard[i] is { } list)
+            {
+                _shards[i].MarkPersisted(list);
+            }
+        }
     }
 
     /// <inheritdoc />

@@ -327,7 +327,8 @@ internal sealed class Shard
         }
     }
 
-    private List<CounterChange> CollectChanges()
+    /// <summary>The cells changed since they were last persisted. Owner loop, or any thread while the loop does not run.</summary>
+    internal List<CounterChange> CollectChanges()
     {
         var changes = new List<CounterChange>();
         foreach (var cell in _cells.Cells())
@@ -341,7 +342,8 @@ internal sealed class Shard
         return changes;
     }
 
-    private void MarkPersisted(List<CounterChange> persisted)
+    /// <summary>Marks cells persisted. Owner loop, or any thread while the loop does not run.</summary>
+    internal void MarkPersisted(List<CounterChange> persisted)
     {
         foreach (var change in persisted)
         {
