@@ -29,6 +29,11 @@ internal static class StorageRequests
         {
             throw new StorageException(0, null, StorageException.Describe(0, null, ex.Message), innerException: ex);
         }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(static e => e is RequestFailedException { Status: 0 }))
+        {
+            // Azure.Core's retry policy reports every failed attempt of a request that never got a response.
+            throw new StorageException(0, null, StorageException.Describe(0, null, ex.InnerExceptions[^1].Message), innerException: ex);
+        }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
             throw new StorageException(408, null, StorageException.Describe(408, null, "network timeout"), innerException: ex);

@@ -26,6 +26,15 @@ public sealed class AzuriteRestartTests(AzuriteFixture azurite)
             var ex = await Assert.ThrowsAsync<StorageException>(() => down.GetTableClient(table.Name).GetEntityAsync("00", "survivor"));
             Assert.Equal(0, ex.Status);
             Assert.True(ex.IsTransient);
+
+            // With retries, Azure.Core gathers every failed attempt; the client still reports one StorageException.
+            var withRetries = new StorageClientOptions();
+            withRetries.Retry.MaxRetries = 2;
+            withRetries.Retry.Delay = TimeSpan.FromMilliseconds(1);
+            var retried = StorageConnection.FromConnectionString(azurite.ConnectionString, withRetries);
+            var afterRetries = await Assert.ThrowsAsync<StorageException>(() => retried.GetTableClient(table.Name).GetEntityAsync("00", "survivor"));
+            Assert.Equal(0, afterRetries.Status);
+            Assert.True(afterRetries.IsTransient);
         }
         finally
         {
