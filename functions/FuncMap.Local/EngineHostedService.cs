@@ -19,6 +19,7 @@ public sealed class EngineHostedService(
 {
     private readonly CancellationTokenSource _stopping = new();
     private Task? _startup;
+    private int _stopRequested;
 
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
@@ -31,6 +32,14 @@ public sealed class EngineHostedService(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         readiness.MarkStopping();
+        if (Interlocked.Exchange(ref _stopRequested, 1) == 1)
+        {
+            // A host may stop its services twice (WebApplicationFactory does, disposing in between):
+            // the engine's StopAsync is idempotent and waits for the drain every time.
+            await engine.StopAsync();
+            return;
+        }
+
         await _stopping.CancelAsync();
         if (_startup is not null)
         {

@@ -1,0 +1,41 @@
+using FuncMap.Counters;
+using FuncMap.Engine;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FuncMap.Local.Tests;
+
+public sealed class EngineHostedServiceTests
+{
+    [Fact]
+    public async Task StopAsync_SecondCallAfterDispose_DrainsWithoutThrowing()
+    {
+        var engine = new CounterEngine(new CounterEngineOptions { ShardCount = 2 });
+        var readiness = new EngineReadiness();
+        var service = new EngineHostedService(engine, [], readiness, new NullLifetime(), NullLogger<EngineHostedService>.Instance);
+        await service.StartAsync(CancellationToken.None);
+        await readiness.WhenReady.WaitAsync(TimeSpan.FromSeconds(30));
+        await engine.PostAsync("k", CounterOperation.Add(5));
+
+        await service.StopAsync(CancellationToken.None);
+        service.Dispose();
+        await service.StopAsync(CancellationToken.None);
+
+        Assert.True(engine.TryGet("k", out var counter));
+        Assert.Equal(5, counter.Value);
+        await engine.DisposeAsync();
+    }
+
+    private sealed class NullLifetime : IHostApplicationLifetime
+    {
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+
+        public CancellationToken ApplicationStopping => CancellationToken.None;
+
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public void StopApplication()
+        {
+        }
+    }
+}
