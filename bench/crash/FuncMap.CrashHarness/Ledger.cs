@@ -1,0 +1,164 @@
+namespace FuncMap.Crash;
+
+/// <summary>The kind of an HTTP write.</summary>
+public enum WriteKind
+{
+    /// <summary><c>POST add</c> → 202.</summary>
+    Add,
+
+    /// <summary><c>POST add?wait=true</c> → 200 with the counter.</summary>
+    AddWait,
+
+    /// <summary><c>POST /api/counters/batch</c> → 202; one operation per key, the batch id as operation id.</summary>
+    Batch,
+}
+
+/// <summary>One write the harness sent: delta 1 on each of its keys, under one operation id.</summary>
+public sealed class Write(string id, WriteKind kind, string[] keys)
+{
+    public string Id { get; } = id;
+
+    public WriteKind Kind { get; } = kind;
+
+    public string[] Keys { get; } = keys;
+
+    /// <summary>Acknowledged (2xx) at last.</summary>
+    public bool Acknowledged { get; set; }
+
+    /// <summary>Acknowledged at the first attempt (not after a re-send).</summary>
+    public bool AcknowledgedFirstTime { get; set; }
+
+    /// <summary>Its outcome was unknown once (connection lost, timeout).</summary>
+    public bool WasUnknown { get; set; }
+}
+
+/// <summary>
+/// Every write sent, and per key how many were acknowledged and how many are of unknown outcome. Because
+/// every write adds exactly 1 to each of its keys under its own operation id, a key's value must lie in
+/// [acknowledged, acknowledged + unknown] after any crash, and equal the number of writes sent once every
+/// unknown write was re-sent with its operation id (deduplication makes the re-send a no-op if it was applied).
+/// </summary>
+public sealed class Ledger
+{
+    private readonly Lock _gate = new();
+    private readonly List<Write> _writes = [];
+    private readonly HashSet<Write> _unknown = [];
+    private readonly Dictionary<string, long> _acknowledged = [];
+    private readonly Dictionary<string, long> _unknownPerKey = [];
+    private readonly Dictionary<string, HashSet<long>> _answeredVersions = [];
+
+    public Ledger(IEnumerable<string> keys)
+    {
+        foreach (var key in keys)
+        {
+            _acknowledged[key] = 0;
+            _unknownPerKey[key] = 0;
+            _answeredVersions[key] = [];
+        }
+    }
+
+    /// <summary>Versions handed out twice for one key by <c>wait=true</c> answers (must stay 0).</summary>
+    public long VersionsReused { get; private set; }
+
+    /// <summary><c>wait=true</c> answers whose value differed from their version (must stay 0: only adds of 1).</summary>
+    public long AnswersInconsistent { get; private set; }
+
+    public void Sent(Write write)
+    {
+        lock (_gate)
+        {
+            _writes.Add(write);
+        }
+    }
+
+    public void Acknowledged(Write write, bool firstTime)
+    {
+        lock (_gate)
+        {
+            if (write.Acknowledged)
+            {
+                return;
+            }
+
+            write.Acknowledged = true;
+            write.AcknowledgedFirstTime = firstTime;
+            if (_unknown.Remove(write))
+            {
+                foreach (var key in write.Keys)
+                {
+                    _unknownPerKey[key]--;
+                }
+            }
+
+            foreach (var key in write.Keys)
+            {
+                _acknowledged[key]++;
+            }
+        }
+    }
+
+    public void Unknown(Write write)
+    {
+        lock (_gate)
+        {
+            write.WasUnknown = true;
+            if (!write.Acknowledged && _unknown.Add(write))
+            {
+                foreach (var key in write.Keys)
+                {
+                    _unknownPerKey[key]++;
+                }
+            }
+        }
+    }
+
+    /// <summary>Records a <c>wait=true</c> answer: the version the owner gave this write.</summary>
+    public void Answered(string key, long value, long version)
+    {
+        lock (_gate)
+        {
+            if (value != version)
+            {
+                AnswersInconsistent++;
+            }
+
+            if (!_answeredVersions[key].Add(version))
+            {
+                VersionsReused++;
+            }
+        }
+    }
+
+    public Write[] UnknownWrites()
+    {
+        lock (_gate)
+        {
+            return [.. _unknown];
+        }
+    }
+
+    public (long Acknowledged, long Unknown) Of(string key)
+    {
+        lock (_gate)
+        {
+            return (_acknowledged[key], _unknownPerKey[key]);
+        }
+    }
+
+    public long MaxAnsweredVersion(string key)
+    {
+        lock (_gate)
+        {
+            return _answeredVersions[key].Count == 0 ? 0 : _answeredVersions[key].Max();
+        }
+    }
+
+    public (long Writes, long Operations, long AcknowledgedFirstTime, long EverUnknown, long Batches, long Waits) Totals()
+    {
+        lock (_gate)
+        {
+            return (_writes.Count, _writes.Sum(static w => (long)w.Keys.Length), _writes.Count(static w => w.AcknowledgedFirstTime),
+                _writes.Count(static w => w.WasUnknown), _writes.Count(static w => w.Kind == WriteKind.Batch), _writes.Count(static w => w.Kind == WriteKind.AddWait));
+        }
+    }
+}

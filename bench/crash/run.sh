@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Crash harness: the real local host (Journal mode) as a child process under concurrent HTTP writes,
+# killed with SIGKILL at seeded random moments and restarted; checks after every restart that every
+# acknowledged write is present exactly once and nothing is applied that was never sent.
+#   bash bench/crash/run.sh [--kills N] [--seconds S] [--seed N] [--writers N] [--keys N]
+# Writes the result into bench/README.md between <!-- crash:begin --> and <!-- crash:end -->.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+out="$root/artifacts/crash"
+mkdir -p "$out"
+echo "==> Building FuncMap.Local and the crash harness (Release)"
+dotnet build bench/crash/FuncMap.CrashHarness/FuncMap.CrashHarness.csproj -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
+
+set +e
+dotnet bench/crash/FuncMap.CrashHarness/bin/Release/net10.0/FuncMap.CrashHarness.dll \
+  --host functions/FuncMap.Local/bin/Release/net10.0/FuncMap.Local.dll --markdown "$out/result.md" "$@"
+status=$?
+set -e
+
+if [ -f "$out/result.md" ]; then
+  SECTION="$(cat "$out/result.md")" python3 - "$root/bench/README.md" <<'PY'
+import os, re, sys
+path = sys.argv[1]
+body = os.environ["SECTION"].strip()
+text = open(path).read()
+section = "<!-- crash:begin -->\n" + body + "\n<!-- crash:end -->"
+pattern = re.compile(r"<!-- crash:begin -->.*?<!-- crash:end -->", re.S)
+if pattern.search(text):
+    text = pattern.sub(lambda _: section, text, count=1)
+else:
+    text = text.rstrip() + "\n\n## Crash (kill -9)\n" + section + "\n"
+open(path, "w").write(text)
+PY
+  echo "==> Wrote the crash section of bench/README.md"
+fi
+exit "$status"
