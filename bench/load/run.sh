@@ -8,8 +8,10 @@
 # closed-loop: fewer connections give lower throughput; the script picks the connection count whose
 # add throughput is closest to 50% of peak). No journal is registered (Snapshot-like configuration).
 # Prints a table and writes it into bench/README.md between <!-- load:begin --> and <!-- load:end -->.
+# --durability: instead, Journal vs Snapshot add throughput at several connection counts (bench/load/durability.sh).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+if [ "${1:-}" = "--durability" ]; then shift; exec bash "$root/bench/load/durability.sh" "$@"; fi
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
@@ -34,6 +36,7 @@ dotnet publish functions/FuncMap.Local/FuncMap.Local.csproj -c Release -o "$out/
 port="$(free_port)"
 base="http://127.0.0.1:$port"
 echo "==> Starting FuncMap.Local on $base (no journal, noop endpoint on)"
+FuncMap__Durability__Mode=Snapshot FuncMap__Storage__Enabled=false \
 FuncMap__Bench__NoopEndpoint=true URLS="$base" Logging__LogLevel__Default=Warning \
   dotnet "$out/app/FuncMap.Local.dll" >"$out/host.log" 2>&1 &
 host_pid=$!
