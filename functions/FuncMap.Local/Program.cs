@@ -1,4 +1,5 @@
 using FuncMap.Local;
+using FuncMap.Local.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -8,8 +9,8 @@ builder.AddFuncMapLocal();
 // ---- Storage and durability plug in here. ----------------------------------------------------
 // They register ICounterLoader implementations (snapshot restore, journal replay) and, for the
 // journal, an IOperationLog; the engine factory and EngineHostedService pick them up from DI.
-// builder.AddFuncMapStorage();
-builder.AddFuncMapJournal(); // FuncMap:Durability:Mode = Journal (default) | Snapshot
+builder.AddFuncMapStorage(); // FuncMap:Storage: snapshots to table Counters, restore, queue ingestion, writer lease
+builder.AddFuncMapJournal();  // FuncMap:Durability:Mode = Journal (default) | Snapshot
 // ------------------------------------------------------------------------------------------------
 
 var app = builder.Build();

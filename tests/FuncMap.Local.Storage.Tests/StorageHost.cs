@@ -3,9 +3,7 @@ using System.Net.Http.Json;
 using FuncMap.Journal;
 using FuncMap.Storage;
 using FuncMap.Testing;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FuncMap.Local.Storage.Tests;
@@ -139,14 +137,12 @@ public sealed class StorageHost : IAsyncDisposable
         Setup = setup;
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
         {
-            builder.ConfigureAppConfiguration(configuration => configuration.AddInMemoryCollection(settings));
-
-            builder.ConfigureServices((context, services) =>
+            // UseSetting, not ConfigureAppConfiguration: Program.cs decides what to register (durability mode,
+            // storage on or off) from the configuration it sees before Build, which only UseSetting reaches.
+            foreach (var (key, value) in settings)
             {
-                // Program.cs registers these too once storage and journal are wired in; both calls are idempotent.
-                services.AddFuncMapJournal(context.Configuration);
-                services.AddFuncMapStorage(context.Configuration);
-            });
+                builder.UseSetting(key, value);
+            }
         });
         Client = _factory.CreateClient();
     }

@@ -42,6 +42,9 @@ public sealed class LocalHostFactory(
     {
         builder.UseEnvironment("Production");
         builder.UseSetting(JournalRegistration.DataDirectoryKey, DataDirectory);
+
+        // The HTTP contract runs in memory; tests/FuncMap.Local.Storage.Tests run the host on Azurite.
+        builder.UseSetting("FuncMap:Storage:Enabled", "false");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);
