@@ -76,7 +76,7 @@ for c in $connection_list; do
   run_wrk "add-Journal-$c" "$base_Journal" "$c" "$duration"
   groups >"$out/groups-$c.json"
   s=$(rps "add-Snapshot-$c"); j=$(rps "add-Journal-$c")
-  g=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); secs=float(sys.argv[2].rstrip("s")); print(f"{d[\"groups\"]/secs:,.0f} | {d[\"mean\"]:.1f} / {d[\"p50\"]} / {d[\"p90\"]} / {d[\"max\"]}")' "$out/groups-$c.json" "$duration")
+  g=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); secs=float(sys.argv[2].rstrip("s")); print("{:,.0f} | {:.1f} / {} / {} / {}".format(d["groups"]/secs, d["mean"], d["p50"], d["p90"], d["max"]))' "$out/groups-$c.json" "$duration")
   echo "    Snapshot $s/s, Journal $j/s, ratio $(ratio "$j" "$s"), groups/s | mean / p50 / p90 / max: $g"
   rows+="| $c | $s | $j | $(ratio "$j" "$s")× | $(pct "add-Snapshot-$c" 50) / $(pct "add-Snapshot-$c" 99) | $(pct "add-Journal-$c" 50) / $(pct "add-Journal-$c" 99) | $g |"$'\n'
 done
