@@ -16,6 +16,12 @@ public readonly record struct WriteRequest(string Key, string? OperationId, bool
 /// <summary>A parsed list query.</summary>
 public readonly record struct ListRequest(string Prefix, int PageSize, string? AfterKey);
 
+/// <summary>The list query's parameters, with the continuation token as the raw string the client sent.</summary>
+/// <param name="Prefix">The key prefix (validated; empty for all keys).</param>
+/// <param name="PageSize">The page size, 1–<see cref="CounterRequests.MaxPageSize"/>.</param>
+/// <param name="ContinuationToken">The <c>continuationToken</c> parameter as sent (possibly empty), or null when absent; not validated.</param>
+public readonly record struct ListParameters(string Prefix, int PageSize, string? ContinuationToken);
+
 /// <summary>
 /// Parses and validates the inputs of every route, host-agnostically: each method returns a
 /// ProblemDetails result (400/413/415) for input that breaks a rule, so no bad input goes further.
@@ -117,12 +123,51 @@ public static class CounterRequests
         return result.IsValid ? (result.Batch, null) : (null, CounterProblems.Validation(result.Errors));
     }
 
-    /// <summary>Reads <c>prefix</c>, <c>pageSize</c> (1–1000, default 100) and <c>continuationToken</c>.</summary>
+    /// <summary>
+    /// Reads <c>prefix</c>, <c>pageSize</c> (1–1000, default 100) and <c>continuationToken</c>, decoding the token
+    /// as this API's own (<see cref="ContinuationToken"/>: the last key of the previous page).
+    /// </summary>
     public static ProblemHttpResult? ReadList(HttpRequest request, out ListRequest list)
     {
         ArgumentNullException.ThrowIfNull(request);
         list = default;
-        var query = request.Query;
+        var errors = ReadListParameters(request.Query, out var parameters);
+
+        string? afterKey = null;
+        if (parameters.ContinuationToken is { } token && ContinuationToken.TryDecode(token, out afterKey) is { } tokenError)
+        {
+            (errors ??= []).Add(tokenError);
+        }
+
+        if (errors is not null)
+        {
+            return CounterProblems.Validation(errors);
+        }
+
+        list = new ListRequest(parameters.Prefix, parameters.PageSize, afterKey);
+        return null;
+    }
+
+    /// <summary>
+    /// Reads <c>prefix</c> and <c>pageSize</c> by the same rules as <see cref="ReadList"/>, and <c>continuationToken</c>
+    /// as an opaque string for a host whose tokens are its backend's own (the Durable entity query's).
+    /// </summary>
+    public static ProblemHttpResult? ReadListParameters(HttpRequest request, out ListParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var errors = ReadListParameters(request.Query, out parameters);
+        if (errors is not null)
+        {
+            parameters = default;
+            return CounterProblems.Validation(errors);
+        }
+
+        return null;
+    }
+
+    /// <summary>The list parameters and every rule they break, in parameter order; null when none.</summary>
+    private static List<ValidationError>? ReadListParameters(IQueryCollection query, out ListParameters parameters)
+    {
         List<ValidationError>? errors = null;
 
         var prefix = string.Empty;
@@ -157,23 +202,13 @@ public static class CounterRequests
             }
         }
 
-        string? afterKey = null;
         if (ReadSingle(query, ContinuationToken.ParameterName, out var token) is { } tokenCountError)
         {
             (errors ??= []).Add(tokenCountError);
         }
-        else if (token is not null && ContinuationToken.TryDecode(token, out afterKey) is { } tokenError)
-        {
-            (errors ??= []).Add(tokenError);
-        }
 
-        if (errors is not null)
-        {
-            return CounterProblems.Validation(errors);
-        }
-
-        list = new ListRequest(prefix, pageSize, afterKey);
-        return null;
+        parameters = new ListParameters(prefix, pageSize, token);
+        return errors;
     }
 
     private static ValidationError? ReadBoolean(IQueryCollection query, string name, out bool value)
