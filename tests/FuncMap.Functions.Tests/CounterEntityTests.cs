@@ -82,6 +82,28 @@ public class CounterEntityTests
 
         Assert.Equal(OperationStatus.NotFound, outcome!.Status);
         Assert.False(outcome.Exists);
+        Assert.False(counter.State.HasState);
+    }
+
+    [Fact]
+    public async Task Delete_MissingCounter_NotFoundWithoutCreatingState()
+    {
+        var counter = new CounterHarness();
+
+        var outcome = await counter.RunAsync(CounterOperations.Delete, new CounterCommand("d"));
+
+        Assert.Equal(OperationStatus.NotFound, outcome!.Status);
+        Assert.False(counter.State.HasState);
+    }
+
+    [Fact]
+    public async Task Purge_CounterWithoutState_LeavesNoState()
+    {
+        var counter = new CounterHarness();
+
+        await counter.RunAsync(CounterOperations.Purge, 2L);
+
+        Assert.False(counter.State.HasState);
     }
 
     [Fact]
@@ -160,6 +182,20 @@ public class CounterEntityTests
 
         Assert.Equal(OperationStatus.NotFound, outcome!.Status);
         Assert.False(outcome.Exists);
+        Assert.False(counter.State.HasState);
+    }
+
+    [Fact]
+    public async Task Get_Tombstone_NotFoundAndTombstoneKept()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("a", 1));
+        await counter.RunAsync(CounterOperations.Delete, new CounterCommand("d"));
+
+        var outcome = await counter.RunAsync(CounterOperations.Get);
+
+        Assert.Equal(OperationStatus.NotFound, outcome!.Status);
+        Assert.Equal(2, counter.Current!.Version);
     }
 
     [Fact]

@@ -44,6 +44,19 @@ public class CounterSnapshotterTests
     }
 
     [Fact]
+    public async Task RunAsync_CounterWithOperationIds_RowCarriesThemNewlineSeparated()
+    {
+        var state = new CounterState { Value = 2, Version = 2, Exists = true, UpdatedAt = Start, RecentOperationIds = ["op-1", "batch 7"] };
+        _entities.Entities[Counter.IdOf("k")] = (state, Start);
+        PutCounter("no-ids", 1, 1);
+
+        await CreateSnapshotter().RunAsync(_entities, CancellationToken.None);
+
+        Assert.Equal("op-1\nbatch 7", _tables.Table.Rows[(CounterPartition.KeyOf("k"), "k")]["OperationIds"]);
+        Assert.False(_tables.Table.Rows[(CounterPartition.KeyOf("no-ids"), "no-ids")].ContainsKey("OperationIds"));
+    }
+
+    [Fact]
     public async Task RunAsync_ManyCountersInOnePartition_TransactionsOfAtMost100RowsOfOnePartition()
     {
         var keys = Enumerable.Range(0, 100_000).Select(i => $"k{i}").Where(k => CounterPartition.KeyOf(k) == "07").Take(250).ToList();
@@ -109,6 +122,18 @@ public class CounterSnapshotterTests
 
         var purge = Assert.Single(_entities.Signals, s => s.Operation == CounterOperations.Purge);
         Assert.Null(purge.Options);
+    }
+
+    [Fact]
+    public async Task RunAsync_TombstoneWhoseRowIsAlreadyGone_CompletesAndAdvancesCursor()
+    {
+        PutCounter("gone", 0, 4, exists: false);
+
+        var result = await CreateSnapshotter().RunAsync(_entities, CancellationToken.None);
+
+        Assert.Equal(1, result.Deleted);
+        Assert.Equal<(string, string)>([(CounterPartition.KeyOf("gone"), "gone")], _tables.Table.Deletes);
+        Assert.Single(_entities.Signals, s => s.Id == SnapshotCursor.Id);
     }
 
     [Fact]

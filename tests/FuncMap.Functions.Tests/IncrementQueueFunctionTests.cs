@@ -23,7 +23,7 @@ public class IncrementQueueFunctionTests
     {
         var entities = new FakeEntityClient();
 
-        var poison = await CreateFunction().HandleAsync(Batch, "m1", 1, entities, CancellationToken.None);
+        var poison = await CreateFunction().HandleAsync(Batch, new QueueMessageInfo("m1", 1), entities, CancellationToken.None);
 
         Assert.Empty(poison);
         var signals = entities.Signals.OrderBy(s => s.Id.Key, StringComparer.Ordinal).ToList();
@@ -41,7 +41,7 @@ public class IncrementQueueFunctionTests
         var entities = new FakeEntityClient();
         var encoded = Convert.ToBase64String(Encoding.UTF8.GetBytes(Batch));
 
-        var poison = await CreateFunction().HandleAsync(encoded, "m1", 1, entities, CancellationToken.None);
+        var poison = await CreateFunction().HandleAsync(encoded, new QueueMessageInfo("m1", 1), entities, CancellationToken.None);
 
         Assert.Empty(poison);
         Assert.Equal(2, entities.Signals.Count);
@@ -52,19 +52,55 @@ public class IncrementQueueFunctionTests
     [InlineData("""{ "batchId": "b", "items": [ { "key": "bad key", "delta": 1 } ] }""")]
     [InlineData("""{ "items": [ { "key": "k", "delta": 1 } ] }""")]
     [InlineData("""{ "batchId": "b", "items": [ { "key": "k", "delta": 9223372036854775807 }, { "key": "k", "delta": 1 } ] }""")]
+    [InlineData("""{ "batchId": "b", "batchId": "c", "items": [ { "key": "k", "delta": 1 } ] }""")]
+    [InlineData("""{ "batchId": "b", "items": [ { "key": "k", "delta": 1, "delta": 5 } ] }""")]
+    [InlineData("""{ "batchId": "b", "items": [ { "key": "k", "key": "other", "delta": 1 } ] }""")]
     public async Task HandleAsync_BatchThatCanNeverSucceed_PoisonEnvelopeAndNothingSignalled(string message)
     {
         var entities = new FakeEntityClient();
 
-        var poison = await CreateFunction().HandleAsync(message, "m-42", 1, entities, CancellationToken.None);
+        var poison = await CreateFunction().HandleAsync(message, new QueueMessageInfo("m-42", 3), entities, CancellationToken.None);
 
         Assert.Empty(entities.Signals);
         var envelope = Assert.Single(poison);
         using var json = JsonDocument.Parse(envelope);
         Assert.Equal("m-42", json.RootElement.GetProperty("messageId").GetString());
-        Assert.Equal(message, json.RootElement.GetProperty("message").GetString());
+        Assert.Equal(3, json.RootElement.GetProperty("dequeueCount").GetInt64());
+        Assert.Equal(message, json.RootElement.GetProperty("originalMessage").GetString());
+        Assert.False(json.RootElement.GetProperty("originalMessageTruncated").GetBoolean());
         Assert.NotEqual(0, json.RootElement.GetProperty("errors").GetArrayLength());
         Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("errors")[0].GetProperty("rule").GetString()));
+    }
+
+    [Fact]
+    public async Task HandleAsync_RepeatedBatchId_PoisonNamesTheDuplicatePropertyRule()
+    {
+        var entities = new FakeEntityClient();
+
+        var poison = await CreateFunction().HandleAsync(
+            """{ "batchId": "b", "batchId": "c", "items": [ { "key": "k", "delta": 1 } ] }""", new QueueMessageInfo("m", 1), entities, CancellationToken.None);
+
+        using var json = JsonDocument.Parse(Assert.Single(poison));
+        var rules = json.RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("rule").GetString()).ToList();
+        Assert.Contains("batch.duplicateProperty", rules);
+    }
+
+    [Fact]
+    public void CreatePoisonEnvelope_KnownMessage_LocalHostEnvelopeFields()
+    {
+        var insertedOn = new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
+
+        var envelope = IncrementQueueFunction.CreatePoisonEnvelope("{}", new QueueMessageInfo("m-7", 2, insertedOn), [new("batchId", "id.required", "missing")]);
+
+        using var json = JsonDocument.Parse(envelope);
+        var root = json.RootElement;
+        Assert.Equal(
+            ["reason", "errors", "messageId", "insertedOn", "dequeueCount", "originalMessage", "originalMessageTruncated"],
+            root.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal(IncrementQueueFunction.InvalidMessageReason, root.GetProperty("reason").GetString());
+        Assert.Equal(insertedOn, root.GetProperty("insertedOn").GetDateTimeOffset());
+        Assert.Equal("id.required", root.GetProperty("errors")[0].GetProperty("rule").GetString());
+        Assert.Equal("batchId", root.GetProperty("errors")[0].GetProperty("field").GetString());
     }
 
     [Fact]
@@ -72,7 +108,7 @@ public class IncrementQueueFunctionTests
     {
         var entities = new FakeEntityClient { FailSignalsWith = new IOException("storage down") };
 
-        await Assert.ThrowsAsync<IOException>(() => CreateFunction().HandleAsync(Batch, "m1", 1, entities, CancellationToken.None));
+        await Assert.ThrowsAsync<IOException>(() => CreateFunction().HandleAsync(Batch, new QueueMessageInfo("m1", 1), entities, CancellationToken.None));
     }
 
     [Fact]
@@ -80,11 +116,12 @@ public class IncrementQueueFunctionTests
     {
         var message = new string('x', 60 * 1024);
 
-        var envelope = IncrementQueueFunction.CreatePoisonEnvelope(message, "m", [new("$", "json.syntax", "bad")]);
+        var envelope = IncrementQueueFunction.CreatePoisonEnvelope(message, new QueueMessageInfo("m", 1), [new("$", "json.syntax", "bad")]);
 
         using var json = JsonDocument.Parse(envelope);
-        Assert.True(json.RootElement.GetProperty("messageTruncated").GetBoolean());
-        Assert.Equal(IncrementQueueFunction.MaxQuotedMessageChars, json.RootElement.GetProperty("message").GetString()!.Length);
+        Assert.True(json.RootElement.GetProperty("originalMessageTruncated").GetBoolean());
+        Assert.Equal(message.Length, json.RootElement.GetProperty("originalMessageLength").GetInt32());
+        Assert.Equal(IncrementQueueFunction.MaxQuotedMessageChars, json.RootElement.GetProperty("originalMessage").GetString()!.Length);
         Assert.True(Encoding.UTF8.GetByteCount(envelope) < 64 * 1024);
     }
 }

@@ -150,6 +150,8 @@ internal sealed class FakeEntityClient() : DurableEntityClient("test")
         var pageSize = query.PageSize ?? EntityQuery.DefaultPageSize;
         return Pageable.Create((string? token, int? size, CancellationToken _) =>
         {
+            // As the real client: the page's continuation first, then the query's.
+            token ??= query.ContinuationToken;
             var start = token is null ? 0 : int.Parse(token, System.Globalization.CultureInfo.InvariantCulture);
             var take = size ?? pageSize;
             var values = matches.Skip(start).Take(take).ToList();
@@ -205,8 +207,10 @@ internal sealed class FakeTableClient : TableClient
 
     public override Task<Response> DeleteEntityAsync(string partitionKey, string rowKey, ETag ifMatch = default, CancellationToken cancellationToken = default)
     {
+        // The service answers 404 for a row that is not there; the double throws it, the strictest reading.
         Deletes.Add((partitionKey, rowKey));
-        Rows.Remove((partitionKey, rowKey));
-        return Task.FromResult<Response>(null!);
+        return Rows.Remove((partitionKey, rowKey))
+            ? Task.FromResult<Response>(null!)
+            : Task.FromException<Response>(new RequestFailedException(404, "The specified resource does not exist."));
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FuncMap.Batches;
@@ -32,6 +33,9 @@ public sealed class IncrementQueueFunction(IOptions<FuncMapFunctionsOptions> opt
     /// <summary>Where messages go that can never succeed (also the runtime's own poison queue for <see cref="QueueName"/>).</summary>
     public const string PoisonQueueName = "counter-increments-poison";
 
+    /// <summary>The envelope's reason for a message that is not a valid batch (the local host's words).</summary>
+    internal const string InvalidMessageReason = "invalid message: it can never succeed";
+
     /// <summary>How much of the original message a poison envelope carries, so that it stays within the 64 KiB queue limit.</summary>
     internal const int MaxQuotedMessageChars = 32 * 1024;
 
@@ -52,45 +56,69 @@ public sealed class IncrementQueueFunction(IOptions<FuncMapFunctionsOptions> opt
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(context);
         var messageId = BindingValue(context, "Id") ?? context.InvocationId;
-        var dequeueCount = long.TryParse(BindingValue(context, "DequeueCount"), out var count) ? count : 0;
-        return await HandleAsync(message, messageId, dequeueCount, client.Entities, cancellationToken);
+        var dequeueCount = long.TryParse(BindingValue(context, "DequeueCount"), NumberStyles.None, CultureInfo.InvariantCulture, out var count) ? count : 0;
+        DateTimeOffset? insertedOn = DateTimeOffset.TryParse(BindingValue(context, "InsertionTime"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var inserted)
+            ? inserted
+            : null;
+        return await HandleAsync(message, new QueueMessageInfo(messageId, dequeueCount, insertedOn), client.Entities, cancellationToken);
     }
 
     /// <summary>The trigger's logic without the binding plumbing, for tests.</summary>
-    internal async Task<string[]> HandleAsync(string? message, string messageId, long dequeueCount, DurableEntityClient entities, CancellationToken cancellationToken)
+    internal async Task<string[]> HandleAsync(string? message, QueueMessageInfo info, DurableEntityClient entities, CancellationToken cancellationToken)
     {
         var parsed = IncrementBatchParser.ParseQueueMessage(message ?? string.Empty);
         if (!parsed.IsValid)
         {
-            var reason = parsed.Errors.Count > 0 ? parsed.Errors[0].Rule : "batch.invalid";
-            Log.MessagePoisoned(logger, messageId, dequeueCount, string.Join("; ", parsed.Errors));
-            metrics.MessagePoisoned(reason);
-            return [CreatePoisonEnvelope(message ?? string.Empty, messageId, parsed.Errors)];
+            var rule = parsed.Errors.Count > 0 ? parsed.Errors[0].Rule : "batch.invalid";
+            Log.MessagePoisoned(logger, info.MessageId, info.DequeueCount, string.Join("; ", parsed.Errors));
+            metrics.MessagePoisoned(rule);
+            return [CreatePoisonEnvelope(message ?? string.Empty, info, parsed.Errors)];
         }
 
         var batch = parsed.Batch!;
         await BatchSignaler.SignalAsync(entities, batch, options.Value.SignalConcurrency, cancellationToken);
-        Log.BatchSignalled(logger, batch.BatchId, messageId, batch.ItemCount, batch.Deltas.Count);
+        Log.BatchSignalled(logger, batch.BatchId, info.MessageId, batch.ItemCount, batch.Deltas.Count);
         return [];
     }
 
-    /// <summary>The poison message: why the batch was refused, and (the start of) the message itself.</summary>
-    internal static string CreatePoisonEnvelope(string message, string messageId, IReadOnlyList<ValidationError> errors)
+    /// <summary>
+    /// The poison message, in the local host's envelope schema (the same poison queue, read by the same
+    /// tools): why the batch was refused, the rules it broke, and (the start of) the message itself.
+    /// </summary>
+    internal static string CreatePoisonEnvelope(string message, QueueMessageInfo info, IReadOnlyList<ValidationError> errors)
     {
         var truncated = message.Length > MaxQuotedMessageChars;
         var envelope = new PoisonEnvelope(
-            Reason: "The message is not a valid increment batch and can never succeed; nothing of it was applied.",
-            MessageId: messageId,
+            Reason: InvalidMessageReason,
             Errors: errors.Select(e => new PoisonError(e.Field, e.Rule, e.Message)).ToArray(),
-            Message: truncated ? message[..MaxQuotedMessageChars] : message,
-            MessageTruncated: truncated ? true : null);
+            MessageId: info.MessageId,
+            InsertedOn: info.InsertedOn,
+            DequeueCount: info.DequeueCount,
+            OriginalMessage: truncated ? message[..MaxQuotedMessageChars] : message,
+            OriginalMessageTruncated: truncated,
+            OriginalMessageLength: truncated ? message.Length : null);
         return JsonSerializer.Serialize(envelope, EnvelopeJson);
     }
 
+    /// <summary>A binding data value as text; a value that arrives as a JSON string loses its quotes.</summary>
     private static string? BindingValue(FunctionContext context, string name) =>
-        context.BindingContext.BindingData.TryGetValue(name, out var value) ? value?.ToString() : null;
+        context.BindingContext.BindingData.TryGetValue(name, out var value) ? value?.ToString()?.Trim('"') : null;
 
-    private sealed record PoisonEnvelope(string Reason, string MessageId, PoisonError[] Errors, string Message, bool? MessageTruncated);
+    private sealed record PoisonEnvelope(
+        string Reason,
+        PoisonError[] Errors,
+        string MessageId,
+        DateTimeOffset? InsertedOn,
+        long DequeueCount,
+        string OriginalMessage,
+        bool OriginalMessageTruncated,
+        int? OriginalMessageLength);
 
     private sealed record PoisonError(string Field, string Rule, string Message);
 }
+
+/// <summary>What the queue trigger knows of a message besides its text (its binding data).</summary>
+/// <param name="MessageId">The queue message id (the invocation id when the binding data has none).</param>
+/// <param name="DequeueCount">How often the message has been delivered, this time included.</param>
+/// <param name="InsertedOn">When the message was enqueued, when known.</param>
+internal sealed record QueueMessageInfo(string MessageId, long DequeueCount, DateTimeOffset? InsertedOn = null);

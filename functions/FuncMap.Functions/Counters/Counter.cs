@@ -51,8 +51,12 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
     }
 
     /// <summary>The counter as it is now.</summary>
-    public CounterOutcome Get() =>
-        CounterOutcome.From(State.Exists ? OperationStatus.Applied : OperationStatus.NotFound, State);
+    public CounterOutcome Get()
+    {
+        var outcome = CounterOutcome.From(State.Exists ? OperationStatus.Applied : OperationStatus.NotFound, State);
+        ForgetIfNeverWritten();
+        return outcome;
+    }
 
     /// <summary>
     /// Removes the entity's state when it is still the tombstone of <paramref name="version"/>; a
@@ -65,6 +69,8 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
             Log.TombstonePurged(logger, Context.Id.Key, version);
             State = null!;
         }
+
+        ForgetIfNeverWritten();
     }
 
     /// <summary>The entity function. Its name is the entity name (<c>counter</c>).</summary>
@@ -94,7 +100,24 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
                 break;
         }
 
-        return CounterOutcome.From(status, State);
+        var outcome = CounterOutcome.From(status, State);
+        ForgetIfNeverWritten();
+        return outcome;
+    }
+
+    /// <summary>
+    /// <see cref="TaskEntity{TState}"/> hands an operation on an entity without state a fresh
+    /// <see cref="CounterState"/> (InitializeState) and persists whatever <see cref="TaskEntity{TState}.State"/>
+    /// holds afterwards. An operation that applied nothing to a counter that was never written (version 0:
+    /// a get, a reset or delete of a missing key, a purge that came after the state was gone) must leave no
+    /// state behind, or the key would turn up in entity queries as a tombstone.
+    /// </summary>
+    private void ForgetIfNeverWritten()
+    {
+        if (State is { Exists: false, Version: 0 })
+        {
+            State = null!;
+        }
     }
 
     private static void Require(CounterCommand? command)

@@ -156,12 +156,14 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(client);
-        if (HttpInput.ReadList(request, out var prefix, out var pageSize, out var continuationToken) is { } invalid)
+        if (CounterRequests.ReadListParameters(request, out var list) is { } invalid)
         {
             return invalid;
         }
 
-        return TypedResults.Ok(await CounterListing.ReadPageAsync(client.Entities, prefix, pageSize, continuationToken, cancellationToken));
+        // The token is the entity query's own, passed through unchanged; an empty one means none.
+        var continuationToken = string.IsNullOrEmpty(list.ContinuationToken) ? null : list.ContinuationToken;
+        return TypedResults.Ok(await CounterListing.ReadPageAsync(client.Entities, list.Prefix, list.PageSize, continuationToken, cancellationToken));
     }
 
     /// <summary><c>POST /api/counters/batch</c>: validate and aggregate with the core library, signal each key with the batch id.</summary>

@@ -26,12 +26,13 @@ internal static class CounterListing
             InstanceIdStartsWith = Counter.InstanceIdPrefix + prefix,
             IncludeState = true,
             PageSize = pageSize,
+            ContinuationToken = continuationToken,
         };
 
         var items = new List<CounterResponse>();
         string? next = continuationToken;
         var pagesRead = 0;
-        await foreach (var page in entities.GetAllEntitiesAsync<CounterState>(query).AsPages(continuationToken, pageSize).WithCancellation(cancellationToken))
+        await foreach (var page in entities.GetAllEntitiesAsync<CounterState>(query).AsPages().WithCancellation(cancellationToken))
         {
             pagesRead++;
             foreach (var entity in page.Values)

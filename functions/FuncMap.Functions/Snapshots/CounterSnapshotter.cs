@@ -1,3 +1,5 @@
+using System.Net;
+using Azure;
 using Azure.Data.Tables;
 using FuncMap.Counters;
 using FuncMap.Functions.Counters;
@@ -19,7 +21,7 @@ public sealed record SnapshotResult(DateTimeOffset? Since, int Upserted, int Del
 /// <summary>
 /// Writes counters that changed since the last run to the <c>Counters</c> table, the same rows the
 /// local host writes and loads: PartitionKey = <see cref="CounterPartition.KeyOf"/> of the key,
-/// RowKey = key, Value, Version, UpdatedAt. Changed live counters are upserted in entity-group
+/// RowKey = key, Value, Version, UpdatedAt, OperationIds. Changed live counters are upserted in entity-group
 /// transactions of at most 100 rows of one partition; deleted counters (tombstones) have their rows
 /// deleted, and then a purge of the tombstone is scheduled for after the retention.
 /// </summary>
@@ -105,8 +107,7 @@ public sealed class CounterSnapshotter(
         var purges = 0;
         foreach (var (key, state) in tombstones)
         {
-            // Deleting a row that is already gone succeeds (the table client treats 404 as done).
-            await table.DeleteEntityAsync(CounterPartition.KeyOf(key), key, cancellationToken: cancellationToken);
+            await DeleteRowAsync(table, key, cancellationToken);
             var purgeAt = state.UpdatedAt + settings.TombstoneRetention;
             var signal = purgeAt > startedAt ? new SignalEntityOptions { SignalTime = purgeAt } : null;
             await entities.SignalEntityAsync(Counter.IdOf(key), CounterOperations.Purge, state.Version, signal, cancellationToken);
@@ -119,13 +120,39 @@ public sealed class CounterSnapshotter(
         return new SnapshotResult(since, upserted, tombstones.Count, purges);
     }
 
-    /// <summary>The table row of a live counter.</summary>
-    internal static TableEntity ToRow(string partition, string key, CounterState state) => new(partition, key)
+    /// <summary>
+    /// The table row of a live counter, column for column the local host's: Value, Version, UpdatedAt and,
+    /// when the counter has any, OperationIds (its recent operation ids, newline-separated; ids are printable
+    /// ASCII, so a newline never occurs in one), so that a local host loading this table keeps deduplicating.
+    /// </summary>
+    internal static TableEntity ToRow(string partition, string key, CounterState state)
     {
-        ["Value"] = state.Value,
-        ["Version"] = state.Version,
-        ["UpdatedAt"] = state.UpdatedAt,
-    };
+        var row = new TableEntity(partition, key)
+        {
+            ["Value"] = state.Value,
+            ["Version"] = state.Version,
+            ["UpdatedAt"] = state.UpdatedAt,
+        };
+        if (state.RecentOperationIds is { Length: > 0 } ids)
+        {
+            row["OperationIds"] = string.Join('\n', ids);
+        }
+
+        return row;
+    }
+
+    /// <summary>Deletes a deleted counter's row; a row that is already gone (an earlier run, or never written) is done.</summary>
+    private static async Task DeleteRowAsync(TableClient table, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await table.DeleteEntityAsync(CounterPartition.KeyOf(key), key, ETag.All, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.NotFound)
+        {
+            // Nothing to delete.
+        }
+    }
 
     private static async Task<int> UpsertAsync(TableClient table, IEnumerable<TableEntity> rows, CancellationToken cancellationToken)
     {
