@@ -29,7 +29,7 @@ if [ -f functions/FuncMap.Functions/FuncMap.Functions.csproj ]; then
           || dotnet restore tests/FuncMap.Functions.Tests/FuncMap.Functions.Tests.csproj >>"$results/functions-restore.log" 2>&1; }; then
     echo "==> Functions app packages restore here: building and testing it too"
   else
-    missing="$(grep -oE "Unable to find package [A-Za-z0-9._-]+" "$results/functions-restore.log" | sort -u | sed 's/Unable to find package //' | head -3 | paste -sd, - || true)"
+    missing="$(grep -oE "Unable to find package [A-Za-z0-9._-]+" "$results/functions-restore.log" | sort -u | sed -e 's/Unable to find package //' -e 's/\.$//' | head -3 | paste -sd, - || true)"
     echo "SKIPPED: FuncMap.Functions and FuncMap.Functions.Tests: their packages do not restore from this machine's NuGet feed (${missing:-see artifacts/test-results/functions-restore.log})."
     # A solution filter of every project but the Functions app's two, made from the solution itself.
     target="$root/artifacts/FuncMap.Testable.slnf"
@@ -46,7 +46,7 @@ dotnet build "$target" -c "$configuration" -nologo -v quiet -clp:ErrorsOnly
 echo "==> dotnet test $target"
 set +e
 dotnet test "$target" -c "$configuration" --no-build -nologo \
-  --logger "console;verbosity=normal" --logger "trx" --results-directory "$results" \
+  --logger "console;verbosity=minimal" --logger "trx" --results-directory "$results" \
   2>&1 | tee "$results/test-output.log"
 status=${PIPESTATUS[0]}
 set -e
