@@ -28,4 +28,13 @@ internal static partial class Log
 
     [LoggerMessage(1207, LogLevel.Error, "Journal writer stopped unexpectedly.")]
     public static partial void WriterCrashed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1208, LogLevel.Warning, "Journal could not cut the preallocated tail off its last segment on close; it keeps its zero tail, which replay reads as the segment's end.")]
+    public static partial void SealFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1209, LogLevel.Information, "Journal segment {File} ends in {Bytes} preallocated zero bytes after offset {Offset}; cut off.")]
+    public static partial void ZeroTail(ILogger logger, string file, long offset, long bytes);
+
+    [LoggerMessage(1210, LogLevel.Warning, "Journal segment {File} holds only zeros: it was created but its header was never synced, so nothing in it was acknowledged; deleted.")]
+    public static partial void EmptySegmentDeleted(ILogger logger, string file);
 }

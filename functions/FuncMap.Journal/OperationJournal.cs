@@ -30,7 +30,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     private readonly ILogger _logger;
     private readonly JournalMetrics _metrics;
     private readonly Meter? _ownedMeter;
-    private readonly Func<string, ISegmentFile> _fileFactory;
+    private readonly Func<string, long, ISegmentFile> _fileFactory;
     private readonly FileStream _lockFile;
     private readonly long[] _segmentsToReplay;
     private readonly Thread _writer;
@@ -59,7 +59,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     {
     }
 
-    internal OperationJournal(JournalOptions options, ILogger? logger, IMeterFactory? meterFactory, Func<string, ISegmentFile> fileFactory)
+    internal OperationJournal(JournalOptions options, ILogger? logger, IMeterFactory? meterFactory, Func<string, long, ISegmentFile> fileFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -76,7 +76,9 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         // The writer starts a new segment after the existing ones; it never appends to a replayed one.
         _currentSequence = _lastSequence = (_segmentsToReplay.Length == 0 ? 0 : _segmentsToReplay[^1]) + 1;
 
-        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "FuncMap journal writer" };
+        // A dedicated thread, not a pool loop: it blocks in fdatasync, and must not wait behind request work
+        // for a core when the sync returns (AboveNormal is honoured on Windows; Linux ignores it without privileges).
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "FuncMap journal writer", Priority = ThreadPriority.AboveNormal };
         _writer.Start();
         Log.Opened(_logger, DirectoryPath, _segmentsToReplay.Length, _currentSequence);
     }
@@ -107,6 +109,9 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
 
     /// <summary>Records made durable, for tests and benchmarks.</summary>
     internal long RecordsWritten => Interlocked.Read(ref _recordsWritten);
+
+    /// <summary>The used length of the open segment (header and frames; the file itself is preallocated), for tests.</summary>
+    internal long SegmentLength => Volatile.Read(ref _fileLength);
 
     /// <summary>The sequence number of the segment the writer writes to.</summary>
     internal long CurrentSequence => Volatile.Read(ref _currentSequence);
@@ -279,8 +284,16 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         }
         finally
         {
-            _file?.Dispose();
-            _file = null;
+            try
+            {
+                CloseSegment(seal: Failure is null);
+            }
+            catch (Exception ex)
+            {
+                // Every group was synced already; the segment just keeps its zero tail, which replay reads as its end.
+                Log.SealFailed(_logger, ex);
+            }
+
             _writerExited.TrySetResult();
         }
     }
@@ -403,15 +416,39 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
 
     private void SwitchTo(long sequence, string reason)
     {
-        _file?.Dispose();
-        _file = null;
+        // The old segment is sealed (its zero tail cut off, fsynced) before the new one exists.
+        CloseSegment(seal: true);
         _file = OpenSegment(sequence);
         Log.Rotated(_logger, sequence, reason);
     }
 
+    /// <summary>Closes the open segment; with <paramref name="seal"/> cuts its zero tail off first (an error then propagates).</summary>
+    private void CloseSegment(bool seal)
+    {
+        if (_file is not { } file)
+        {
+            return;
+        }
+
+        _file = null;
+        try
+        {
+            if (seal)
+            {
+                file.Seal();
+            }
+        }
+        finally
+        {
+            file.Dispose();
+        }
+    }
+
     private ISegmentFile OpenSegment(long sequence)
     {
-        var file = _fileFactory(Path.Combine(DirectoryPath, JournalFormat.FileName(sequence)));
+        // Created preallocated to SegmentMaxBytes (zero-filled), the file and its directory entry fsynced;
+        // then the header is written and synced like a frame.
+        var file = _fileFactory(Path.Combine(DirectoryPath, JournalFormat.FileName(sequence)), _options.SegmentMaxBytes);
         try
         {
             Span<byte> header = stackalloc byte[JournalFormat.HeaderSize];

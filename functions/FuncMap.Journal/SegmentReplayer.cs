@@ -9,7 +9,10 @@ namespace FuncMap.Journal;
 /// <summary>
 /// Reads segments frame by frame into an engine. Every frame before the last one of the last segment was
 /// fsynced before the next was written, so only that tail may be torn; a bad frame elsewhere, or one
-/// followed by a valid frame, is corruption.
+/// followed by a valid frame, is corruption. Segments are preallocated with zeros, so a segment whose
+/// writer stopped before sealing it ends in zeros: a frame length of 0 followed by nothing but zeros to the
+/// end of the file is the segment's end (in any segment), and is cut off. A zero length with anything
+/// non-zero after it is a bad frame like any other.
 /// </summary>
 internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
 {
@@ -19,20 +22,42 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
 
     public long Frames { get; private set; }
 
+    private enum Tail
+    {
+        /// <summary>The last frame ends the file.</summary>
+        None,
+
+        /// <summary>A torn write at the end of the last segment.</summary>
+        Torn,
+
+        /// <summary>Preallocated zeros after the last frame.</summary>
+        Zeros,
+
+        /// <summary>The last segment holds only zeros: created, but its header was never synced.</summary>
+        Empty,
+    }
+
     public void Replay(string path, long sequence, bool isLast)
     {
         long truncateAt;
-        string reason;
         using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
             var length = RandomAccess.GetLength(handle);
-            (truncateAt, reason) = ReadSegment(handle, path, sequence, length, isLast);
-            if (truncateAt < 0)
+            (truncateAt, var reason, var tail) = ReadSegment(handle, path, sequence, length, isLast);
+            switch (tail)
             {
-                return;
+                case Tail.None:
+                    return;
+                case Tail.Torn:
+                    Log.TornTail(logger, path, truncateAt, reason, length - truncateAt);
+                    break;
+                case Tail.Zeros:
+                    Log.ZeroTail(logger, path, truncateAt, length - truncateAt);
+                    break;
+                default:
+                    Log.EmptySegmentDeleted(logger, path);
+                    break;
             }
-
-            Log.TornTail(logger, path, truncateAt, reason, length - truncateAt);
         }
 
         if (truncateAt < JournalFormat.HeaderSize)
@@ -48,13 +73,13 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
         stream.Flush(flushToDisk: true);
     }
 
-    /// <summary>Loads the segment's frames; returns where to truncate a torn tail, or -1 when it has none.</summary>
-    private (long TruncateAt, string Reason) ReadSegment(SafeFileHandle handle, string path, long sequence, long length, bool isLast)
+    /// <summary>Loads the segment's frames; returns where to truncate its tail and why, or <see cref="Tail.None"/>.</summary>
+    private (long TruncateAt, string Reason, Tail Tail) ReadSegment(SafeFileHandle handle, string path, long sequence, long length, bool isLast)
     {
         if (length < JournalFormat.HeaderSize)
         {
             return isLast
-                ? (0, $"the segment is {length} bytes, shorter than its header")
+                ? (0, $"the segment is {length} bytes, shorter than its header", Tail.Torn)
                 : throw new JournalCorruptException(path, 0, $"the segment is {length} bytes, shorter than its header");
         }
 
@@ -64,7 +89,11 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
             ReadExactly(handle, buffer.AsSpan(0, JournalFormat.HeaderSize), 0);
             if (JournalFormat.CheckHeader(buffer, sequence) is { } headerProblem)
             {
-                throw new JournalCorruptException(path, 0, headerProblem);
+                // Only the newest segment can have been created (preallocated, synced) without its header
+                // being synced; then it is zeros throughout and nothing in it was acknowledged.
+                return isLast && IsZeroToEnd(handle, 0, length)
+                    ? (0, "the segment holds only zeros", Tail.Empty)
+                    : throw new JournalCorruptException(path, 0, headerProblem);
             }
 
             long position = JournalFormat.HeaderSize;
@@ -73,12 +102,18 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
                 var remaining = length - position;
                 if (remaining < JournalFormat.FrameHeaderSize + JournalFormat.FramePrefixSize)
                 {
-                    return BadFrame(handle, path, position, length, isLast, "the frame header is cut short");
+                    return IsZeroToEnd(handle, position, length)
+                        ? (position, "preallocated zeros", Tail.Zeros)
+                        : BadFrame(handle, path, position, length, isLast, "the frame header is cut short");
                 }
 
                 ReadExactly(handle, buffer.AsSpan(0, JournalFormat.FrameHeaderSize), position);
                 var payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(buffer);
                 var checksum = BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(4));
+                if (payloadLength == 0 && checksum == 0 && IsZeroToEnd(handle, position, length))
+                {
+                    return (position, "preallocated zeros", Tail.Zeros);
+                }
                 if (payloadLength < JournalFormat.FramePrefixSize || payloadLength > remaining - JournalFormat.FrameHeaderSize)
                 {
                     return BadFrame(handle, path, position, length, isLast, $"the frame length {payloadLength} does not fit in the {remaining} bytes left");
@@ -106,7 +141,7 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
                 position += JournalFormat.FrameHeaderSize + payloadLength;
             }
 
-            return (-1, string.Empty);
+            return (-1, string.Empty, Tail.None);
         }
         finally
         {
@@ -140,7 +175,7 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
         Frames++;
     }
 
-    private static (long TruncateAt, string Reason) BadFrame(SafeFileHandle handle, string path, long position, long length, bool isLast, string reason)
+    private static (long TruncateAt, string Reason, Tail Tail) BadFrame(SafeFileHandle handle, string path, long position, long length, bool isLast, string reason)
     {
         if (!isLast)
         {
@@ -152,7 +187,33 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
             throw new JournalCorruptException(path, position, reason + " (a valid frame follows it, so it is not a torn write)");
         }
 
-        return (position, reason);
+        return (position, reason, Tail.Torn);
+    }
+
+    /// <summary>True when every byte in [<paramref name="from"/>, <paramref name="length"/>) is zero.</summary>
+    private static bool IsZeroToEnd(SafeFileHandle handle, long from, long length)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(1024 * 1024);
+        try
+        {
+            while (from < length)
+            {
+                var chunk = buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - from));
+                ReadExactly(handle, chunk, from);
+                if (chunk.ContainsAnyExcept((byte)0))
+                {
+                    return false;
+                }
+
+                from += chunk.Length;
+            }
+
+            return true;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>True when a frame that is valid at its own offset starts anywhere in [<paramref name="from"/>, <paramref name="length"/>).</summary>

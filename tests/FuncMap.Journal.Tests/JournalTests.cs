@@ -315,6 +315,157 @@ public sealed class JournalTests : IDisposable
         await Assert.ThrowsAsync<ObjectDisposedException>(() => journal.Append(0, [Op("k", 1, 1)]));
     }
 
+    [Fact]
+    public async Task Append_SegmentIsPreallocated_AndSealedToItsUsedLengthOnClose()
+    {
+        const long SegmentBytes = 256 * 1024;
+        string segment;
+        long used;
+        await using (var journal = new OperationJournal(Options(_directory, o => o.SegmentMaxBytes = SegmentBytes)))
+        {
+            await journal.Append(0, [Op("k", 1, 1, "op-1")]);
+            segment = _directory.Segments().Single();
+            used = journal.SegmentLength;
+            Assert.Equal(SegmentBytes, new FileInfo(segment).Length);
+        }
+
+        Assert.Equal(used, new FileInfo(segment).Length);
+    }
+
+    [Fact]
+    public async Task LoadAsync_UnsealedSegmentWithZeroTail_ReplaysEveryFrameAndCutsTheZeros()
+    {
+        const long SegmentBytes = 256 * 1024;
+        var files = new HookedFiles(null, skipSeal: true);
+        long used;
+        await using (var journal = new OperationJournal(Options(_directory, o => o.SegmentMaxBytes = SegmentBytes), null, null, files.Create))
+        {
+            await journal.Append(0, [Op("k", 1, 1, "op-1")]);
+            await journal.Append(0, [Op("k", 2, 2, "op-2"), Op("other", 5, 1)]);
+            used = journal.SegmentLength;
+        }
+
+        var segment = _directory.Segments().Single();
+        Assert.Equal(SegmentBytes, new FileInfo(segment).Length);
+
+        await using (var reopened = await ReopenAsync(_directory))
+        {
+            Assert.Equal(2, reopened.Engine.Get("k").Version);
+            Assert.Equal(5, reopened.Engine.Get("other").Value);
+            Assert.Equal(OperationStatus.Duplicate, (await reopened.Engine.ExecuteAsync("k", CounterOperation.Add(1, "op-1"))).Status);
+        }
+
+        Assert.Equal(used, new FileInfo(segment).Length);
+    }
+
+    [Fact]
+    public async Task LoadAsync_ZeroTailInAnOlderSegment_IsItsEnd()
+    {
+        await using (var journal = new OperationJournal(Options(_directory, o => o.SegmentMaxBytes = 64 * 1024), null, null, new HookedFiles(null, skipSeal: true).Create))
+        {
+            await journal.Append(0, [Op("k", 1, 1)]);
+            journal.Checkpoint();
+            await journal.Append(0, [Op("k", 2, 2)]);
+        }
+
+        await using var reopened = await ReopenAsync(_directory);
+        Assert.Equal(2, reopened.Engine.Get("k").Version);
+    }
+
+    [Theory]
+    [InlineData(100)]
+    [InlineData(4000)]
+    public async Task LoadAsync_ZerosThenGarbageAtTheEnd_IsATornTail(int zeros)
+    {
+        var (lengths, segment) = await WriteThreeGroupsAsync();
+        using (var stream = new FileStream(segment, FileMode.Append))
+        {
+            stream.Write(new byte[zeros]);
+            stream.Write([1, 2, 3]);
+        }
+
+        await using var reopened = await ReopenAsync(_directory);
+        Assert.Equal(3, reopened.Engine.Get("k").Version);
+        Assert.Equal(lengths[2], new FileInfo(segment).Length);
+    }
+
+    [Fact]
+    public async Task LoadAsync_ZeroedMiddleFrame_ThrowsCorrupt()
+    {
+        var (lengths, segment) = await WriteThreeGroupsAsync();
+        using (var stream = new FileStream(segment, FileMode.Open))
+        {
+            stream.Position = lengths[0];
+            stream.Write(new byte[lengths[1] - lengths[0]]);
+        }
+
+        var error = await ReplayExpectingCorruptionAsync();
+        Assert.Equal(lengths[0], error.Offset);
+        Assert.Contains("valid frame follows", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LoadAsync_ZerosThenGarbageInAnOlderSegment_ThrowsCorrupt()
+    {
+        string older;
+        long olderLength;
+        await using (var journal = new OperationJournal(Options(_directory)))
+        {
+            await journal.Append(0, [Op("k", 1, 1)]);
+            olderLength = journal.SegmentLength;
+            journal.Checkpoint();
+            await journal.Append(0, [Op("k", 2, 2)]);
+            older = _directory.Segments()[0];
+        }
+
+        using (var stream = new FileStream(older, FileMode.Append))
+        {
+            stream.Write(new byte[64]);
+            stream.WriteByte(7);
+        }
+
+        var error = await ReplayExpectingCorruptionAsync();
+        Assert.Equal(older, error.FilePath);
+        Assert.Equal(olderLength, error.Offset);
+    }
+
+    [Fact]
+    public async Task LoadAsync_LastSegmentOnlyZeros_IsDeletedAndEarlierSegmentsReplayed()
+    {
+        await using (var journal = new OperationJournal(Options(_directory)))
+        {
+            await journal.Append(0, [Op("k", 1, 1)]);
+        }
+
+        // A segment that was created and preallocated, but whose header never reached the disk.
+        var empty = Path.Combine(_directory.Path, JournalFormat.FileName(2));
+        File.WriteAllBytes(empty, new byte[8192]);
+
+        await using (var reopened = await ReopenAsync(_directory))
+        {
+            Assert.Equal(1, reopened.Engine.Get("k").Version);
+        }
+
+        Assert.False(File.Exists(empty));
+    }
+
+    [Fact]
+    public async Task LoadAsync_OlderSegmentOnlyZeros_ThrowsCorrupt()
+    {
+        await using (var journal = new OperationJournal(Options(_directory)))
+        {
+            await journal.Append(0, [Op("k", 1, 1)]);
+        }
+
+        var zeros = _directory.Segments().Single();
+        File.WriteAllBytes(zeros, new byte[8192]);
+        File.WriteAllBytes(Path.Combine(_directory.Path, JournalFormat.FileName(5)), new byte[8192]);
+
+        var error = await ReplayExpectingCorruptionAsync();
+        Assert.Equal(zeros, error.FilePath);
+        Assert.Equal(0, error.Offset);
+    }
+
     private async Task<(long[] Lengths, string Segment)> WriteThreeGroupsAsync()
     {
         var lengths = new long[3];
@@ -323,13 +474,14 @@ public sealed class JournalTests : IDisposable
         {
             await journal.Append(0, [Op("k", 1, 1, "op-1"), Op("other", 9, 1)]);
             segment = _directory.Segments().Single();
-            lengths[0] = new FileInfo(segment).Length;
+            lengths[0] = journal.SegmentLength;
             await journal.Append(0, [Op("k", 2, 2, "op-2")]);
-            lengths[1] = new FileInfo(segment).Length;
+            lengths[1] = journal.SegmentLength;
             await journal.Append(0, [Op("k", 3, 3, "op-3"), Op("third", 1, 1)]);
-            lengths[2] = new FileInfo(segment).Length;
+            lengths[2] = journal.SegmentLength;
         }
 
+        Assert.Equal(lengths[2], new FileInfo(segment).Length);
         return (lengths, segment);
     }
 

@@ -21,14 +21,20 @@ internal sealed class TempDirectory : IDisposable
     public void Dispose() => Directory.Delete(Path, recursive: true);
 }
 
-/// <summary>Wraps real segment files and lets a test hook every fsync (the header's too).</summary>
-internal sealed class HookedFiles(Action<int>? onFlush)
+/// <summary>
+/// Wraps real segment files and lets a test hook every commit sync (the header's too). With
+/// <paramref name="skipSeal"/> a segment is never sealed: it keeps its preallocated zero tail, as when the
+/// process dies before rotating or closing.
+/// </summary>
+internal sealed class HookedFiles(Action<int>? onFlush, bool skipSeal = false)
 {
     private int _flushes;
 
     public int Flushes => Volatile.Read(ref _flushes);
 
-    public ISegmentFile Create(string path) => new Hooked(FileSegment.Create(path), this);
+    private bool SkipSeal => skipSeal;
+
+    public ISegmentFile Create(string path, long preallocate) => new Hooked(FileSegment.Create(path, preallocate), this);
 
     private void Flushing() => onFlush?.Invoke(Interlocked.Increment(ref _flushes));
 
@@ -40,6 +46,14 @@ internal sealed class HookedFiles(Action<int>? onFlush)
         {
             owner.Flushing();
             inner.FlushToDisk();
+        }
+
+        public void Seal()
+        {
+            if (!owner.SkipSeal)
+            {
+                inner.Seal();
+            }
         }
 
         public void Dispose() => inner.Dispose();
