@@ -172,22 +172,11 @@ public sealed class CounterEngine : IAsyncDisposable
 
         // One mailbox item per shard, not per key: the owner applies its part of the batch in one go.
         var completion = new BatchCompletion(batch.BatchId, batch.Deltas.Count);
-        var parts = new List<KeyDelta>?[_shards.Length];
-        foreach (var item in batch.Deltas)
+        foreach (var (shard, part) in SplitByShard(batch.Deltas))
         {
-            (parts[ShardOf(item.Key)] ??= []).Add(item);
-        }
-
-        for (var shard = 0; shard < parts.Length; shard++)
-        {
-            if (parts[shard] is not { } part)
-            {
-                continue;
-            }
-
             try
             {
-                await PostCommandAsync(shard, Command.ForBatch(batch.BatchId, part.ToArray(), completion), cancellationToken).ConfigureAwait(false);
+                await PostCommandAsync(shard, Command.ForBatch(batch.BatchId, part, completion), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -370,6 +359,49 @@ public sealed class CounterEngine : IAsyncDisposable
                 return false;
             default:
                 return false;
+        }
+    }
+
+    /// <summary>Splits a batch's deltas into one exactly sized array per shard, keeping their order.</summary>
+    private List<(int Shard, KeyDelta[] Part)> SplitByShard(IReadOnlyList<KeyDelta> deltas)
+    {
+        if (_shards.Length == 1)
+        {
+            return [(0, deltas as KeyDelta[] ?? [.. deltas])];
+        }
+
+        Span<int> counts = stackalloc int[_shards.Length];
+        var owners = System.Buffers.ArrayPool<int>.Shared.Rent(deltas.Count);
+        try
+        {
+            for (var i = 0; i < deltas.Count; i++)
+            {
+                counts[owners[i] = ShardOf(deltas[i].Key)]++;
+            }
+
+            var parts = new KeyDelta[_shards.Length][];
+            var split = new List<(int, KeyDelta[])>(_shards.Length);
+            for (var shard = 0; shard < parts.Length; shard++)
+            {
+                if (counts[shard] > 0)
+                {
+                    parts[shard] = new KeyDelta[counts[shard]];
+                    split.Add((shard, parts[shard]));
+                    counts[shard] = 0;
+                }
+            }
+
+            for (var i = 0; i < deltas.Count; i++)
+            {
+                var shard = owners[i];
+                parts[shard][counts[shard]++] = deltas[i];
+            }
+
+            return split;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<int>.Shared.Return(owners);
         }
     }
 
