@@ -43,6 +43,10 @@ fi
 echo "==> dotnet build $target ($configuration)"
 dotnet build "$target" -c "$configuration" -nologo -v quiet -clp:ErrorsOnly
 
+# Benchmarks are not timed here: a smoke runs every engine workload once on a small key set and checks totals.
+echo "==> Benchmark smoke (bench/FuncMap.Benchmarks --smoke)"
+dotnet run --project bench/FuncMap.Benchmarks -c "$configuration" --no-build -- --smoke
+
 echo "==> dotnet test $target"
 set +e
 dotnet test "$target" -c "$configuration" --no-build -nologo \
