@@ -193,8 +193,8 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
 
     /// <summary>
     /// Sends a write. Without <c>wait</c>: signals the owner and answers 202. With <c>wait</c>: runs the
-    /// write orchestration and returns the owner's outcome, or 202 with the orchestration's status
-    /// location when it takes longer than <see cref="FuncMapFunctionsOptions.WaitTimeout"/>.
+    /// write orchestration and returns the owner's outcome, or 202 with the counter's location and the
+    /// operation id (to repeat the request with) when it takes longer than <see cref="FuncMapFunctionsOptions.WaitTimeout"/>.
     /// </summary>
     private async Task<SentWrite> WriteAsync(
         HttpRequest request, DurableTaskClient client, WriteRequest write, string operation, long delta, CancellationToken cancellationToken)
@@ -208,7 +208,7 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
         {
             await client.Entities.SignalEntityAsync(
                 Counter.IdOf(key), operation, new CounterCommand(operationId, delta), options: null, cancellation: cancellationToken);
-            return new(TypedResults.Accepted((string?)null, new WriteAccepted(key, operationId)), null, null);
+            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null, null);
         }
 
         var writeRequest = new CounterWriteRequest(key, operation, operationId, delta);
@@ -218,9 +218,10 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
         {
             var instanceId = CounterWriteOrchestration.InstanceIdFor(writeRequest);
             Log.WaitTimedOut(logger, operation, key, timeout, instanceId);
-            var statusUri = client.CreateHttpManagementPayload(instanceId).StatusQueryGetUri;
+            // Not Durable's status URL: it carries the task hub's system key. The client reads the counter, or
+            // repeats the request with Idempotency-Key = operationId and ?wait=true, which joins this orchestration.
             request.HttpContext.Response.Headers.RetryAfter = "1";
-            return new(TypedResults.Accepted(statusUri, new WriteAccepted(key, operationId, statusUri)), null, null);
+            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null, null);
         }
 
         if (instance.RuntimeStatus != OrchestrationRuntimeStatus.Completed || instance.ReadOutputAs<CounterOutcome>() is not { } outcome)
@@ -233,6 +234,9 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
 
         return new(null, null, outcome);
     }
+
+    /// <summary>The counter's own URL, as the local host's 202 answers give it (keys need no escaping: their charset is URL-safe).</summary>
+    private static string CounterLocation(string key) => "/api/counters/" + key;
 
     /// <summary>What a write came to: answered at once (202), refused, or the owner's outcome to turn into an answer.</summary>
     private sealed record SentWrite(Accepted<WriteAccepted>? Accepted, ProblemHttpResult? Problem, CounterOutcome? Outcome);
