@@ -35,14 +35,14 @@ public sealed class BearerTokenTests
     }
 
     [Fact]
-    public void FromTokenCredential_HttpEndpoint_RefusedByBearerPolicy()
+    public async Task FromTokenCredential_HttpEndpoint_RefusedByBearerPolicy()
     {
         var connection = StorageConnection.FromTokenCredential(
             new Uri("http://127.0.0.1:10002/devstoreaccount1"), new Uri("http://127.0.0.1:10001/devstoreaccount1"), new FakeCredential(),
             new StorageClientOptions { Transport = new HttpClientTransport(new HttpClient(new RecordingHandler())) });
 
         // Azure.Core never sends a bearer token over plain http.
-        Assert.ThrowsAny<Exception>(() => connection.GetQueueClient("q-x").GetApproximateCountAsync().GetAwaiter().GetResult());
+        await Assert.ThrowsAnyAsync<Exception>(() => connection.GetQueueClient("q-x").GetApproximateCountAsync());
     }
 
     private sealed class FakeCredential : TokenCredential
