@@ -16,8 +16,8 @@ using Microsoft.Extensions.Options;
 // Storage benchmarks, each next to its raw baseline on the same Azurite in the same run:
 //   ingestion increments/s vs raw receive+delete of the same messages;
 //   snapshot of 10k changed counters among N vs a raw batched upsert of 10k rows;
-//   restore of R rows vs a raw scan of the same table.
-// Usage: dotnet run -c Release --project bench/FuncMap.Storage.Benchmarks [-- --batches 2000 --counters 1000000 --rows 100000 --rounds 3]
+//   restore of R rows vs a raw scan of the same table (sequential, and by partition range in parallel).
+// Usage: dotnet run -c Release --project bench/FuncMap.Storage.Benchmarks [-- --batches 2000 --counters 1000000 --rows 100000 --rounds 3 --only ingestion,snapshot,restore]
 var options = Args.Parse(args);
 await using var azurite = new AzuriteFixture();
 await azurite.StartAsync();
@@ -25,22 +25,31 @@ var connection = StorageConnection.FromConnectionString(azurite.ConnectionString
 Console.WriteLine($"Azurite on {azurite.TableEndpoint}; {Environment.ProcessorCount} cores; {options}");
 
 var results = new List<string>();
-for (var round = 1; round <= options.Rounds; round++)
+for (var round = 1; round <= options.Rounds && options.Runs("ingestion"); round++)
 {
     Console.WriteLine($"--- round {round}");
     results.AddRange(await Ingestion.RunAsync(azurite, connection, options, round));
 }
 
-results.AddRange(await Snapshot.RunAsync(connection, options));
-results.AddRange(await Restore.RunAsync(connection, options));
+if (options.Runs("snapshot"))
+{
+    results.AddRange(await Snapshot.RunAsync(connection, options));
+}
+
+if (options.Runs("restore"))
+{
+    results.AddRange(await Restore.RunAsync(connection, options));
+}
 Console.WriteLine();
 foreach (var line in results)
 {
     Console.WriteLine(line);
 }
 
-internal sealed record Args(int Batches, int ItemsPerBatch, int Keys, int Concurrency, int Counters, int Changed, int Rows, int Rounds)
+internal sealed record Args(int Batches, int ItemsPerBatch, int Keys, int Concurrency, int Counters, int Changed, int Rows, int Rounds, string Only)
 {
+    public bool Runs(string part) => Only.Split(',').Contains(part, StringComparer.OrdinalIgnoreCase);
+
     public static Args Parse(string[] args)
     {
         int Get(string name, int fallback)
@@ -50,7 +59,8 @@ internal sealed record Args(int Batches, int ItemsPerBatch, int Keys, int Concur
         }
 
         return new Args(Get("--batches", 2000), Get("--items-per-batch", 20), Get("--keys", 1000), Get("--concurrency", 4),
-            Get("--counters", 1_000_000), Get("--changed", 10_000), Get("--rows", 100_000), Get("--rounds", 3));
+            Get("--counters", 1_000_000), Get("--changed", 10_000), Get("--rows", 100_000), Get("--rounds", 3),
+            Array.IndexOf(args, "--only") is var o && o >= 0 && o + 1 < args.Length ? args[o + 1] : "ingestion,snapshot,restore");
     }
 }
 
@@ -271,34 +281,101 @@ internal static class Restore
         });
         Console.WriteLine($"restore: wrote {o.Rows:N0} rows in {fill.Elapsed.TotalSeconds:0.0} s");
 
-        var ours = new List<double>();
-        var raws = new List<double>();
+        var parallelism = new StorageOptions().RestoreParallelism;
+        // Four measurements per round, in a rotating order so none always runs first (Azurite warms up, Node's GC).
+        var names = new[] { "raw sequential scan", "raw parallel scan", "previous loader (sequential scan + Load)", "FuncMap restore (parallel ranges + Load)" };
+        Func<Task<long>>[] runs =
+        [
+            async () =>
+            {
+                long seen = 0;
+                await foreach (var page in table.QueryAsync(pageSize: TableRestoreLoader.PageSize))
+                {
+                    seen += page.Entities.Count;
+                }
+
+                return seen;
+            },
+            () => RawParallelScanAsync(table, parallelism),
+            async () =>
+            {
+                await using var engine = new CounterEngine(new CounterEngineOptions());
+                var loaded = await PreviousLoader.LoadRowsAsync(table, engine);
+                return Check(loaded, engine.CounterCount);
+            },
+            async () =>
+            {
+                await using var engine = new CounterEngine(new CounterEngineOptions());
+                var result = await TableRestoreLoader.LoadRowsAsync(table, engine, parallelism, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
+                return Check(result.Rows, engine.CounterCount);
+            },
+        ];
+        var times = names.Select(_ => new List<double>()).ToArray();
         for (var round = 0; round < o.Rounds; round++)
         {
-            var raw = Stopwatch.StartNew();
-            long seen = 0;
-            await foreach (var page in table.QueryAsync(pageSize: 1000))
+            var line = new List<string>();
+            for (var k = 0; k < runs.Length; k++)
             {
-                seen += page.Entities.Count;
+                var which = (k + round) % runs.Length;
+                var timer = Stopwatch.StartNew();
+                var rows = await runs[which]();
+                timer.Stop();
+                if (rows != o.Rows)
+                {
+                    throw new InvalidOperationException($"{names[which]}: {rows} rows, expected {o.Rows}");
+                }
+
+                times[which].Add(timer.Elapsed.TotalMilliseconds);
+                line.Add($"{names[which]} {timer.Elapsed.TotalMilliseconds:N0} ms");
             }
 
-            raw.Stop();
-            raws.Add(raw.Elapsed.TotalMilliseconds);
-
-            await using var engine = new CounterEngine(new CounterEngineOptions());
-            var timer = Stopwatch.StartNew();
-            var loaded = await TableRestoreLoader.LoadRowsAsync(table, engine, CancellationToken.None);
-            timer.Stop();
-            ours.Add(timer.Elapsed.TotalMilliseconds);
-            if (loaded != o.Rows || seen != o.Rows || engine.CounterCount != o.Rows)
-            {
-                throw new InvalidOperationException($"rows {o.Rows}, scanned {seen}, loaded {loaded}, in engine {engine.CounterCount}");
-            }
-
-            Console.WriteLine($"restore round {round + 1}: FuncMap {timer.Elapsed.TotalMilliseconds:N0} ms, raw scan {raw.Elapsed.TotalMilliseconds:N0} ms");
+            Console.WriteLine($"restore round {round + 1}: {string.Join(", ", line)}");
         }
 
-        var (m, r) = (Snapshot.Median(ours), Snapshot.Median(raws));
-        return [$"restore: {o.Rows:N0} rows: FuncMap (scan + Load) median {m:N0} ms vs raw scan {r:N0} ms, ratio {m / r:0.00}x"];
+        var m = times.Select(Snapshot.Median).ToArray();
+        return
+        [
+            $"restore: {o.Rows:N0} rows, {o.Rounds} rounds, medians: raw sequential scan {m[0]:N0} ms, raw parallel scan ({parallelism} ranges at once) {m[1]:N0} ms, previous loader {m[2]:N0} ms, FuncMap restore {m[3]:N0} ms",
+            $"restore ratios: FuncMap / raw sequential scan {m[3] / m[0]:0.00}x (previous loader {m[2] / m[0]:0.00}x); FuncMap / raw parallel scan {m[3] / m[1]:0.00}x",
+        ];
+
+        long Check(long loaded, long inEngine) => loaded == inEngine ? loaded : throw new InvalidOperationException($"loaded {loaded}, in engine {inEngine}");
+    }
+
+    /// <summary>The parallel baseline: the same 64 PartitionKey ranges, as many at once, rows only counted.</summary>
+    private static async Task<long> RawParallelScanAsync(ITableClient table, int parallelism)
+    {
+        long seen = 0;
+        await Parallel.ForEachAsync(Enumerable.Range(0, CounterPartition.Count), new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (partition, ct) =>
+        {
+            await foreach (var page in table.QueryAsync(TableRestoreLoader.RangeFilter(partition), pageSize: TableRestoreLoader.PageSize, cancellationToken: ct))
+            {
+                Interlocked.Add(ref seen, page.Entities.Count);
+            }
+        });
+        return seen;
+    }
+
+    /// <summary>The loader before the parallel restore (commit 0b9cfd8): one sequential scan, the next page fetched while this one loads.</summary>
+    private static class PreviousLoader
+    {
+        public static async Task<long> LoadRowsAsync(ITableClient table, CounterEngine engine)
+        {
+            long rows = 0;
+            Task<TablePage>? next = table.QueryPageAsync(pageSize: TableRestoreLoader.PageSize);
+            while (next is not null)
+            {
+                var page = await next;
+                next = page.Continuation is { } continuation ? table.QueryPageAsync(pageSize: TableRestoreLoader.PageSize, continuation: continuation) : null;
+                foreach (var row in page.Entities)
+                {
+                    var (data, ids) = CounterRows.FromRow(row);
+                    engine.Load(row.RowKey, data, ids, persisted: true);
+                    rows++;
+                }
+            }
+
+            return rows;
+        }
     }
 }

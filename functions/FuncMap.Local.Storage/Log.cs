@@ -35,6 +35,15 @@ internal static partial class Log
     [LoggerMessage(1411, LogLevel.Error, "Restore from table {Table} failed: storage unreachable ({Error}). Not serving until it succeeds; retrying in {DelayMilliseconds} ms.")]
     public static partial void RestoreRetrying(ILogger logger, string table, string error, double delayMilliseconds);
 
+    [LoggerMessage(1412, LogLevel.Information, "Restoring from table {Table}: {Rows} counters loaded, {RangesDone}/{Ranges} partition ranges read, {ElapsedMilliseconds} ms so far.")]
+    public static partial void RestoreProgress(ILogger logger, long rows, string table, int rangesDone, int ranges, double elapsedMilliseconds);
+
+    [LoggerMessage(1413, LogLevel.Warning, "Table {Table} holds a foreign row ({PartitionKey}, {RowKey}): FuncMap writes that key in partition {Expected}. Skipped, not loaded.")]
+    public static partial void ForeignRow(ILogger logger, string partitionKey, string rowKey, string expected, string table);
+
+    [LoggerMessage(1414, LogLevel.Warning, "Restore skipped {Count} foreign rows of table {Table} (PartitionKey not the counter partition of the RowKey; the first ones are logged above). FuncMap never updates or deletes them.")]
+    public static partial void ForeignRowsSkipped(ILogger logger, long count, string table);
+
     [LoggerMessage(1420, LogLevel.Information, "Snapshot {Run} wrote {Rows} rows in {ElapsedMilliseconds} ms (final: {Final}).")]
     public static partial void SnapshotWritten(ILogger logger, long run, int rows, double elapsedMilliseconds, bool final);
 

@@ -45,6 +45,9 @@ public sealed class StorageOptions
     /// <summary>How many partitions a snapshot writes at once.</summary>
     public int SnapshotParallelism { get; set; } = 8;
 
+    /// <summary>How many partition ranges the restore at start reads at once (rows are still loaded by one loop).</summary>
+    public int RestoreParallelism { get; set; } = 8;
+
     /// <summary>The longest wait between two snapshot attempts after failures (the backoff's cap).</summary>
     public TimeSpan SnapshotMaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -88,6 +91,7 @@ public sealed class StorageOptions
 
         Require(SnapshotInterval > TimeSpan.Zero, "SnapshotInterval must be positive.");
         Require(SnapshotParallelism >= 1, "SnapshotParallelism must be at least 1.");
+        Require(RestoreParallelism >= 1, "RestoreParallelism must be at least 1.");
         Require(IngestionConcurrency >= 1, "IngestionConcurrency must be at least 1.");
         Require(ReceiveBatchSize is >= 1 and <= 32, "ReceiveBatchSize must be from 1 to 32.");
         Require(VisibilityTimeout >= TimeSpan.FromSeconds(3) && VisibilityTimeout <= TimeSpan.FromDays(7), "VisibilityTimeout must be from 3 seconds to 7 days.");

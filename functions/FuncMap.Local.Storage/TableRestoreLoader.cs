@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Threading.Channels;
+using FuncMap.Counters;
 using FuncMap.Engine;
 using FuncMap.Storage;
 using Microsoft.Extensions.Logging;
@@ -8,12 +10,21 @@ namespace FuncMap.Local.Storage;
 
 /// <summary>
 /// Snapshot restore (order 100): once the lease is ours, creates the table if missing and loads every row into
-/// the engine as persisted, with its operation ids. While storage is unreachable it retries with backoff and
-/// the host stays unready: it never starts serving with an empty map.
+/// the engine as persisted, with its operation ids. The table is read as 64 PartitionKey ranges, one per counter
+/// partition, <see cref="StorageOptions.RestoreParallelism"/> at a time; the pages go through a channel to one
+/// loading loop, because <see cref="CounterEngine.Load"/> is single-threaded by contract. While storage is
+/// unreachable it retries with backoff and the host stays unready: it never starts serving with an empty map.
 /// </summary>
 public sealed class TableRestoreLoader : ICounterLoader
 {
-    private const int PageSize = 1000;
+    /// <summary>Rows per query page (the service's maximum).</summary>
+    internal const int PageSize = 1000;
+
+    /// <summary>A progress line is logged every this many rows loaded.</summary>
+    internal const long ProgressInterval = 100_000;
+
+    /// <summary>Foreign rows logged one by one; the rest are only counted.</summary>
+    private const int ForeignRowsLogged = 10;
 
     private readonly CounterStorage _storage;
     private readonly LeaseService _lease;
@@ -47,10 +58,15 @@ public sealed class TableRestoreLoader : ICounterLoader
             try
             {
                 var started = Stopwatch.GetTimestamp();
-                var rows = await LoadRowsAsync(_storage.Counters, engine, cancellationToken).ConfigureAwait(false);
+                var result = await LoadRowsAsync(_storage.Counters, engine, _options.RestoreParallelism, _logger, cancellationToken).ConfigureAwait(false);
                 _status.RestoreWaiting(null);
-                _metrics.Restored(rows);
-                Log.Restored(_logger, rows, _storage.Counters.Name, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                _metrics.Restored(result.Rows);
+                if (result.ForeignRows > 0)
+                {
+                    Log.ForeignRowsSkipped(_logger, result.ForeignRows, _storage.Counters.Name);
+                }
+
+                Log.Restored(_logger, result.Rows, _storage.Counters.Name, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 return;
             }
             catch (Exception ex) when (StorageFailures.IsTransient(ex))
@@ -64,27 +80,166 @@ public sealed class TableRestoreLoader : ICounterLoader
         }
     }
 
-    /// <summary>Creates the table if missing and loads every row; returns the row count.</summary>
-    internal static async Task<long> LoadRowsAsync(ITableClient table, CounterEngine engine, CancellationToken cancellationToken)
+    /// <summary>
+    /// The filter of range <paramref name="partition"/> (0–63): PartitionKey from <c>Name(partition)</c> (none below
+    /// for 0) to before <c>Name(partition + 1)</c> (none above for 63). The 64 ranges cover every possible
+    /// PartitionKey exactly once, so a row outside the 64 names ("", "1", "000", "64", "x") is read too, by the
+    /// range it sorts into, and found foreign; no extra query is needed.
+    /// </summary>
+    internal static TableFilter RangeFilter(int partition)
     {
-        await table.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
-        long rows = 0;
-        // The next page is fetched while this one is loaded, so loading hides behind the network.
-        Task<TablePage>? next = table.QueryPageAsync(pageSize: PageSize, cancellationToken: cancellationToken);
-        while (next is not null)
+        ArgumentOutOfRangeException.ThrowIfNegative(partition);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(partition, CounterPartition.Count);
+        if (partition == 0)
         {
-            var page = await next.ConfigureAwait(false);
-            next = page.Continuation is { } continuation
-                ? table.QueryPageAsync(pageSize: PageSize, continuation: continuation, cancellationToken: cancellationToken)
-                : null;
-            foreach (var row in page.Entities)
-            {
-                var (data, ids) = CounterRows.FromRow(row);
-                engine.Load(row.RowKey, data, ids, persisted: true);
-                rows++;
-            }
+            return TableFilter.PartitionKey.Lt(CounterPartition.Name(1));
         }
 
-        return rows;
+        var lower = TableFilter.PartitionKey.Ge(CounterPartition.Name(partition));
+        return partition == CounterPartition.Count - 1 ? lower : lower.And(TableFilter.PartitionKey.Lt(CounterPartition.Name(partition + 1)));
     }
+
+    /// <summary>
+    /// Creates the table if missing and loads every row: the 64 partition ranges are queried
+    /// <paramref name="parallelism"/> at a time, rows parsed by the readers, and loaded by this one loop.
+    /// A row whose PartitionKey is not <see cref="CounterPartition.KeyOf"/> its RowKey is foreign (FuncMap never
+    /// writes it there, so a snapshot would never update or delete it): it is logged and skipped, not loaded.
+    /// A row lacking a column throws <see cref="InvalidDataException"/> (not transient: the start fails).
+    /// Progress is logged every <paramref name="progressInterval"/> rows loaded.
+    /// </summary>
+    internal static async Task<RestoreResult> LoadRowsAsync(ITableClient table, CounterEngine engine, int parallelism, ILogger logger, CancellationToken cancellationToken, long progressInterval = ProgressInterval)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentOutOfRangeException.ThrowIfLessThan(parallelism, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(progressInterval, 1);
+        await table.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+
+        var started = Stopwatch.GetTimestamp();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Bounded: the readers wait when the loading loop falls behind, so memory stays at a few pages.
+        var pages = Channel.CreateBounded<ParsedPage>(new BoundedChannelOptions(parallelism * 2)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        var state = new ReadState(table, pages.Writer, logger);
+        var reading = ReadAllAsync(state, parallelism, stop.Token);
+
+        long rows = 0;
+        var nextProgress = progressInterval;
+        try
+        {
+            var reader = pages.Reader;
+            while (await reader.WaitToReadAsync(stop.Token).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var page))
+                {
+                    foreach (var row in page.Rows)
+                    {
+                        engine.Load(row.Key, row.Data, row.OperationIds, persisted: true);
+                    }
+
+                    rows += page.Rows.Length;
+                    if (rows >= nextProgress)
+                    {
+                        Log.RestoreProgress(logger, rows, table.Name, Volatile.Read(ref state.RangesDone), CounterPartition.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        nextProgress = ((rows / progressInterval) + 1) * progressInterval;
+                    }
+                }
+            }
+        }
+        catch
+        {
+            // The loop failed (or was cancelled): stop the readers, observe their end, report the loop's failure.
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await reading.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Cancelled by us, or a failure of their own that is secondary to the loop's.
+            }
+
+            throw;
+        }
+
+        // The channel completes when every reader has ended; a reader's failure surfaces here (first one).
+        await reading.ConfigureAwait(false);
+        return new RestoreResult(rows, Volatile.Read(ref state.ForeignRows));
+    }
+
+    private static async Task ReadAllAsync(ReadState state, int parallelism, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var options = new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken };
+            await Parallel.ForEachAsync(Enumerable.Range(0, CounterPartition.Count), options, (partition, ct) => ReadRangeAsync(state, partition, ct)).ConfigureAwait(false);
+        }
+        finally
+        {
+            state.Writer.TryComplete();
+        }
+    }
+
+    private static async ValueTask ReadRangeAsync(ReadState state, int partition, CancellationToken cancellationToken)
+    {
+        var filter = RangeFilter(partition);
+        TableContinuation? continuation = null;
+        do
+        {
+            var page = await state.Table.QueryPageAsync(filter, pageSize: PageSize, continuation: continuation, cancellationToken: cancellationToken).ConfigureAwait(false);
+            continuation = page.Continuation;
+            if (page.Entities.Count > 0)
+            {
+                await state.Writer.WriteAsync(Parse(state, page.Entities), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        while (continuation is not null);
+
+        Interlocked.Increment(ref state.RangesDone);
+    }
+
+    private static ParsedPage Parse(ReadState state, IReadOnlyList<TableEntity> entities)
+    {
+        var rows = new List<ParsedRow>(entities.Count);
+        foreach (var entity in entities)
+        {
+            if (!string.Equals(entity.PartitionKey, CounterPartition.KeyOf(entity.RowKey), StringComparison.Ordinal))
+            {
+                if (Interlocked.Increment(ref state.ForeignRows) <= ForeignRowsLogged)
+                {
+                    Log.ForeignRow(state.Logger, entity.PartitionKey, entity.RowKey, CounterPartition.KeyOf(entity.RowKey), state.Table.Name);
+                }
+
+                continue;
+            }
+
+            var (data, ids) = CounterRows.FromRow(entity);
+            rows.Add(new ParsedRow(entity.RowKey, data, ids));
+        }
+
+        return new ParsedPage([.. rows]);
+    }
+
+    private sealed class ReadState(ITableClient table, ChannelWriter<ParsedPage> writer, ILogger logger)
+    {
+        public long ForeignRows;
+        public int RangesDone;
+
+        public ITableClient Table { get; } = table;
+
+        public ChannelWriter<ParsedPage> Writer { get; } = writer;
+
+        public ILogger Logger { get; } = logger;
+    }
+
+    private readonly record struct ParsedRow(string Key, CounterData Data, string[]? OperationIds);
+
+    private sealed record ParsedPage(ParsedRow[] Rows);
 }
+
+/// <summary>What a restore read: rows loaded into the engine, and foreign rows skipped.</summary>
+internal readonly record struct RestoreResult(long Rows, long ForeignRows);
