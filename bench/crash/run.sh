@@ -6,6 +6,8 @@
 # Writes the result into bench/README.md between <!-- crash:begin --> and <!-- crash:end -->.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=../readme-section.sh
+. "$root/bench/readme-section.sh"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
@@ -21,19 +23,7 @@ status=$?
 set -e
 
 if [ -f "$out/result.md" ]; then
-  SECTION="$(cat "$out/result.md")" python3 - "$root/bench/README.md" <<'PY'
-import os, re, sys
-path = sys.argv[1]
-body = os.environ["SECTION"].strip()
-text = open(path).read()
-section = "<!-- crash:begin -->\n" + body + "\n<!-- crash:end -->"
-pattern = re.compile(r"<!-- crash:begin -->.*?<!-- crash:end -->", re.S)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section, text, count=1)
-else:
-    text = text.rstrip() + "\n\n## Crash (kill -9)\n" + section + "\n"
-open(path, "w").write(text)
-PY
+  write_readme_section crash "Crash (kill -9)" "$(cat "$out/result.md")"
   echo "==> Wrote the crash section of bench/README.md"
 fi
 exit "$status"

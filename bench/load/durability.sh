@@ -8,6 +8,8 @@
 #   CONNECTION_LIST="16 64 256" DURATION=10s THREADS=2 KEYS=1024 bash bench/load/durability.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=../readme-section.sh
+. "$root/bench/readme-section.sh"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
@@ -99,17 +101,5 @@ TABLE
 echo
 echo "$table"
 
-SECTION="$table" python3 - "$root/bench/README.md" <<'PY'
-import os, re, sys
-path = sys.argv[1]
-body = os.environ["SECTION"].strip()
-text = open(path).read()
-section = "<!-- durability:begin -->\n" + body + "\n<!-- durability:end -->"
-pattern = re.compile(r"<!-- durability:begin -->.*?<!-- durability:end -->", re.S)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section, text, count=1)
-else:
-    text = text.rstrip() + "\n\n## Durability: Journal vs Snapshot (HTTP)\n" + section + "\n"
-open(path, "w").write(text)
-PY
+write_readme_section durability "Durability: Journal vs Snapshot (HTTP)" "$table"
 echo "==> Wrote the durability section of bench/README.md"

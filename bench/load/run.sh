@@ -11,6 +11,8 @@
 # --durability: instead, Journal vs Snapshot add throughput at several connection counts (bench/load/durability.sh).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=../readme-section.sh
+. "$root/bench/readme-section.sh"
 if [ "${1:-}" = "--durability" ]; then shift; exec bash "$root/bench/load/durability.sh" "$@"; fi
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -131,21 +133,5 @@ TABLE
 echo
 echo "$table"
 
-readme="$root/bench/README.md"
-section="## HTTP load
-<!-- load:begin -->
-$table
-<!-- load:end -->"
-SECTION="$section" python3 - "$readme" <<'PY'
-import os, re, sys
-path = sys.argv[1]
-section = os.environ["SECTION"]
-text = open(path).read() if os.path.exists(path) else ""
-pattern = re.compile(r"(## HTTP load\n)?<!-- load:begin -->.*?<!-- load:end -->", re.S)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section, text, count=1)
-else:
-    text = (text.rstrip() + "\n\n" if text.strip() else "") + section + "\n"
-open(path, "w").write(text)
-PY
+write_readme_section load "HTTP load" "$table"
 echo "==> Wrote the HTTP load section of bench/README.md"
