@@ -142,6 +142,17 @@ public sealed class EngineOperationTests
     }
 
     [Fact]
+    public async Task IsJournaled_EngineConstructedWithALog_IsTrueWhicheverWayItWasCreated()
+    {
+        var log = new ScriptedLog();
+        await using var constructed = new CounterEngine(Engines.Options(2), log);
+        await using var created = CounterEngine.CreateJournaled(Engines.Options(2), log);
+
+        Assert.True(constructed.IsJournaled);
+        Assert.True(created.IsJournaled);
+    }
+
+    [Fact]
     public async Task TryGet_Missing_ReturnsFalse()
     {
         await using var engine = Engines.Started();

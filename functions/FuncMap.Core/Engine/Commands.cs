@@ -130,7 +130,4 @@ internal sealed class BatchCompletion : TaskCompletionSource<BatchResult>, IComp
     public bool IsCompleted => Task.IsCompleted;
 
     public bool Fail(Exception exception) => TrySetException(exception);
-
-    /// <summary>Accounts for keys that were never posted (the batch was cut short by backpressure).</summary>
-    public void Abandon(Exception reason) => TrySetException(reason);
 }

@@ -38,6 +38,7 @@ public sealed class CounterEngine : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
+        IsJournaled = log is not null;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         var meter = meterFactory?.Create(EngineInstruments.MeterName) ?? (_ownedMeter = new Meter(EngineInstruments.MeterName));
         _metrics = new EngineMetrics(meter, MailboxDepths, () => CounterCount);
@@ -56,7 +57,7 @@ public sealed class CounterEngine : IAsyncDisposable
     public int ShardCount => _shards.Length;
 
     /// <summary>True when a log makes every acknowledged write durable before it is acknowledged.</summary>
-    public bool IsJournaled { get; private init; }
+    public bool IsJournaled { get; }
 
     /// <summary>Counters in memory, tombstones included.</summary>
     public long CounterCount
@@ -180,7 +181,8 @@ public sealed class CounterEngine : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                completion.Abandon(ex);
+                // Keys already posted may still be applied: resubmitting the batch is safe (its id deduplicates them).
+                completion.Fail(ex);
                 throw;
             }
         }
@@ -430,7 +432,7 @@ public sealed class CounterEngine : IAsyncDisposable
     public static CounterEngine CreateJournaled(CounterEngineOptions options, IOperationLog log, TimeProvider? timeProvider = null, ILogger<CounterEngine>? logger = null, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(log);
-        return new CounterEngine(options, log, timeProvider, logger, meterFactory) { IsJournaled = true };
+        return new CounterEngine(options, log, timeProvider, logger, meterFactory);
     }
 
     private ValueTask PostCommandAsync(int shardId, Command command, CancellationToken cancellationToken)
