@@ -177,10 +177,10 @@ public static class CounterRequests
         }
         else if (!string.IsNullOrEmpty(prefixValue))
         {
-            // A prefix follows the key rule (it is the start of a key).
-            if (CounterKey.Validate(prefixValue, "prefix") is { } prefixError)
+            // A prefix is the start of a key: the key's length and charset rules.
+            if (CounterKey.ValidatePrefix(prefixValue) is { } prefixError)
             {
-                (errors ??= []).Add(prefixError with { Rule = prefixError.Rule.Replace("key.", "prefix.", StringComparison.Ordinal) });
+                (errors ??= []).Add(prefixError);
             }
             else
             {

@@ -446,6 +446,93 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         Assert.Equal(before, Target.UnexpectedErrors);
     }
 
+    [ContractFact]
+    public async Task Batch_DotSegmentKeys_Returns400AndCreatesNothing()
+    {
+        var prefix = NewPrefix();
+        var body = $$"""{"batchId": "{{prefix}}dots", "items": [{"key": ".", "delta": 5}, {"key": "..", "delta": 7}, {"key": "{{prefix}}ok", "delta": 1}]}""";
+        using var response = await PostJsonAsync("api/counters/batch", body);
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "key.dotSegment");
+        var errors = problem.GetProperty("errors").EnumerateArray().Select(e => (e.GetProperty("field").GetString(), e.GetProperty("rule").GetString())).ToList();
+        Assert.Equal([("items[0].key", "key.dotSegment"), ("items[1].key", "key.dotSegment")], errors);
+        using var missing = await Client.GetAsync($"api/counters/{prefix}ok");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    /// <summary>
+    /// Every shape of key the rule accepts that URL handling could touch (dots and colons at either end, alone
+    /// or repeated) is created, read, found at its Location, listed, reset and deleted through its own routes.
+    /// </summary>
+    [ContractFact]
+    public async Task Routes_KeysWithDotsAndColons_RoundTrip()
+    {
+        var id = Guid.NewGuid().ToString("N")[..12];
+        string[] keys = ["...", ":", "::", ".:.", $".{id}", $"{id}.", $"{id}..", $"...{id}", $":{id}", $"{id}:", $"{id}:.:", $"{id}.-_"];
+        foreach (var key in keys)
+        {
+            // The short keys are shared by every run against one host: start from no counter.
+            using (await Client.DeleteAsync($"api/counters/{key}?wait=true"))
+            {
+            }
+
+            using (var added = await PostJsonAsync($"api/counters/{key}/add?wait=true", """{"delta": 3}"""))
+            {
+                var counter = await ReadCounterAsync(added);
+                Assert.Equal((key, 3L), (counter.Key, counter.Value));
+            }
+
+            using (var accepted = await PostJsonAsync($"api/counters/{key}/add", """{"delta": 4}"""))
+            {
+                Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+                Assert.EndsWith($"/api/counters/{key}", accepted.Headers.Location?.OriginalString);
+            }
+
+            Assert.Equal((key, 7L), ((await AddAsync(key, 0)).Key, (await GetAsync(key)).Value));
+            var listed = await ListAsync($"api/counters?prefix={Uri.EscapeDataString(key)}&pageSize=1000");
+            Assert.Contains(listed.Items, c => c.Key == key);
+
+            using (var reset = await Client.PostAsync($"api/counters/{key}/reset?wait=true", null))
+            {
+                Assert.Equal(0, (await ReadCounterAsync(reset)).Value);
+            }
+
+            using (var deleted = await Client.DeleteAsync($"api/counters/{key}?wait=true"))
+            {
+                Assert.True(deleted.StatusCode == HttpStatusCode.NoContent, $"DELETE {key}: {(int)deleted.StatusCode}");
+            }
+
+            using var gone = await Client.GetAsync($"api/counters/{key}");
+            await AssertProblemAsync(gone, HttpStatusCode.NotFound, "counter.notFound");
+        }
+    }
+
+    [ContractFact]
+    public async Task Add_QuotedCharset_IsAcceptedOnAddAndBatch()
+    {
+        var prefix = NewPrefix();
+        foreach (var contentType in new[] { "application/json;charset=\"utf-8\"", "application/json; charset=\"UTF-8\"", "application/json;charset=UTF-8" })
+        {
+            var add = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"delta": 2}"""));
+            add.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            using (var response = await Client.PostAsync($"api/counters/{prefix}q/add?wait=true", add))
+            {
+                await ReadCounterAsync(response);
+            }
+
+            var batch = new ByteArrayContent(Encoding.UTF8.GetBytes($$"""{"batchId": "{{prefix}}{{contentType.Length}}", "items": [{"key": "{{prefix}}q", "delta": 1}]}"""));
+            batch.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            using (var response = await Client.PostAsync("api/counters/batch", batch))
+            {
+                Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"{contentType}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            }
+        }
+
+        var quotedOther = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"delta": 2}"""));
+        quotedOther.Headers.TryAddWithoutValidation("Content-Type", "application/json;charset=\"utf-16\"");
+        using var refused = await Client.PostAsync($"api/counters/{prefix}q/add?wait=true", quotedOther);
+        await AssertProblemAsync(refused, HttpStatusCode.UnsupportedMediaType, "body.contentType");
+    }
+
     protected async Task RunParallelAddsAsync(int clients, int addsPerClient, Func<int, int, string> keyOf)
     {
         var workers = Enumerable.Range(0, clients).Select(c => Task.Run(async () =>

@@ -220,37 +220,49 @@ public static class IncrementBatchParser
         return Aggregate(batchId!, parsed);
     }
 
-    /// <summary>Sums the items of each key (checked), keeping the order in which keys first appear.</summary>
+    /// <summary>
+    /// Sums the items of each key, keeping the order in which keys first appear. The sums are exact (Int128:
+    /// 10,000 Int64 items cannot overflow it), and a key is refused only when its total does not fit in an
+    /// Int64, so the outcome never depends on the order of the items.
+    /// </summary>
     public static BatchParseResult Aggregate(string batchId, IReadOnlyList<IncrementItem> items)
     {
+        ArgumentNullException.ThrowIfNull(items);
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
-        var deltas = new List<KeyDelta>(items.Count);
+        var keys = new List<string>(items.Count);
+        var sums = new List<Int128>(items.Count);
         foreach (var item in items)
         {
             if (index.TryGetValue(item.Key, out var at))
             {
-                var current = deltas[at];
-                long sum;
-                try
-                {
-                    sum = checked(current.Delta + item.Delta);
-                }
-                catch (OverflowException)
-                {
-                    return BatchParseResult.Failure(new ValidationError("items", "batch.overflow",
-                        $"The items for key \"{item.Key}\" add up to more than an Int64 can hold."));
-                }
-
-                deltas[at] = current with { Delta = sum };
+                sums[at] += item.Delta;
             }
             else
             {
-                index.Add(item.Key, deltas.Count);
-                deltas.Add(new KeyDelta(item.Key, item.Delta));
+                index.Add(item.Key, keys.Count);
+                keys.Add(item.Key);
+                sums.Add(item.Delta);
             }
         }
 
-        return BatchParseResult.Success(new IncrementBatch(batchId, items.Count, deltas));
+        var deltas = new List<KeyDelta>(keys.Count);
+        ErrorList? errors = null;
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (sums[i] < long.MinValue || sums[i] > long.MaxValue)
+            {
+                (errors ??= new ErrorList()).Add(new ValidationError("items", "batch.overflow",
+                    $"The items for key \"{keys[i]}\" add up to {sums[i]}, outside the Int64 range."));
+            }
+            else
+            {
+                deltas.Add(new KeyDelta(keys[i], (long)sums[i]));
+            }
+        }
+
+        return errors is null
+            ? BatchParseResult.Success(new IncrementBatch(batchId, items.Count, deltas))
+            : BatchParseResult.Failure(errors.ToList());
     }
 
     private static bool TryParseItem(JsonElement item, string path, ErrorList errors, out IncrementItem parsed)
