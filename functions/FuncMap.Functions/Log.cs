@@ -13,6 +13,10 @@ internal static partial class Log
         Message = "Tombstone of counter {Key} at version {Version} purged")]
     public static partial void TombstonePurged(ILogger logger, string key, long version);
 
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Warning,
+        Message = "Operation {Operation} on counter {Key} refused: operation id {OperationId} was used before for a different request (idempotency.mismatch)")]
+    public static partial void OperationMismatched(ILogger logger, string key, string operation, string? operationId);
+
     [LoggerMessage(EventId = 6010, Level = LogLevel.Warning,
         Message = "Queue message {MessageId} (dequeue {DequeueCount}) can never succeed and was sent to the poison queue: {Reason}")]
     public static partial void MessagePoisoned(ILogger logger, string messageId, long dequeueCount, string reason);

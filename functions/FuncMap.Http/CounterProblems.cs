@@ -50,6 +50,15 @@ public static class CounterProblems
         TypedResults.Problem(Create(StatusCodes.Status409Conflict, "The value would overflow.",
             $"Adding {delta} to counter \"{key}\" would overflow Int64; nothing was changed.", "counter.overflow"));
 
+    /// <summary>
+    /// 422: the <c>Idempotency-Key</c> was used before on this counter for a different request (another operation
+    /// or delta), so this one was not applied (draft-ietf-httpapi-idempotency-key-header).
+    /// </summary>
+    public static ProblemHttpResult IdempotencyMismatch(string key, string? operationId) =>
+        TypedResults.Problem(Create(StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused for a different request.",
+            $"Idempotency-Key \"{operationId}\" was used before on counter \"{key}\" for a different operation or delta; nothing was changed. Send a new key for a new request.",
+            "idempotency.mismatch"));
+
     /// <summary>413: the body is larger than the limit.</summary>
     public static ProblemHttpResult PayloadTooLarge(long maxBytes) =>
         TypedResults.Problem(Create(StatusCodes.Status413PayloadTooLarge, "The request body is too large.",

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FuncMap.Batches;
+using FuncMap.Counters;
 using FuncMap.Validation;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -30,6 +31,36 @@ public static class CounterRequests
 {
     /// <summary>The header that carries a write's operation id.</summary>
     public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    /// <summary>The response header (value <c>true</c>) that marks the answer to a repeated write: nothing was applied again.</summary>
+    public const string IdempotentReplayedHeader = "Idempotent-Replayed";
+
+    /// <summary>Marks <paramref name="response"/> as the answer to a repeat of an already applied write.</summary>
+    public static void MarkReplayed(HttpResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        response.Headers[IdempotentReplayedHeader] = "true";
+    }
+
+    /// <summary>
+    /// The part of a write's answer that its operation id decides, the same on both hosts: a repeat of an applied
+    /// write (<see cref="OperationStatus.Duplicate"/>) is marked <c>Idempotent-Replayed: true</c> and otherwise
+    /// answered as the write is (null is returned); a write whose id was used for a different request
+    /// (<see cref="OperationStatus.Mismatch"/>) is refused with 422 <c>idempotency.mismatch</c>.
+    /// </summary>
+    public static ProblemHttpResult? IdempotencyVerdict(HttpResponse response, in WriteRequest write, OperationStatus? status)
+    {
+        switch (status)
+        {
+            case OperationStatus.Duplicate:
+                MarkReplayed(response);
+                return null;
+            case OperationStatus.Mismatch:
+                return CounterProblems.IdempotencyMismatch(write.Key, write.OperationId);
+            default:
+                return null;
+        }
+    }
 
     /// <summary>The page size when none is given.</summary>
     public const int DefaultPageSize = 100;

@@ -24,7 +24,7 @@ public sealed class EngineSnapshotTests
 
         Assert.Equal(["a", "b"], changes.Keys.Order(StringComparer.Ordinal));
         Assert.Equal((1L, 1L, true), (changes["a"].Data.Value, changes["a"].Data.Version, changes["a"].Data.Exists));
-        Assert.Equal(["x"], changes["a"].RecentOperationIds!);
+        Assert.Equal(["x\tadd:1"], changes["a"].RecentOperationIds!);
         Assert.Null(changes["b"].RecentOperationIds);
 
         await engine.MarkPersistedAsync([.. changes.Values]);
@@ -151,7 +151,22 @@ public sealed class EngineSnapshotTests
 
         var applied = await engine.ExecuteAsync("k", CounterOperation.Add(1, "op-7"));
         Assert.Equal((7L, 7L), (applied.Counter.Value, applied.Counter.Version));
-        Assert.Equal(["op-4", "op-5", "op-6", "op-7"], Assert.Single(await engine.CollectChangesAsync()).RecentOperationIds!);
+        Assert.Equal(["op-4", "op-5", "op-6", "op-7\tadd:1"], Assert.Single(await engine.CollectChangesAsync()).RecentOperationIds!);
+    }
+
+    [Fact]
+    public async Task Load_FingerprintedEntries_ReusedIdForOtherRequestRefusedAfterRestart()
+    {
+        var engine = new CounterEngine(Engines.Options(2));
+        engine.Load("k", Data(5, 1), ["op-A\tadd:5"], persisted: true);
+        engine.Load("k", Data(6, 2), ["op-A\tadd:5", "op-B\treset"], persisted: false);
+        engine.Start();
+        await using var owned = engine;
+
+        Assert.Equal(OperationStatus.Duplicate, (await engine.ExecuteAsync("k", CounterOperation.Add(5, "op-A"))).Status);
+        Assert.Equal(OperationStatus.Mismatch, (await engine.ExecuteAsync("k", CounterOperation.Add(100, "op-A"))).Status);
+        Assert.Equal(OperationStatus.Mismatch, (await engine.ExecuteAsync("k", CounterOperation.Add(1, "op-B"))).Status);
+        Assert.Equal(["op-A\tadd:5", "op-B\treset"], Assert.Single(await engine.CollectChangesAsync()).RecentOperationIds!);
     }
 
     [Fact]

@@ -33,6 +33,22 @@ public class CounterEntityTests
         Assert.Equal(3, counter.Current!.Value);
     }
 
+    [Theory]
+    [InlineData(CounterOperations.Add, 100)]
+    [InlineData(CounterOperations.Reset, 0)]
+    [InlineData(CounterOperations.Delete, 0)]
+    public async Task Write_OperationIdReusedForOtherRequest_MismatchAndStateUnchanged(string operation, long delta)
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("op-A", 5));
+
+        var outcome = await counter.RunAsync(operation, new CounterCommand("op-A", delta));
+
+        Assert.Equal(OperationStatus.Mismatch, outcome!.Status);
+        Assert.Equal((5L, 1L, true), (counter.Current!.Value, counter.Current.Version, counter.Current.Exists));
+        Assert.Equal(["op-A\tadd:5"], counter.Current.RecentOperationIds);
+    }
+
     [Fact]
     public async Task Add_ResultBeyondInt64_RejectedAndStateUnchanged()
     {
@@ -119,7 +135,7 @@ public class CounterEntityTests
         Assert.True(counter.State.HasState);
         Assert.False(counter.Current!.Exists);
         Assert.Equal(2, counter.Current.Version);
-        Assert.Equal<string>(["a", "d"], counter.Current.RecentOperationIds);
+        Assert.Equal<string>(["a\tadd:7", "d\tdelete"], counter.Current.RecentOperationIds);
     }
 
     [Fact]

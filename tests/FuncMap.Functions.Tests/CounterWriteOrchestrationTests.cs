@@ -25,6 +25,15 @@ public class CounterWriteOrchestrationTests
     }
 
     [Fact]
+    public void InstanceIdFor_SameIdOtherDelta_DifferentId()
+    {
+        // A reused Idempotency-Key with another delta must reach the owner (422), not join the first request's answer.
+        var first = CounterWriteOrchestration.InstanceIdFor(new CounterWriteRequest("k", CounterOperations.Add, "op-A", 5));
+
+        Assert.NotEqual(first, CounterWriteOrchestration.InstanceIdFor(new CounterWriteRequest("k", CounterOperations.Add, "op-A", 100)));
+    }
+
+    [Fact]
     public void InstanceIdFor_AnyOperationId_SafeInstanceIdCharacters()
     {
         var id = CounterWriteOrchestration.InstanceIdFor(new CounterWriteRequest("k", CounterOperations.Delete, new string('~', 128), 0));

@@ -36,6 +36,7 @@ public sealed class JournalTests : IDisposable
         Assert.False(engine.TryGet("c", out _));
         Assert.Equal((long.MaxValue, 7L), (engine.Get("d:é").Value, engine.Get("d:é").Version));
 
+        // Bare ids (records written before fingerprints) compare as the same request whatever it is: a replay.
         var duplicate = await engine.ExecuteAsync("a", CounterOperation.Add(100, "op-a1"));
         Assert.Equal(OperationStatus.Duplicate, duplicate.Status);
         Assert.Equal(OperationStatus.Duplicate, (await engine.ExecuteAsync("c", CounterOperation.Add(1, "op-c4"))).Status);

@@ -181,6 +181,61 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         Assert.Equal((11L, 3L), ((await AddAsync(key, 0)).Value, (await GetAsync(key)).Version));
     }
 
+    /// <summary>
+    /// draft-ietf-httpapi-idempotency-key-header: a repeat is answered as a replay (marked), a key reused for another
+    /// operation or delta is refused with 422 and changes nothing (the issue's case: a reset "answered" 200 value 5).
+    /// </summary>
+    [ContractFact]
+    public async Task IdempotencyKey_ReusedForDifferentRequest_Returns422AndRepeatIsMarkedReplayed()
+    {
+        var key = NewPrefix() + "op";
+        using (var first = await SendWithKeyAsync(HttpMethod.Post, $"api/counters/{key}/add?wait=true", "op-A", """{"delta": 5}"""))
+        {
+            Assert.Equal((5L, 1L), Pair(await ReadCounterAsync(first)));
+            Assert.False(first.Headers.Contains("Idempotent-Replayed"));
+        }
+
+        using (var repeat = await SendWithKeyAsync(HttpMethod.Post, $"api/counters/{key}/add?wait=true", "op-A", """{"delta": 5}"""))
+        {
+            Assert.Equal((5L, 1L), Pair(await ReadCounterAsync(repeat)));
+            Assert.Equal(["true"], repeat.Headers.GetValues("Idempotent-Replayed"));
+        }
+
+        using (var otherDelta = await SendWithKeyAsync(HttpMethod.Post, $"api/counters/{key}/add?wait=true", "op-A", """{"delta": 100}"""))
+        {
+            await AssertProblemAsync(otherDelta, (HttpStatusCode)422, "idempotency.mismatch");
+        }
+
+        using (var reset = await SendWithKeyAsync(HttpMethod.Post, $"api/counters/{key}/reset?wait=true", "op-A", null))
+        {
+            await AssertProblemAsync(reset, (HttpStatusCode)422, "idempotency.mismatch");
+        }
+
+        using (var delete = await SendWithKeyAsync(HttpMethod.Delete, $"api/counters/{key}?wait=true", "op-A", null))
+        {
+            await AssertProblemAsync(delete, (HttpStatusCode)422, "idempotency.mismatch");
+        }
+
+        Assert.Equal((5L, 1L), Pair(await GetAsync(key)));
+    }
+
+    [ContractFact]
+    public async Task Batch_ReusedIdWithNewKey_AppliesTheNewKeyAndCountsTheOldOnce()
+    {
+        var prefix = NewPrefix();
+        using (var first = await PostJsonAsync("api/counters/batch", $$"""{"batchId": "{{prefix}}dup-1", "items": [{"key": "{{prefix}}a", "delta": 1}]}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        }
+
+        using (var second = await PostJsonAsync("api/counters/batch", $$"""{"batchId": "{{prefix}}dup-1", "items": [{"key": "{{prefix}}b", "delta": 1}, {"key": "{{prefix}}a", "delta": 1}]}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, second.StatusCode);
+        }
+
+        Assert.Equal((1L, 1L), ((await AddAsync($"{prefix}a", 0)).Value, (await AddAsync($"{prefix}b", 0)).Value));
+    }
+
     [ContractFact]
     public async Task IdempotencyKey_Invalid_Returns400NamingTheHeader()
     {
@@ -532,6 +587,21 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         using var refused = await Client.PostAsync($"api/counters/{prefix}q/add?wait=true", quotedOther);
         await AssertProblemAsync(refused, HttpStatusCode.UnsupportedMediaType, "body.contentType");
     }
+
+    protected async Task<HttpResponseMessage> SendWithKeyAsync(HttpMethod method, string uri, string idempotencyKey, string? json)
+    {
+        using var request = new HttpRequestMessage(method, uri);
+        if (json is not null)
+        {
+            request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(json));
+            request.Content.Headers.ContentType = new("application/json");
+        }
+
+        request.Headers.Add("Idempotency-Key", idempotencyKey);
+        return await Client.SendAsync(request);
+    }
+
+    protected static (long Value, long Version) Pair(CounterDto counter) => (counter.Value, counter.Version);
 
     protected async Task RunParallelAddsAsync(int clients, int addsPerClient, Func<int, int, string> keyOf)
     {

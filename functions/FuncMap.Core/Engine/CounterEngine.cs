@@ -143,11 +143,13 @@ public sealed class CounterEngine : IAsyncDisposable
 
     /// <summary>
     /// Accepts an operation durably: with a log, waits until it is applied and durable (the result is
-    /// returned); without one, returns once the mailbox accepted it (null result).
+    /// returned); without one, returns once the mailbox accepted it (null result). An operation with an id
+    /// always waits for its owner's verdict (returned), because only the owner can tell a repeat (a replay)
+    /// and an id reused for another request (refused) from a new operation.
     /// </summary>
     public async Task<OperationResult?> AcceptAsync(string key, CounterOperation operation, CancellationToken cancellationToken = default)
     {
-        if (IsJournaled)
+        if (IsJournaled || operation.OperationId is not null)
         {
             return await ExecuteAsync(key, operation, cancellationToken).ConfigureAwait(false);
         }
@@ -168,7 +170,7 @@ public sealed class CounterEngine : IAsyncDisposable
         if (batch.Deltas.Count == 0)
         {
             // Nothing to post, so no owner would ever complete the batch.
-            return new BatchResult(batch.BatchId, 0, 0, []);
+            return new BatchResult(batch.BatchId, 0, 0, [], []);
         }
 
         // One mailbox item per shard, not per key: the owner applies its part of the batch in one go.

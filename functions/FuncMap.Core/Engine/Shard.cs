@@ -88,12 +88,13 @@ internal sealed class Shard
 
         if (operationIds is not null)
         {
-            foreach (var id in operationIds)
+            foreach (var entry in operationIds)
             {
+                // The snapshot row and the journal may both hold an operation: keep the first entry of an id.
                 cell.Window ??= new OperationWindow();
-                if (!cell.Window.Contains(id))
+                if (!cell.Window.Contains(OperationWindow.IdOf(entry)))
                 {
-                    cell.Window.Add(id);
+                    cell.Window.Add(entry);
                 }
             }
         }
@@ -195,7 +196,7 @@ internal sealed class Shard
                 _runDirty = true;
                 if (_log is not null)
                 {
-                    _applied.Add(new AppliedOperation(cell.Key, _runData, operation.OperationId));
+                    _applied.Add(new AppliedOperation(cell.Key, _runData, operation.OperationId is null ? null : OperationWindow.Entry(operation)));
                 }
 
                 break;
@@ -208,6 +209,10 @@ internal sealed class Shard
             case OperationStatus.Overflow:
                 tally.Overflows++;
                 Log.OverflowRejected(_logger, cell.Key, operation.Delta, operation.OperationId);
+                break;
+            case OperationStatus.Mismatch:
+                tally.Mismatches++;
+                Log.MismatchRefused(_logger, cell.Key, operation.Kind, operation.OperationId);
                 break;
         }
 

@@ -40,20 +40,24 @@ public static class CounterWriteOrchestration
     /// <summary>
     /// The instance id for <paramref name="request"/>: a hash, because operation ids may contain
     /// characters an instance id may not (<c>/ \ # ?</c>), and must not start with <c>@</c> (entity ids do).
+    /// The delta is part of it: a request that reuses an operation id with another delta must reach the
+    /// owner (which refuses it, <c>idempotency.mismatch</c>) instead of joining the first request's instance
+    /// and reading its answer as its own.
     /// </summary>
     public static string InstanceIdFor(CounterWriteRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var identity = Encoding.UTF8.GetBytes($"{request.Key}\n{request.Operation}\n{request.OperationId}");
+        var delta = request.Operation == CounterOperations.Add ? request.Delta.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Empty;
+        var identity = Encoding.UTF8.GetBytes($"{request.Key}\n{request.Operation}\n{request.OperationId}\n{delta}");
         return "counter-write-" + Convert.ToHexStringLower(SHA256.HashData(identity));
     }
 
     /// <summary>
     /// Starts the orchestration for <paramref name="request"/> unless an instance with its id exists,
-    /// then waits for it at most <paramref name="timeout"/>. Returns the finished instance, or null
-    /// when it is still running after the timeout.
+    /// then waits for it at most <paramref name="timeout"/>. Returns the finished instance (null when it is
+    /// still running after the timeout) and whether it was an earlier request's (joined: this one is a repeat).
     /// </summary>
-    public static async Task<OrchestrationMetadata?> StartOrJoinAsync(
+    public static async Task<(OrchestrationMetadata? Instance, bool Joined)> StartOrJoinAsync(
         DurableTaskClient client, CounterWriteRequest request, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
@@ -61,7 +65,7 @@ public static class CounterWriteOrchestration
         var existing = await client.GetInstanceAsync(instanceId, getInputsAndOutputs: true, cancellationToken);
         if (existing is { IsCompleted: true })
         {
-            return existing;
+            return (existing, true);
         }
 
         if (existing is null)
@@ -84,11 +88,11 @@ public static class CounterWriteOrchestration
         deadline.CancelAfter(timeout);
         try
         {
-            return await client.WaitForInstanceCompletionAsync(instanceId, getInputsAndOutputs: true, deadline.Token);
+            return (await client.WaitForInstanceCompletionAsync(instanceId, getInputsAndOutputs: true, deadline.Token), existing is not null);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return null;
+            return (null, existing is not null);
         }
     }
 }

@@ -213,7 +213,7 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
 
         var writeRequest = new CounterWriteRequest(key, operation, operationId, delta);
         var timeout = options.Value.WaitTimeout;
-        var instance = await CounterWriteOrchestration.StartOrJoinAsync(client, writeRequest, timeout, cancellationToken);
+        var (instance, joined) = await CounterWriteOrchestration.StartOrJoinAsync(client, writeRequest, timeout, cancellationToken);
         if (instance is null)
         {
             var instanceId = CounterWriteOrchestration.InstanceIdFor(writeRequest);
@@ -230,6 +230,13 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
             return new(null, TypedResults.Problem(CounterProblems.Create(StatusCodes.Status500InternalServerError, "The operation failed.",
                 $"The {operation} on counter \"{key}\" did not complete ({instance.RuntimeStatus}); retry with the same {CounterRequests.IdempotencyKeyHeader}.",
                 "operation.failed")), null);
+        }
+
+        // The operation id decides the rest the same way on both hosts: a repeat is marked replayed (also when this
+        // request joined an earlier request's instance), a different request under a used id is refused with 422.
+        if (CounterRequests.IdempotencyVerdict(request.HttpContext.Response, write, joined && outcome.Status == OperationStatus.Applied ? OperationStatus.Duplicate : outcome.Status) is { } refused)
+        {
+            return new(null, refused, null);
         }
 
         return new(null, null, outcome);
