@@ -132,8 +132,10 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
             await _storage.Leases.UpdateEntityAsync(row, _etag, cancellationToken).ConfigureAwait(false);
             Log.LeaseReleased(_logger, OwnerId);
         }
-        catch (Exception ex) when (StorageFailures.IsStorage(ex))
+        catch (Exception ex) when (StorageFailures.IsStorage(ex) || ex is OperationCanceledException)
         {
+            // Storage away, or the stop's time ran out: the lease then expires by itself, and this host's own restart
+            // reclaims it at once (its owner id is in the data directory).
             Log.LeaseReleaseFailed(_logger, ex, OwnerId);
         }
     }

@@ -56,6 +56,12 @@ internal static partial class Log
     [LoggerMessage(1423, LogLevel.Error, "Final snapshot abandoned: {Consequence}.")]
     public static partial void FinalSnapshotAbandoned(ILogger logger, string consequence);
 
+    [LoggerMessage(1424, LogLevel.Warning, "Final snapshot not written within {Seconds} s (Journal mode): nothing is lost; the journal holds every acknowledged write and the next start replays it.")]
+    public static partial void FinalSnapshotGaveUpJournaled(ILogger logger, double seconds);
+
+    [LoggerMessage(1425, LogLevel.Critical, "Final snapshot not written within {Seconds} s (Snapshot mode, no journal): the changes of {Counters} counter(s) since the last snapshot are LOST.")]
+    public static partial void FinalSnapshotGaveUpLosing(ILogger logger, double seconds, int counters);
+
     [LoggerMessage(1430, LogLevel.Information, "Ingesting queue {Queue} with {Concurrency} receive loops; a message is deleted once {Safe}.")]
     public static partial void IngestionStarted(ILogger logger, string queue, int concurrency, string safe);
 

@@ -86,20 +86,33 @@ public sealed class SnapshotService : BackgroundService
             return; // Nothing was loaded and nothing served: nothing to write.
         }
 
+        // Bounded, so that a stop with storage away ends (and the lease release still gets its turn): what giving up
+        // means depends on the mode, and is said in one line.
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(_options.FinalSnapshotTimeout);
         var done = false;
         for (var failures = 0; !done; failures++)
         {
             try
             {
-                done = await RunAsync(final: true, cancellationToken).ConfigureAwait(false);
+                done = await RunAsync(final: true, bound.Token).ConfigureAwait(false);
                 if (!done)
                 {
-                    await Task.Delay(Backoff.Delay(failures, _options.SnapshotMaxBackoff), _time, cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(Backoff.Delay(failures, _options.SnapshotMaxBackoff), _time, bound.Token).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException)
             {
-                Log.FinalSnapshotAbandoned(_logger, _engine.IsJournaled ? "the journal keeps what it did not write" : "changes since the last snapshot are lost (Snapshot mode)");
+                var seconds = _options.FinalSnapshotTimeout.TotalSeconds;
+                if (_engine.IsJournaled)
+                {
+                    Log.FinalSnapshotGaveUpJournaled(_logger, seconds);
+                }
+                else
+                {
+                    Log.FinalSnapshotGaveUpLosing(_logger, seconds, _finalChanges?.Count ?? 0);
+                }
+
                 return;
             }
         }

@@ -48,6 +48,12 @@ public sealed class StorageOptions
     /// <summary>How many partition ranges the restore at start reads at once (rows are still loaded by one loop).</summary>
     public int RestoreParallelism { get; set; } = 8;
 
+    /// <summary>
+    /// How long a graceful stop tries to write the final snapshot (retrying while storage fails) before it gives up;
+    /// shorter than the host's shutdown timeout (30 s), so the lease release and the rest of the stop still run.
+    /// </summary>
+    public TimeSpan FinalSnapshotTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The longest wait between two snapshot attempts after failures (the backoff's cap).</summary>
     public TimeSpan SnapshotMaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -91,6 +97,7 @@ public sealed class StorageOptions
 
         Require(SnapshotInterval > TimeSpan.Zero, "SnapshotInterval must be positive.");
         Require(SnapshotParallelism >= 1, "SnapshotParallelism must be at least 1.");
+        Require(FinalSnapshotTimeout > TimeSpan.Zero, "FinalSnapshotTimeout must be positive.");
         Require(RestoreParallelism >= 1, "RestoreParallelism must be at least 1.");
         Require(IngestionConcurrency >= 1, "IngestionConcurrency must be at least 1.");
         Require(ReceiveBatchSize is >= 1 and <= 32, "ReceiveBatchSize must be from 1 to 32.");

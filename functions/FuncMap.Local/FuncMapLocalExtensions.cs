@@ -86,6 +86,30 @@ public static class FuncMapLocalExtensions
         return app;
     }
 
+    /// <summary>
+    /// Runs the host until it stops and returns the process exit code. A start that fails (the lease is held by
+    /// another host, the data directory is locked, the port is taken) or a stop that throws ends the process with
+    /// exit code 1 and one line on stderr that says why (<see cref="HostExit"/>), instead of an unhandled exception,
+    /// which the runtime turns into an abort (SIGABRT). A host that stopped itself with a code
+    /// (<see cref="Environment.ExitCode"/>: a failed restore, a lost lease) keeps it.
+    /// </summary>
+    public static int RunToExitCode(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var started = false;
+        using var registration = app.Lifetime.ApplicationStarted.Register(() => started = true);
+        try
+        {
+            app.Run();
+            return Environment.ExitCode;
+        }
+        catch (Exception ex)
+        {
+            // The app's services are disposed by now: only what was captured before is used.
+            return started ? HostExit.FailedToStop(ex) : HostExit.FailedToStart(ex);
+        }
+    }
+
     private static CounterEngine CreateEngine(IServiceProvider services)
     {
         var options = services.GetRequiredService<IOptions<CounterEngineOptions>>().Value;
