@@ -27,6 +27,20 @@ public sealed class StorageFailuresTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public void IsTransient_RetriesEndedByNetworkTimeouts_TransientStorageFailure()
+    {
+        // What Azure.Core's retry policy throws when every attempt ran into Retry.NetworkTimeout.
+        var timedOut = new AggregateException(new TaskCanceledException("exceeded the configured timeout"), new TaskCanceledException("exceeded the configured timeout"));
+        var mixed = new AggregateException(new TaskCanceledException("timeout"), new RequestFailedException(0, "no response"));
+        var mixedPermanent = new AggregateException(new TaskCanceledException("timeout"), new RequestFailedException(403, "forbidden"));
+
+        Assert.True(StorageFailures.IsStorage(timedOut) && StorageFailures.IsTransient(timedOut));
+        Assert.True(StorageFailures.IsStorage(mixed) && StorageFailures.IsTransient(mixed));
+        Assert.False(StorageFailures.IsTransient(mixedPermanent));
+        Assert.False(StorageFailures.IsStorage(new AggregateException(new InvalidOperationException())));
+    }
+
+    [Fact]
     public void IsStorage_OtherExceptions_False()
     {
         Assert.False(StorageFailures.IsStorage(new InvalidOperationException()));
