@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Azure.Storage.Queues;
 using FuncMap.LoadGen;
 using FuncMap.Storage;
 using Spectre.Console;
@@ -34,8 +35,8 @@ fill.SetAction(async (parse, cancellationToken) =>
     }
 
     var (messages, totals) = workload.Build(parse.GetValue(base64));
-    var client = StorageConnection.FromConnectionString(parse.GetValue(connection)!).GetQueueClient(parse.GetValue(queue)!);
-    await client.CreateIfNotExistsAsync(cancellationToken);
+    var client = new QueueClient(parse.GetValue(connection)!, parse.GetValue(queue)!, StorageClientDefaults.Queues());
+    await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
     var started = System.Diagnostics.Stopwatch.StartNew();
     await AnsiConsole.Progress()
         .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

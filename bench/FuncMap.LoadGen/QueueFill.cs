@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
+using FuncMap.Storage;
 using FuncMap.Validation;
 
 namespace FuncMap.LoadGen;
@@ -62,7 +62,7 @@ public sealed class QueueFill(int batches, int itemsPerBatch, int keys, string p
             }
 
             var json = JsonSerializer.Serialize(new { batchId = $"{run}-{b}", items });
-            messages.Add(base64 ? Convert.ToBase64String(Encoding.UTF8.GetBytes(json)) : json);
+            messages.Add(IncrementMessages.Encode(json, base64));
         }
 
         return (messages, totals);

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using Azure.Data.Tables;
+using Azure.Storage.Queues;
 using FuncMap.Counters;
 using FuncMap.Engine;
 using FuncMap.Journal;
@@ -13,15 +15,15 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-// Storage benchmarks, each next to its raw baseline on the same Azurite in the same run:
-//   ingestion increments/s vs raw receive+delete of the same messages;
-//   snapshot of 10k changed counters among N vs a raw batched upsert of 10k rows;
-//   restore of R rows vs a raw scan of the same table (sequential, and by partition range in parallel).
+// Storage benchmarks, each next to its raw Azure SDK baseline on the same Azurite in the same run:
+//   ingestion increments/s vs raw SDK receive+delete of the same messages with the same loop count;
+//   snapshot of 10k changed counters among N vs raw SDK transactions of the same 10k rows;
+//   restore of R rows vs a raw SDK scan of the same table (sequential, and by partition range in parallel).
 // Usage: dotnet run -c Release --project bench/FuncMap.Storage.Benchmarks [-- --batches 2000 --counters 1000000 --rows 100000 --rounds 3 --only ingestion,snapshot,restore]
 var options = Args.Parse(args);
 await using var azurite = new AzuriteFixture();
 await azurite.StartAsync();
-var connection = StorageConnection.FromConnectionString(azurite.ConnectionString);
+var connection = new Connection(new TableServiceClient(azurite.ConnectionString, StorageClientDefaults.Tables()), new QueueServiceClient(azurite.ConnectionString, StorageClientDefaults.Queues()));
 Console.WriteLine($"Azurite on {azurite.TableEndpoint}; {Environment.ProcessorCount} cores; {options}");
 
 var results = new List<string>();
@@ -46,6 +48,14 @@ foreach (var line in results)
     Console.WriteLine(line);
 }
 
+/// <summary>The SDK service clients of the Azurite under test.</summary>
+internal sealed record Connection(TableServiceClient Tables, QueueServiceClient Queues)
+{
+    public TableClient GetTableClient(string name) => Tables.GetTableClient(name);
+
+    public QueueClient GetQueueClient(string name) => Queues.GetQueueClient(name);
+}
+
 internal sealed record Args(int Batches, int ItemsPerBatch, int Keys, int Concurrency, int Counters, int Changed, int Rows, int Rounds, string Only)
 {
     public bool Runs(string part) => Only.Split(',').Contains(part, StringComparer.OrdinalIgnoreCase);
@@ -66,7 +76,7 @@ internal sealed record Args(int Batches, int ItemsPerBatch, int Keys, int Concur
 
 internal static class Ingestion
 {
-    public static async Task<List<string>> RunAsync(AzuriteFixture azurite, StorageConnection connection, Args o, int round)
+    public static async Task<List<string>> RunAsync(AzuriteFixture azurite, Connection connection, Args o, int round)
     {
         var workload = new QueueFill(o.Batches, o.ItemsPerBatch, o.Keys, seed: round);
         var lines = new List<string>();
@@ -79,8 +89,8 @@ internal static class Ingestion
         {
             while (true)
             {
-                var messages = await queue.ReceiveMessagesAsync(32, TimeSpan.FromSeconds(60));
-                if (messages.Count == 0)
+                var messages = (await queue.ReceiveMessagesAsync(32, TimeSpan.FromSeconds(60))).Value;
+                if (messages.Length == 0)
                 {
                     return;
                 }
@@ -113,7 +123,7 @@ internal static class Ingestion
 
             var appliedIn = timer.Elapsed;
             // Done when every message was deleted too (Snapshot mode: only after a snapshot persisted it).
-            while (await q.GetApproximateCountAsync() > 0)
+            while ((await q.GetPropertiesAsync()).Value.ApproximateMessagesCount > 0)
             {
                 await Task.Delay(5);
             }
@@ -142,10 +152,10 @@ internal static class Ingestion
         return lines;
     }
 
-    private static async Task FillAsync(IQueueClient queue, List<string> messages)
+    private static async Task FillAsync(QueueClient queue, List<string> messages)
     {
         await queue.CreateIfNotExistsAsync();
-        await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (m, ct) => await queue.SendMessageAsync(m, cancellationToken: ct));
+        await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (m, ct) => await queue.SendMessageAsync(m, ct));
     }
 }
 
@@ -198,7 +208,7 @@ internal static class BenchHost
 
 internal static class Snapshot
 {
-    public static async Task<List<string>> RunAsync(StorageConnection connection, Args o)
+    public static async Task<List<string>> RunAsync(Connection connection, Args o)
     {
         var lines = new List<string>();
         await using var engine = new CounterEngine(new CounterEngineOptions());
@@ -211,7 +221,7 @@ internal static class Snapshot
         engine.Start();
         var table = connection.GetTableClient(AzuriteFixture.UniqueTableName("snap"));
         await table.CreateIfNotExistsAsync();
-        var writer = new SnapshotWriter(table, new StorageOptions().SnapshotParallelism);
+        var writer = new CounterSnapshotWriter(table, new StorageOptions().SnapshotParallelism);
         var stride = o.Counters / o.Changed;
         var ours = new List<double>();
         var raws = new List<double>();
@@ -222,7 +232,7 @@ internal static class Snapshot
                 await engine.ExecuteAsync("c:" + (i * stride).ToString(CultureInfo.InvariantCulture), CounterOperation.Add(1, $"op-{round}-{i}"), ct));
             var timer = Stopwatch.StartNew();
             var changes = await engine.CollectChangesAsync();
-            await writer.WriteAsync(changes, CancellationToken.None);
+            await writer.WriteAsync(changes.Select(CounterRow.From), CancellationToken.None);
             await engine.MarkPersistedAsync(changes);
             timer.Stop();
             if (changes.Count != o.Changed)
@@ -232,7 +242,7 @@ internal static class Snapshot
 
             ours.Add(timer.Elapsed.TotalMilliseconds);
 
-            // Baseline: the same 10k rows (same partitions, same transaction size and parallelism), prebuilt, upserted.
+            // Baseline: the same 10k rows (same partitions, same transaction size and parallelism), prebuilt, upserted with raw SDK transactions.
             var rows = changes.Select(c => new TableEntity(CounterPartition.KeyOf(c.Key), c.Key) { ["Value"] = c.Data.Value, ["Version"] = c.Data.Version, ["UpdatedAt"] = c.Data.UpdatedAt, ["OperationIds"] = string.Join('\n', c.RecentOperationIds ?? []) })
                 .GroupBy(static r => r.PartitionKey).Select(static g => g.ToList()).ToList();
             var raw = Stopwatch.StartNew();
@@ -240,7 +250,7 @@ internal static class Snapshot
             {
                 for (var s = 0; s < partition.Count; s += 100)
                 {
-                    await table.SubmitTransactionAsync(partition.Skip(s).Take(100).Select(TableTransactionAction.Upsert).ToList(), ct);
+                    await table.SubmitTransactionAsync(partition.Skip(s).Take(100).Select(static r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)), ct);
                 }
             });
             raw.Stop();
@@ -249,7 +259,7 @@ internal static class Snapshot
         }
 
         var (m, r) = (Median(ours), Median(raws));
-        lines.Add($"snapshot: {o.Changed:N0} changed among {o.Counters:N0} counters: FuncMap (collect+write+mark) median {m:N0} ms vs raw batched upsert of {o.Changed:N0} rows {r:N0} ms, ratio {m / r:0.00}x");
+        lines.Add($"snapshot: {o.Changed:N0} changed among {o.Counters:N0} counters: FuncMap (collect+write+mark) median {m:N0} ms vs raw SDK transactions of the same {o.Changed:N0} rows {r:N0} ms, ratio {m / r:0.00}x");
         return lines;
     }
 
@@ -262,7 +272,7 @@ internal static class Snapshot
 
 internal static class Restore
 {
-    public static async Task<List<string>> RunAsync(StorageConnection connection, Args o)
+    public static async Task<List<string>> RunAsync(Connection connection, Args o)
     {
         var table = connection.GetTableClient(AzuriteFixture.UniqueTableName("restore"));
         await table.CreateIfNotExistsAsync();
@@ -273,36 +283,30 @@ internal static class Restore
         {
             foreach (var chunk in g.Chunk(100))
             {
-                await table.SubmitTransactionAsync(chunk.Select(k => TableTransactionAction.Upsert(new TableEntity(g.Key, k)
+                await table.SubmitTransactionAsync(chunk.Select(k => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(g.Key, k)
                 {
                     ["Value"] = 7L, ["Version"] = 3L, ["UpdatedAt"] = now, ["OperationIds"] = "op-a\nop-b",
-                })).ToList(), ct);
+                })), ct);
             }
         });
         Console.WriteLine($"restore: wrote {o.Rows:N0} rows in {fill.Elapsed.TotalSeconds:0.0} s");
 
         var parallelism = new StorageOptions().RestoreParallelism;
-        // Four measurements per round, in a rotating order so none always runs first (Azurite warms up, Node's GC).
-        var names = new[] { "raw sequential scan", "raw parallel scan", "previous loader (sequential scan + Load)", "FuncMap restore (parallel ranges + Load)" };
+        // Three measurements per round, in a rotating order so none always runs first (Azurite warms up, Node's GC).
+        var names = new[] { "raw SDK sequential scan", "raw SDK parallel scan", "FuncMap restore (parallel ranges + Load)" };
         Func<Task<long>>[] runs =
         [
             async () =>
             {
                 long seen = 0;
-                await foreach (var page in table.QueryAsync(pageSize: TableRestoreLoader.PageSize))
+                await foreach (var page in table.QueryAsync<TableEntity>(maxPerPage: TableRestoreLoader.PageSize).AsPages())
                 {
-                    seen += page.Entities.Count;
+                    seen += page.Values.Count;
                 }
 
                 return seen;
             },
             () => RawParallelScanAsync(table, parallelism),
-            async () =>
-            {
-                await using var engine = new CounterEngine(new CounterEngineOptions());
-                var loaded = await PreviousLoader.LoadRowsAsync(table, engine);
-                return Check(loaded, engine.CounterCount);
-            },
             async () =>
             {
                 await using var engine = new CounterEngine(new CounterEngineOptions());
@@ -335,47 +339,24 @@ internal static class Restore
         var m = times.Select(Snapshot.Median).ToArray();
         return
         [
-            $"restore: {o.Rows:N0} rows, {o.Rounds} rounds, medians: raw sequential scan {m[0]:N0} ms, raw parallel scan ({parallelism} ranges at once) {m[1]:N0} ms, previous loader {m[2]:N0} ms, FuncMap restore {m[3]:N0} ms",
-            $"restore ratios: FuncMap / raw sequential scan {m[3] / m[0]:0.00}x (previous loader {m[2] / m[0]:0.00}x); FuncMap / raw parallel scan {m[3] / m[1]:0.00}x",
+            $"restore: {o.Rows:N0} rows, {o.Rounds} rounds, medians: raw SDK sequential scan {m[0]:N0} ms, raw SDK parallel scan ({parallelism} ranges at once) {m[1]:N0} ms, FuncMap restore {m[2]:N0} ms",
+            $"restore ratios: FuncMap / raw SDK parallel scan {m[2] / m[1]:0.00}x; FuncMap / raw SDK sequential scan {m[2] / m[0]:0.00}x",
         ];
 
         long Check(long loaded, long inEngine) => loaded == inEngine ? loaded : throw new InvalidOperationException($"loaded {loaded}, in engine {inEngine}");
     }
 
     /// <summary>The parallel baseline: the same 64 PartitionKey ranges, as many at once, rows only counted.</summary>
-    private static async Task<long> RawParallelScanAsync(ITableClient table, int parallelism)
+    private static async Task<long> RawParallelScanAsync(TableClient table, int parallelism)
     {
         long seen = 0;
         await Parallel.ForEachAsync(Enumerable.Range(0, CounterPartition.Count), new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (partition, ct) =>
         {
-            await foreach (var page in table.QueryAsync(TableRestoreLoader.RangeFilter(partition), pageSize: TableRestoreLoader.PageSize, cancellationToken: ct))
+            await foreach (var page in table.QueryAsync<TableEntity>(TableRestoreLoader.RangeFilter(partition), maxPerPage: TableRestoreLoader.PageSize, cancellationToken: ct).AsPages())
             {
-                Interlocked.Add(ref seen, page.Entities.Count);
+                Interlocked.Add(ref seen, page.Values.Count);
             }
         });
         return seen;
-    }
-
-    /// <summary>The loader before the parallel restore (commit 0b9cfd8): one sequential scan, the next page fetched while this one loads.</summary>
-    private static class PreviousLoader
-    {
-        public static async Task<long> LoadRowsAsync(ITableClient table, CounterEngine engine)
-        {
-            long rows = 0;
-            Task<TablePage>? next = table.QueryPageAsync(pageSize: TableRestoreLoader.PageSize);
-            while (next is not null)
-            {
-                var page = await next;
-                next = page.Continuation is { } continuation ? table.QueryPageAsync(pageSize: TableRestoreLoader.PageSize, continuation: continuation) : null;
-                foreach (var row in page.Entities)
-                {
-                    var (data, ids) = CounterRows.FromRow(row);
-                    engine.Load(row.RowKey, data, ids, persisted: true);
-                    rows++;
-                }
-            }
-
-            return rows;
-        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Azure;
+using Azure.Data.Tables;
 using FuncMap.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -129,7 +130,7 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
         try
         {
             var row = NewRow(_time.GetUtcNow());
-            await _storage.Leases.UpdateEntityAsync(row, _etag, cancellationToken).ConfigureAwait(false);
+            await _storage.Leases.UpdateEntityAsync(row, _etag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
             Log.LeaseReleased(_logger, OwnerId);
         }
         catch (Exception ex) when (StorageFailures.IsStorage(ex) || ex is OperationCanceledException)
@@ -211,12 +212,12 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
         while (true)
         {
             var now = _time.GetUtcNow();
-            var current = await _storage.Leases.GetEntityAsync(PartitionKey, RowKey, cancellationToken).ConfigureAwait(false);
+            var current = await ReadAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 if (current is null)
                 {
-                    _etag = await _storage.Leases.AddEntityAsync(NewRow(now + _options.LeaseDuration), cancellationToken).ConfigureAwait(false);
+                    _etag = ETagOf(await _storage.Leases.AddEntityAsync(NewRow(now + _options.LeaseDuration), cancellationToken).ConfigureAwait(false));
                 }
                 else
                 {
@@ -227,14 +228,14 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
                         throw new LeaseHeldException(owner, expires, _storage.Leases.Name);
                     }
 
-                    _etag = await _storage.Leases.UpdateEntityAsync(NewRow(now + _options.LeaseDuration), current.ETag, cancellationToken).ConfigureAwait(false);
+                    _etag = ETagOf(await _storage.Leases.UpdateEntityAsync(NewRow(now + _options.LeaseDuration), current.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false));
                     if (!string.Equals(owner, OwnerId, StringComparison.Ordinal) && owner.Length > 0)
                     {
                         Log.LeaseTakenOver(_logger, owner, expires);
                     }
                 }
             }
-            catch (StorageException ex) when (ex.Status is (int)HttpStatusCode.Conflict or (int)HttpStatusCode.PreconditionFailed)
+            catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.Conflict or (int)HttpStatusCode.PreconditionFailed)
             {
                 continue; // Another host raced us: read again and decide on what is there now.
             }
@@ -252,13 +253,13 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
         {
             try
             {
-                _etag = await _storage.Leases.UpdateEntityAsync(NewRow(_time.GetUtcNow() + _options.LeaseDuration), _etag, cancellationToken).ConfigureAwait(false);
+                _etag = ETagOf(await _storage.Leases.UpdateEntityAsync(NewRow(_time.GetUtcNow() + _options.LeaseDuration), _etag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false));
                 return true;
             }
-            catch (StorageException ex) when (ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound)
+            catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound)
             {
                 // The ETag changed: ours if an earlier renewal succeeded without us seeing the answer, else lost.
-                var current = await _storage.Leases.GetEntityAsync(PartitionKey, RowKey, cancellationToken).ConfigureAwait(false);
+                var current = await ReadAsync(cancellationToken).ConfigureAwait(false);
                 if (current is not null && string.Equals(current.GetString("Owner"), OwnerId, StringComparison.Ordinal))
                 {
                     _etag = current.ETag;
@@ -279,6 +280,17 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
         Environment.ExitCode = 1;
         _lifetime.StopApplication();
     }
+
+    /// <summary>The lease row, or null when there is none.</summary>
+    private async Task<TableEntity?> ReadAsync(CancellationToken cancellationToken)
+    {
+        var response = await _storage.Leases.GetEntityIfExistsAsync<TableEntity>(PartitionKey, RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return response.HasValue ? response.Value : null;
+    }
+
+    /// <summary>The new ETag of a row the service answered a write of (every successful entity write carries one).</summary>
+    private static ETag ETagOf(Response response) =>
+        response.Headers.ETag ?? throw new InvalidOperationException("The table service answered an entity write without an ETag.");
 
     private TableEntity NewRow(DateTimeOffset expiresAt) => new(PartitionKey, RowKey)
     {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Azure.Storage.Queues.Models;
 using FuncMap.Batches;
 using FuncMap.Engine;
 using FuncMap.Storage;
@@ -129,8 +130,8 @@ public sealed class QueueIngestionService : BackgroundService
         {
             try
             {
-                await _storage.Queue.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
-                await _storage.PoisonQueue.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+                await _storage.Queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+                await _storage.PoisonQueue.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
                 return;
             }
             catch (Exception ex) when (StorageFailures.IsStorage(ex))
@@ -159,10 +160,10 @@ public sealed class QueueIngestionService : BackgroundService
                     continue;
                 }
 
-                IReadOnlyList<QueueMessage> messages;
+                QueueMessage[] messages;
                 try
                 {
-                    messages = await _storage.Queue.ReceiveMessagesAsync(_options.ReceiveBatchSize, _options.VisibilityTimeout, cancellationToken).ConfigureAwait(false);
+                    messages = (await _storage.Queue.ReceiveMessagesAsync(_options.ReceiveBatchSize, _options.VisibilityTimeout, cancellationToken).ConfigureAwait(false)).Value;
                     failures = 0;
                     _status.IngestionSucceeded();
                 }
@@ -174,7 +175,7 @@ public sealed class QueueIngestionService : BackgroundService
                     continue;
                 }
 
-                if (messages.Count == 0)
+                if (messages.Length == 0)
                 {
                     // An empty queue is polled less often, up to MaxPollDelay.
                     await Task.Delay(Backoff.Delay(idle++, _options.MaxPollDelay), _time, cancellationToken).ConfigureAwait(false);
@@ -208,11 +209,11 @@ public sealed class QueueIngestionService : BackgroundService
     {
         try
         {
-            var parsed = IncrementBatchParser.ParseQueueMessage(message.MessageText);
+            var parsed = IncrementMessages.Parse(message);
             if (parsed.Batch is not { } batch)
             {
                 Log.MessageInvalid(_logger, message.MessageId, message.DequeueCount, string.Join("; ", parsed.Errors));
-                await PoisonAsync(message, PoisonEnvelope.For(message, "invalid message: it can never succeed", parsed.Errors), cancellationToken).ConfigureAwait(false);
+                await PoisonAsync(message, IncrementMessages.Invalid(message, parsed.Errors), cancellationToken).ConfigureAwait(false);
                 return;
             }
 
@@ -259,7 +260,7 @@ public sealed class QueueIngestionService : BackgroundService
                 Log.MessageFailed(_logger, ex, message.MessageId);
             }
 
-            if (message.DequeueCount < _options.MaxDeliveries)
+            if (IncrementMessages.GiveUp(message, ex, _options.MaxDeliveries) is not { } envelope)
             {
                 _metrics.Message("retry");
                 Log.MessageRetry(_logger, message.MessageId, message.DequeueCount, ex.Message);
@@ -269,7 +270,7 @@ public sealed class QueueIngestionService : BackgroundService
             Log.MessageGaveUp(_logger, message.MessageId, message.DequeueCount, ex.Message);
             try
             {
-                await PoisonAsync(message, PoisonEnvelope.For(message, "too many deliveries: " + ex.Message, []), cancellationToken).ConfigureAwait(false);
+                await PoisonAsync(message, envelope, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception poisonEx) when (StorageFailures.IsStorage(poisonEx) || poisonEx is OperationCanceledException)
             {
@@ -356,8 +357,9 @@ public sealed class QueueIngestionService : BackgroundService
         {
             try
             {
-                var receipt = await _storage.Queue.UpdateVisibilityAsync(p.MessageId, p.PopReceipt, _options.VisibilityTimeout, ct).ConfigureAwait(false);
-                _pending[p.MessageId] = p with { PopReceipt = receipt, VisibleUntil = _time.GetUtcNow() + _options.VisibilityTimeout };
+                // No new body: only the visibility moves (the SDK sends no message when it is null).
+                var receipt = (await _storage.Queue.UpdateMessageAsync(p.MessageId, p.PopReceipt, (string?)null, _options.VisibilityTimeout, ct).ConfigureAwait(false)).Value;
+                _pending[p.MessageId] = p with { PopReceipt = receipt.PopReceipt, VisibleUntil = receipt.NextVisibleOn };
             }
             catch (Exception ex) when (StorageFailures.IsStorage(ex) && !StorageFailures.IsTransient(ex))
             {

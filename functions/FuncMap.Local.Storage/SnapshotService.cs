@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FuncMap.Engine;
 using FuncMap.Journal;
+using FuncMap.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -26,7 +27,7 @@ public sealed class SnapshotService : BackgroundService
     private readonly StorageMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly SnapshotWriter _writer;
+    private readonly CounterSnapshotWriter _writer;
     private readonly SemaphoreSlim _runLock = new(1, 1);
     private TaskCompletionSource _persisted = NewSignal();
     private IReadOnlyList<CounterChange>? _finalChanges;
@@ -47,7 +48,7 @@ public sealed class SnapshotService : BackgroundService
         _metrics = metrics;
         _time = time;
         _logger = logger;
-        _writer = new SnapshotWriter(storage.Counters, _options.SnapshotParallelism);
+        _writer = new CounterSnapshotWriter(storage.Counters, _options.SnapshotParallelism);
     }
 
     /// <summary>The number of runs started so far (a run's number is its start count).</summary>
@@ -186,7 +187,7 @@ public sealed class SnapshotService : BackgroundService
                 }
 
                 changes = collected.Count;
-                await _writer.WriteAsync(collected, cancellationToken).ConfigureAwait(false);
+                await _writer.WriteAsync(collected.Select(CounterRow.From), cancellationToken).ConfigureAwait(false);
                 if (!final)
                 {
                     await _engine.MarkPersistedAsync(collected, cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,9 @@
+using Azure.Data.Tables;
+using Azure.Identity;
+using Azure.Storage.Queues;
 using FuncMap.Engine;
+using FuncMap.Storage;
+using Microsoft.Extensions.Azure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -53,6 +58,7 @@ public static class StorageServiceCollectionExtensions
             var root = provider.GetService<IHostEnvironment>()?.ContentRootPath ?? Directory.GetCurrentDirectory();
             return new DataDirectory(Path.GetFullPath(string.IsNullOrWhiteSpace(configured) ? ".data" : configured, root));
         });
+        AddStorageClients(services);
         services.AddSingleton<CounterStorage>();
         services.AddSingleton<StorageStatus>();
         services.AddSingleton<StorageMetrics>();
@@ -84,5 +90,40 @@ public static class StorageServiceCollectionExtensions
 
         services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: HealthTags);
         return services;
+    }
+
+    /// <summary>
+    /// One <see cref="TableServiceClient"/> and one <see cref="QueueServiceClient"/> for the host, through the Azure
+    /// SDK's client registration: a connection string (<c>UseDevelopmentStorage=true</c> included) parsed by the SDK,
+    /// or the service URIs with <see cref="DefaultAzureCredential"/> (a user-assigned managed identity when
+    /// <see cref="StorageOptions.ManagedIdentityClientId"/> is set).
+    /// </summary>
+    private static void AddStorageClients(IServiceCollection services)
+    {
+        services.AddAzureClients(clients =>
+        {
+            clients.UseCredential(static p => new DefaultAzureCredential(new DefaultAzureCredentialOptions
+            {
+                ManagedIdentityClientId = Settings(p).ManagedIdentityClientId is { Length: > 0 } id ? id : null,
+            }));
+            clients.AddClient<TableServiceClient, TableClientOptions>(static (options, credential, p) =>
+            {
+                var settings = Settings(p);
+                StorageClientDefaults.Tables(options);
+                return settings.UsesIdentity
+                    ? new TableServiceClient(settings.TableServiceUri!, credential, options)
+                    : new TableServiceClient(settings.ConnectionString, options);
+            });
+            clients.AddClient<QueueServiceClient, QueueClientOptions>(static (options, credential, p) =>
+            {
+                var settings = Settings(p);
+                StorageClientDefaults.Queues(options);
+                return settings.UsesIdentity
+                    ? new QueueServiceClient(settings.QueueServiceUri!, credential, options)
+                    : new QueueServiceClient(settings.ConnectionString, options);
+            });
+        });
+
+        static StorageOptions Settings(IServiceProvider p) => p.GetRequiredService<IOptions<StorageOptions>>().Value;
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Azure.Data.Tables;
 using FuncMap.Counters;
 using FuncMap.Engine;
 using FuncMap.Storage;
@@ -86,17 +87,19 @@ public sealed class TableRestoreLoader : ICounterLoader
     /// PartitionKey exactly once, so a row outside the 64 names ("", "1", "000", "64", "x") is read too, by the
     /// range it sorts into, and found foreign; no extra query is needed.
     /// </summary>
-    internal static TableFilter RangeFilter(int partition)
+    internal static string RangeFilter(int partition)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(partition, CounterPartition.Count);
         if (partition == 0)
         {
-            return TableFilter.PartitionKey.Lt(CounterPartition.Name(1));
+            return TableClient.CreateQueryFilter($"PartitionKey lt {CounterPartition.Name(1)}");
         }
 
-        var lower = TableFilter.PartitionKey.Ge(CounterPartition.Name(partition));
-        return partition == CounterPartition.Count - 1 ? lower : lower.And(TableFilter.PartitionKey.Lt(CounterPartition.Name(partition + 1)));
+        var lower = CounterPartition.Name(partition);
+        return partition == CounterPartition.Count - 1
+            ? TableClient.CreateQueryFilter($"PartitionKey ge {lower}")
+            : TableClient.CreateQueryFilter($"PartitionKey ge {lower} and PartitionKey lt {CounterPartition.Name(partition + 1)}");
     }
 
     /// <summary>
@@ -107,7 +110,7 @@ public sealed class TableRestoreLoader : ICounterLoader
     /// A row lacking a column throws <see cref="InvalidDataException"/> (not transient: the start fails).
     /// Progress is logged every <paramref name="progressInterval"/> rows loaded.
     /// </summary>
-    internal static async Task<RestoreResult> LoadRowsAsync(ITableClient table, CounterEngine engine, int parallelism, ILogger logger, CancellationToken cancellationToken, long progressInterval = ProgressInterval)
+    internal static async Task<RestoreResult> LoadRowsAsync(TableClient table, CounterEngine engine, int parallelism, ILogger logger, CancellationToken cancellationToken, long progressInterval = ProgressInterval)
     {
         ArgumentNullException.ThrowIfNull(table);
         ArgumentNullException.ThrowIfNull(engine);
@@ -186,18 +189,15 @@ public sealed class TableRestoreLoader : ICounterLoader
 
     private static async ValueTask ReadRangeAsync(ReadState state, int partition, CancellationToken cancellationToken)
     {
-        var filter = RangeFilter(partition);
-        TableContinuation? continuation = null;
-        do
+        // AsPages follows the service's continuation (NextPartitionKey/NextRowKey) until the range is read.
+        var pages = state.Table.QueryAsync<TableEntity>(RangeFilter(partition), maxPerPage: PageSize, cancellationToken: cancellationToken).AsPages();
+        await foreach (var page in pages.ConfigureAwait(false))
         {
-            var page = await state.Table.QueryPageAsync(filter, pageSize: PageSize, continuation: continuation, cancellationToken: cancellationToken).ConfigureAwait(false);
-            continuation = page.Continuation;
-            if (page.Entities.Count > 0)
+            if (page.Values.Count > 0)
             {
-                await state.Writer.WriteAsync(Parse(state, page.Entities), cancellationToken).ConfigureAwait(false);
+                await state.Writer.WriteAsync(Parse(state, page.Values), cancellationToken).ConfigureAwait(false);
             }
         }
-        while (continuation is not null);
 
         Interlocked.Increment(ref state.RangesDone);
     }
@@ -207,7 +207,7 @@ public sealed class TableRestoreLoader : ICounterLoader
         var rows = new List<ParsedRow>(entities.Count);
         foreach (var entity in entities)
         {
-            if (!string.Equals(entity.PartitionKey, CounterPartition.KeyOf(entity.RowKey), StringComparison.Ordinal))
+            if (CounterRows.IsForeign(entity))
             {
                 if (Interlocked.Increment(ref state.ForeignRows) <= ForeignRowsLogged)
                 {
@@ -217,26 +217,26 @@ public sealed class TableRestoreLoader : ICounterLoader
                 continue;
             }
 
-            var (data, ids) = CounterRows.FromRow(entity);
-            rows.Add(new ParsedRow(entity.RowKey, data, ids));
+            var row = CounterRows.FromEntity(entity);
+            rows.Add(new ParsedRow(row.Key, row.ToData(), row.OperationIds));
         }
 
         return new ParsedPage([.. rows]);
     }
 
-    private sealed class ReadState(ITableClient table, ChannelWriter<ParsedPage> writer, ILogger logger)
+    private sealed class ReadState(TableClient table, ChannelWriter<ParsedPage> writer, ILogger logger)
     {
         public long ForeignRows;
         public int RangesDone;
 
-        public ITableClient Table { get; } = table;
+        public TableClient Table { get; } = table;
 
         public ChannelWriter<ParsedPage> Writer { get; } = writer;
 
         public ILogger Logger { get; } = logger;
     }
 
-    private readonly record struct ParsedRow(string Key, CounterData Data, string[]? OperationIds);
+    private readonly record struct ParsedRow(string Key, CounterData Data, IReadOnlyList<string>? OperationIds);
 
     private sealed record ParsedPage(ParsedRow[] Rows);
 }

@@ -119,7 +119,7 @@ public sealed class IngestionTests(AzuriteFixture azurite)
 
         // Azurite refuses to store a message over 64 KiB, so that one is handed to the handler directly.
         var huge = Batch("huge", ("bad4", 1)) + new string(' ', 64 * 1024);
-        await host.Ingestion.HandleAsync(new QueueMessage("huge-id", "receipt", 1, DateTimeOffset.UtcNow, null, huge), CancellationToken.None);
+        await host.Ingestion.HandleAsync(Azure.Storage.Queues.Models.QueuesModelFactory.QueueMessage("huge-id", "receipt", BinaryData.FromString(huge), 1, insertedOn: DateTimeOffset.UtcNow), CancellationToken.None);
 
         var envelopes = await setup.ReceivePoisonAsync(bad.Count + 1);
         Assert.Equal(bad.Count + 1, envelopes.Count);
@@ -189,7 +189,7 @@ public sealed class IngestionTests(AzuriteFixture azurite)
         await Eventually.TrueAsync(() => Task.FromResult(DateTime.UtcNow > renewedAt), "one visibility timeout to pass");
         Assert.Equal(1, host.Ingestion.PendingCount);
         Assert.Equal(1, await setup.Queue.GetApproximateCountAsync());
-        Assert.Empty(await setup.Queue.ReceiveMessagesAsync(1, TimeSpan.FromSeconds(3)));
+        Assert.Empty((await setup.Queue.ReceiveMessagesAsync(1, TimeSpan.FromSeconds(3))).Value);
         Assert.Empty(await setup.ReadTableAsync());
 
         Assert.True(await host.Snapshots.SnapshotNowAsync(CancellationToken.None));

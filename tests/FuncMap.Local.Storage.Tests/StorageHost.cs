@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Json;
+using Azure.Data.Tables;
+using Azure.Storage.Queues;
 using FuncMap.Journal;
 using FuncMap.Storage;
 using FuncMap.Testing;
@@ -27,10 +29,9 @@ public sealed class StorageSetup : IDisposable
         QueueName = AzuriteFixture.UniqueQueueName("inc");
         PoisonQueueName = QueueName + "-poison";
         DataDirectory = Path.Combine(Path.GetTempPath(), "funcmap-storage-" + Guid.NewGuid().ToString("N"));
-        var connection = StorageConnection.FromConnectionString(azurite.ConnectionString);
-        Table = connection.GetTableClient(TableName);
-        Queue = connection.GetQueueClient(QueueName);
-        PoisonQueue = connection.GetQueueClient(PoisonQueueName);
+        Table = new TableClient(azurite.ConnectionString, TableName, StorageClientDefaults.Tables());
+        Queue = new QueueClient(azurite.ConnectionString, QueueName, StorageClientDefaults.Queues());
+        PoisonQueue = new QueueClient(azurite.ConnectionString, PoisonQueueName, StorageClientDefaults.Queues());
     }
 
     public AzuriteFixture Azurite { get; }
@@ -47,11 +48,11 @@ public sealed class StorageSetup : IDisposable
 
     public string DataDirectory { get; set; }
 
-    public ITableClient Table { get; }
+    public TableClient Table { get; }
 
-    public IQueueClient Queue { get; }
+    public QueueClient Queue { get; }
 
-    public IQueueClient PoisonQueue { get; }
+    public QueueClient PoisonQueue { get; }
 
     /// <summary>Settings every host of this setup gets (tests may add or override).</summary>
     public Dictionary<string, string?> Settings { get; } = new(StringComparer.Ordinal);
@@ -99,12 +100,9 @@ public sealed class StorageSetup : IDisposable
     public async Task<Dictionary<string, TableEntity>> ReadTableAsync()
     {
         var rows = new Dictionary<string, TableEntity>(StringComparer.Ordinal);
-        await foreach (var page in Table.QueryAsync())
+        await foreach (var row in Table.QueryAsync<TableEntity>())
         {
-            foreach (var row in page.Entities)
-            {
-                rows[row.RowKey] = row;
-            }
+            rows[row.RowKey] = row;
         }
 
         return rows;
@@ -116,9 +114,9 @@ public sealed class StorageSetup : IDisposable
         var envelopes = new List<PoisonEnvelope>();
         await Eventually.TrueAsync(async () =>
         {
-            foreach (var message in await PoisonQueue.ReceiveMessagesAsync(32, TimeSpan.FromMinutes(5)))
+            foreach (var message in (await PoisonQueue.ReceiveMessagesAsync(32, TimeSpan.FromMinutes(5))).Value)
             {
-                envelopes.Add(PoisonEnvelope.Parse(message.MessageText)!);
+                envelopes.Add(PoisonEnvelope.Parse(message.Body.ToString())!);
             }
 
             return envelopes.Count >= expected;
@@ -236,4 +234,11 @@ public static class Eventually
             await Task.Delay(25);
         }
     }
+}
+
+/// <summary>The queue's approximate message count, as the tests poll it.</summary>
+internal static class QueueClientTestExtensions
+{
+    public static async Task<int> GetApproximateCountAsync(this QueueClient queue) =>
+        (await queue.GetPropertiesAsync()).Value.ApproximateMessagesCount;
 }

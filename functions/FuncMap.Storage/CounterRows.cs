@@ -1,0 +1,129 @@
+using Azure.Data.Tables;
+using FuncMap.Counters;
+using FuncMap.Engine;
+
+namespace FuncMap.Storage;
+
+/// <summary>
+/// One row of table <c>Counters</c> as both hosts write and read it. <see cref="Exists"/> false means "the counter
+/// was deleted": the snapshot writer deletes its row instead of upserting it.
+/// </summary>
+/// <param name="Key">The counter key (the RowKey).</param>
+/// <param name="Value">The counter's value.</param>
+/// <param name="Version">The counter's version.</param>
+/// <param name="UpdatedAt">When the last operation was applied.</param>
+/// <param name="OperationIds">The counter's recent operation ids, oldest first (null or empty: none).</param>
+/// <param name="Exists">False for a deleted counter.</param>
+public readonly record struct CounterRow(string Key, long Value, long Version, DateTimeOffset UpdatedAt, IReadOnlyList<string>? OperationIds, bool Exists = true)
+{
+    /// <summary>The row of a change the local engine collected.</summary>
+    public static CounterRow From(CounterChange change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        return new CounterRow(change.Key, change.Data.Value, change.Data.Version, change.Data.UpdatedAt, change.RecentOperationIds, change.Data.Exists);
+    }
+
+    /// <summary>The row of a counter entity's state (the Functions app).</summary>
+    public static CounterRow From(string key, CounterState state)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(state);
+        return new CounterRow(key, state.Value, state.Version, state.UpdatedAt, state.RecentOperationIds, state.Exists);
+    }
+
+    /// <summary>The counter data the engine loads (always existing: deleted counters have no row).</summary>
+    public CounterData ToData() => new() { Value = Value, Version = Version, UpdatedAtTicks = UpdatedAt.UtcTicks, Exists = true };
+}
+
+/// <summary>
+/// The schema of table <c>Counters</c>, written by both hosts and loaded by the local host: PartitionKey =
+/// <see cref="CounterPartition.KeyOf"/> of the key, RowKey = key, Value and Version (Int64), UpdatedAt
+/// (DateTime), and OperationIds — the recent operation ids, newline-separated (ids are printable ASCII, so a
+/// newline never occurs in one), absent when there are none — so deduplication survives journal truncation,
+/// restarts, and a move between the hosts.
+/// </summary>
+public static class CounterRows
+{
+    /// <summary>The table's default name.</summary>
+    public const string DefaultTableName = "Counters";
+
+    /// <summary>Int64 value column.</summary>
+    public const string Value = "Value";
+
+    /// <summary>Int64 version column.</summary>
+    public const string Version = "Version";
+
+    /// <summary>DateTime column: the last applied operation.</summary>
+    public const string UpdatedAt = "UpdatedAt";
+
+    /// <summary>String column: the recent operation ids, newline-separated; absent when there are none.</summary>
+    public const string OperationIds = "OperationIds";
+
+    /// <summary>The most actions of one entity group transaction (a service limit).</summary>
+    public const int MaxTransactionActions = 100;
+
+    /// <summary>The entity of a live counter's row.</summary>
+    public static TableEntity ToEntity(in CounterRow row)
+    {
+        var entity = new TableEntity(CounterPartition.KeyOf(row.Key), row.Key)
+        {
+            [Value] = row.Value,
+            [Version] = row.Version,
+            [UpdatedAt] = row.UpdatedAt,
+        };
+        if (row.OperationIds is { Count: > 0 } ids)
+        {
+            entity[OperationIds] = string.Join('\n', ids);
+        }
+
+        return entity;
+    }
+
+    /// <summary>
+    /// True when the row's PartitionKey is not the one FuncMap gives its RowKey: FuncMap never wrote it there, so a
+    /// snapshot would never update or delete it; readers skip it rather than load a counter that cannot be kept.
+    /// </summary>
+    public static bool IsForeign(TableEntity entity)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        return !string.Equals(entity.PartitionKey, CounterPartition.KeyOf(entity.RowKey ?? string.Empty), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Reads a row back as the counter it holds. Refused with <see cref="InvalidDataException"/> (naming the row and
+    /// column): Value or Version missing or not an integer, UpdatedAt missing or not a date, OperationIds not a string.
+    /// Int32 values (written by other tools as untyped JSON numbers) widen to Int64.
+    /// </summary>
+    public static CounterRow FromEntity(TableEntity entity)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        var ids = entity.TryGetValue(OperationIds, out var idsValue) ? idsValue : null;
+        if (ids is not null and not string)
+        {
+            throw Malformed(entity, OperationIds, "is not a string");
+        }
+
+        return new CounterRow(
+            entity.RowKey,
+            Int64(entity, Value),
+            Int64(entity, Version),
+            entity.TryGetValue(UpdatedAt, out var at) ? at switch
+            {
+                DateTimeOffset offset => offset,
+                DateTime time => new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)),
+                _ => throw Malformed(entity, UpdatedAt, "is not a date"),
+            } : throw Malformed(entity, UpdatedAt, "is missing"),
+            string.IsNullOrEmpty((string?)ids) ? null : ((string)ids).Split('\n'));
+    }
+
+    private static long Int64(TableEntity entity, string column) =>
+        !entity.TryGetValue(column, out var value) ? throw Malformed(entity, column, "is missing") : value switch
+        {
+            long l => l,
+            int i => i,
+            _ => throw Malformed(entity, column, "is not an integer"),
+        };
+
+    private static InvalidDataException Malformed(TableEntity entity, string column, string problem) =>
+        new($"Counters row ({entity.PartitionKey}, {entity.RowKey}): column {column} {problem}; the table holds rows FuncMap did not write.");
+}
