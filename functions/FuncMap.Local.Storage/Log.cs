@@ -38,11 +38,11 @@ internal static partial class Log
     [LoggerMessage(1412, LogLevel.Information, "Restoring from table {Table}: {Rows} counters loaded, {RangesDone}/{Ranges} partition ranges read, {ElapsedMilliseconds} ms so far.")]
     public static partial void RestoreProgress(ILogger logger, long rows, string table, int rangesDone, int ranges, double elapsedMilliseconds);
 
-    [LoggerMessage(1413, LogLevel.Warning, "Table {Table} holds a foreign row ({PartitionKey}, {RowKey}): FuncMap writes that key in partition {Expected}. Skipped, not loaded.")]
-    public static partial void ForeignRow(ILogger logger, string partitionKey, string rowKey, string expected, string table);
+    [LoggerMessage(1413, LogLevel.Warning, "Table {Table} holds a row the service cannot serve ({PartitionKey}, {RowKey}): {Reason} ({Rule}). Skipped, not loaded, not deleted.")]
+    public static partial void RowSkipped(ILogger logger, string partitionKey, string rowKey, string reason, string rule, string table);
 
-    [LoggerMessage(1414, LogLevel.Warning, "Restore skipped {Count} foreign rows of table {Table} (PartitionKey not the counter partition of the RowKey; the first ones are logged above). FuncMap never updates or deletes them.")]
-    public static partial void ForeignRowsSkipped(ILogger logger, long count, string table);
+    [LoggerMessage(1414, LogLevel.Warning, "Restore skipped {Count} rows of table {Table} whose key the service cannot serve (the first ones are logged above, each with its reason). FuncMap never updates or deletes them.")]
+    public static partial void RowsSkipped(ILogger logger, long count, string table);
 
     [LoggerMessage(1420, LogLevel.Information, "Snapshot {Run} wrote {Rows} rows in {ElapsedMilliseconds} ms (final: {Final}).")]
     public static partial void SnapshotWritten(ILogger logger, long run, int rows, double elapsedMilliseconds, bool final);

@@ -20,6 +20,9 @@ public static class StorageInstruments
     /// <summary>Rows loaded by the restore.</summary>
     public const string RestoredRows = "funcmap.storage.restore.rows";
 
+    /// <summary>Rows the restore skipped because the service cannot serve their key, tagged with <c>funcmap.reason</c> (the rule).</summary>
+    public const string SkippedRows = "funcmap.storage.restore.skipped_rows";
+
     /// <summary>Queue messages handled, tagged with <c>funcmap.outcome</c> (applied, duplicate, poison, retry).</summary>
     public const string Messages = "funcmap.storage.ingestion.messages";
 
@@ -45,6 +48,7 @@ internal sealed class StorageMetrics
     private readonly Histogram<double> _snapshotDuration;
     private readonly Counter<long> _snapshotRows;
     private readonly Counter<long> _restoredRows;
+    private readonly Counter<long> _skippedRows;
     private readonly Counter<long> _messages;
     private readonly Counter<long> _items;
     private readonly Counter<long> _overflowedKeys;
@@ -58,6 +62,7 @@ internal sealed class StorageMetrics
         _snapshotDuration = meter.CreateHistogram<double>(StorageInstruments.SnapshotDuration, "s", "Duration of a snapshot run.");
         _snapshotRows = meter.CreateCounter<long>(StorageInstruments.SnapshotRows, "{row}", "Rows upserted or deleted by snapshots.");
         _restoredRows = meter.CreateCounter<long>(StorageInstruments.RestoredRows, "{row}", "Rows loaded from the snapshot table.");
+        _skippedRows = meter.CreateCounter<long>(StorageInstruments.SkippedRows, "{row}", "Rows of the snapshot table the restore skipped (a key the service cannot serve); never deleted.");
         _messages = meter.CreateCounter<long>(StorageInstruments.Messages, "{message}", "Queue messages by outcome.");
         _items = meter.CreateCounter<long>(StorageInstruments.Items, "{item}", "Increment items applied from the queue.");
         _overflowedKeys = meter.CreateCounter<long>(StorageInstruments.OverflowedKeys, "{key}", "Queued keys not applied because the counter would overflow.");
@@ -77,6 +82,8 @@ internal sealed class StorageMetrics
     }
 
     public void Restored(long rows) => _restoredRows.Add(rows);
+
+    public void RowSkipped(string rule) => _skippedRows.Add(1, new KeyValuePair<string, object?>("funcmap.reason", rule));
 
     public void Message(string outcome) => _messages.Add(1, new KeyValuePair<string, object?>(StorageInstruments.OutcomeTag, outcome));
 

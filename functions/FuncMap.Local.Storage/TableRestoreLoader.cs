@@ -24,8 +24,8 @@ public sealed class TableRestoreLoader : ICounterLoader
     /// <summary>A progress line is logged every this many rows loaded.</summary>
     internal const long ProgressInterval = 100_000;
 
-    /// <summary>Foreign rows logged one by one; the rest are only counted.</summary>
-    private const int ForeignRowsLogged = 10;
+    /// <summary>Skipped rows logged one by one (each with its reason); the rest are only counted.</summary>
+    private const int SkippedRowsLogged = 1000;
 
     private readonly CounterStorage _storage;
     private readonly LeaseService _lease;
@@ -59,12 +59,12 @@ public sealed class TableRestoreLoader : ICounterLoader
             try
             {
                 var started = Stopwatch.GetTimestamp();
-                var result = await LoadRowsAsync(_storage.Counters, engine, _options.RestoreParallelism, _logger, cancellationToken).ConfigureAwait(false);
+                var result = await LoadRowsAsync(_storage.Counters, engine, _options.RestoreParallelism, _logger, cancellationToken, metrics: _metrics).ConfigureAwait(false);
                 _status.RestoreWaiting(null);
                 _metrics.Restored(result.Rows);
-                if (result.ForeignRows > 0)
+                if (result.SkippedRows > 0)
                 {
-                    Log.ForeignRowsSkipped(_logger, result.ForeignRows, _storage.Counters.Name);
+                    Log.RowsSkipped(_logger, result.SkippedRows, _storage.Counters.Name);
                 }
 
                 Log.Restored(_logger, result.Rows, _storage.Counters.Name, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -105,12 +105,14 @@ public sealed class TableRestoreLoader : ICounterLoader
     /// <summary>
     /// Creates the table if missing and loads every row: the 64 partition ranges are queried
     /// <paramref name="parallelism"/> at a time, rows parsed by the readers, and loaded by this one loop.
-    /// A row whose PartitionKey is not <see cref="CounterPartition.KeyOf"/> its RowKey is foreign (FuncMap never
-    /// writes it there, so a snapshot would never update or delete it): it is logged and skipped, not loaded.
-    /// A row lacking a column throws <see cref="InvalidDataException"/> (not transient: the start fails).
+    /// Every row is validated by the shared row schema (<see cref="CounterRows"/>): a row whose key the service cannot
+    /// serve (<see cref="CounterRows.CheckServable"/>: a key the API refuses, or a PartitionKey FuncMap never writes it
+    /// in) is skipped, logged with PartitionKey, RowKey and reason, and counted (<c>funcmap.storage.restore.skipped_rows</c>),
+    /// never loaded nor deleted; a row whose state cannot be read exactly throws <see cref="InvalidDataException"/>
+    /// naming the row and column (not transient: the start fails, with exit code 1).
     /// Progress is logged every <paramref name="progressInterval"/> rows loaded.
     /// </summary>
-    internal static async Task<RestoreResult> LoadRowsAsync(TableClient table, CounterEngine engine, int parallelism, ILogger logger, CancellationToken cancellationToken, long progressInterval = ProgressInterval)
+    internal static async Task<RestoreResult> LoadRowsAsync(TableClient table, CounterEngine engine, int parallelism, ILogger logger, CancellationToken cancellationToken, long progressInterval = ProgressInterval, StorageMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(table);
         ArgumentNullException.ThrowIfNull(engine);
@@ -127,7 +129,7 @@ public sealed class TableRestoreLoader : ICounterLoader
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        var state = new ReadState(table, pages.Writer, logger);
+        var state = new ReadState(table, pages.Writer, logger, metrics);
         var reading = ReadAllAsync(state, parallelism, stop.Token);
 
         long rows = 0;
@@ -171,7 +173,7 @@ public sealed class TableRestoreLoader : ICounterLoader
 
         // The channel completes when every reader has ended; a reader's failure surfaces here (first one).
         await reading.ConfigureAwait(false);
-        return new RestoreResult(rows, Volatile.Read(ref state.ForeignRows));
+        return new RestoreResult(rows, Volatile.Read(ref state.SkippedRows));
     }
 
     private static async Task ReadAllAsync(ReadState state, int parallelism, CancellationToken cancellationToken)
@@ -207,11 +209,12 @@ public sealed class TableRestoreLoader : ICounterLoader
         var rows = new List<ParsedRow>(entities.Count);
         foreach (var entity in entities)
         {
-            if (CounterRows.IsForeign(entity))
+            if (CounterRows.CheckServable(entity) is { } unservable)
             {
-                if (Interlocked.Increment(ref state.ForeignRows) <= ForeignRowsLogged)
+                state.Metrics?.RowSkipped(unservable.Rule);
+                if (Interlocked.Increment(ref state.SkippedRows) <= SkippedRowsLogged)
                 {
-                    Log.ForeignRow(state.Logger, entity.PartitionKey, entity.RowKey, CounterPartition.KeyOf(entity.RowKey), state.Table.Name);
+                    Log.RowSkipped(state.Logger, entity.PartitionKey, entity.RowKey, unservable.Message, unservable.Rule, state.Table.Name);
                 }
 
                 continue;
@@ -224,9 +227,11 @@ public sealed class TableRestoreLoader : ICounterLoader
         return new ParsedPage([.. rows]);
     }
 
-    private sealed class ReadState(TableClient table, ChannelWriter<ParsedPage> writer, ILogger logger)
+    private sealed class ReadState(TableClient table, ChannelWriter<ParsedPage> writer, ILogger logger, StorageMetrics? metrics)
     {
-        public long ForeignRows;
+        public StorageMetrics? Metrics { get; } = metrics;
+
+        public long SkippedRows;
         public int RangesDone;
 
         public TableClient Table { get; } = table;
@@ -241,5 +246,5 @@ public sealed class TableRestoreLoader : ICounterLoader
     private sealed record ParsedPage(ParsedRow[] Rows);
 }
 
-/// <summary>What a restore read: rows loaded into the engine, and foreign rows skipped.</summary>
-internal readonly record struct RestoreResult(long Rows, long ForeignRows);
+/// <summary>What a restore read: rows loaded into the engine, and rows skipped because the service cannot serve their key.</summary>
+internal readonly record struct RestoreResult(long Rows, long SkippedRows);

@@ -1,6 +1,7 @@
 using Azure.Data.Tables;
 using FuncMap.Counters;
 using FuncMap.Engine;
+using FuncMap.Validation;
 
 namespace FuncMap.Storage;
 
@@ -80,19 +81,32 @@ public static class CounterRows
     }
 
     /// <summary>
-    /// True when the row's PartitionKey is not the one FuncMap gives its RowKey: FuncMap never wrote it there, so a
-    /// snapshot would never update or delete it; readers skip it rather than load a counter that cannot be kept.
+    /// Why the service cannot serve the row's counter, or null when it can: its RowKey breaks the key rule
+    /// (<see cref="CounterKey"/>: a row written by another tool, or a key a newer rule refuses, such as <c>.</c>), so
+    /// no route could read, write or delete it and a list page ending on it would hand out a continuation token the
+    /// API refuses; or its PartitionKey is not the one FuncMap gives that key (<c>row.partition</c>), so a snapshot
+    /// would never update or delete it. Readers skip such rows (and name them), never load or delete them.
     /// </summary>
-    public static bool IsForeign(TableEntity entity)
+    public static ValidationError? CheckServable(TableEntity entity)
     {
         ArgumentNullException.ThrowIfNull(entity);
-        return !string.Equals(entity.PartitionKey, CounterPartition.KeyOf(entity.RowKey ?? string.Empty), StringComparison.Ordinal);
+        if (CounterKey.Validate(entity.RowKey, "RowKey") is { } keyError)
+        {
+            return keyError;
+        }
+
+        var expected = CounterPartition.KeyOf(entity.RowKey);
+        return string.Equals(entity.PartitionKey, expected, StringComparison.Ordinal)
+            ? null
+            : new ValidationError("PartitionKey", "row.partition", $"The key's PartitionKey is \"{expected}\", not \"{entity.PartitionKey}\": FuncMap never writes the row there.");
     }
 
     /// <summary>
-    /// Reads a row back as the counter it holds. Refused with <see cref="InvalidDataException"/> (naming the row and
-    /// column): Value or Version missing or not an integer, UpdatedAt missing or not a date, OperationIds not a string.
-    /// Int32 values (written by other tools as untyped JSON numbers) widen to Int64.
+    /// Reads a row back as the counter it holds, exactly or not at all. Refused with <see cref="InvalidDataException"/>
+    /// (naming the row, the column and the type found): Value or Version missing or not an integer (an Edm.Double
+    /// such as 5.0 is refused too: a double cannot hold every Int64, so the row's state is not known exactly),
+    /// UpdatedAt missing or not a date, OperationIds not a string. Int32 values (written by other tools as untyped
+    /// JSON numbers) widen to Int64. A reader that gets this must not serve a guess: the local host stops its start.
     /// </summary>
     public static CounterRow FromEntity(TableEntity entity)
     {
@@ -121,8 +135,16 @@ public static class CounterRows
         {
             long l => l,
             int i => i,
-            _ => throw Malformed(entity, column, "is not an integer"),
+            _ => throw Malformed(entity, column, $"is {TypeName(value)}, not Int64 (Edm.Int64), so it cannot be read exactly"),
         };
+
+    private static string TypeName(object? value) => value switch
+    {
+        null => "null",
+        double => "Double (Edm.Double)",
+        string => "String (Edm.String)",
+        _ => value.GetType().Name,
+    };
 
     private static InvalidDataException Malformed(TableEntity entity, string column, string problem) =>
         new($"Counters row ({entity.PartitionKey}, {entity.RowKey}): column {column} {problem}; the table holds rows FuncMap did not write.");

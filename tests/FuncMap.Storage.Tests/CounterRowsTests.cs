@@ -29,7 +29,7 @@ public sealed class CounterRowsTests(AzuriteFixture azurite)
         var read = new Dictionary<string, CounterRow>(StringComparer.Ordinal);
         await foreach (var entity in table.QueryAsync<TableEntity>())
         {
-            Assert.False(CounterRows.IsForeign(entity));
+            Assert.Null(CounterRows.CheckServable(entity));
             read[entity.RowKey] = CounterRows.FromEntity(entity);
         }
 
@@ -52,11 +52,13 @@ public sealed class CounterRowsTests(AzuriteFixture azurite)
         await table.AddEntityAsync(new TableEntity(partition, "noversion") { ["Value"] = 5L, ["UpdatedAt"] = At });
         await table.AddEntityAsync(new TableEntity(partition, "nodate") { ["Value"] = 5L, ["Version"] = 1L });
         await table.AddEntityAsync(new TableEntity(partition, "ids") { ["Value"] = 5L, ["Version"] = 1L, ["UpdatedAt"] = At, ["OperationIds"] = 3L });
+        await table.AddEntityAsync(new TableEntity(partition, "double") { ["Value"] = 5.0, ["Version"] = 1L, ["UpdatedAt"] = At });
 
         TableEntity Read(string key) => table.GetEntity<TableEntity>(partition, key).Value;
 
         Assert.Equal(5L, CounterRows.FromEntity(Read("int32")).Value);
-        Assert.Contains($"({partition}, text): column Value is not an integer", Assert.Throws<InvalidDataException>(() => CounterRows.FromEntity(Read("text"))).Message, StringComparison.Ordinal);
+        Assert.Contains($"({partition}, text): column Value is String (Edm.String), not Int64", Assert.Throws<InvalidDataException>(() => CounterRows.FromEntity(Read("text"))).Message, StringComparison.Ordinal);
+        Assert.Contains($"({partition}, double): column Value is Double (Edm.Double), not Int64 (Edm.Int64), so it cannot be read exactly", Assert.Throws<InvalidDataException>(() => CounterRows.FromEntity(Read("double"))).Message, StringComparison.Ordinal);
         Assert.Contains("column Version is missing", Assert.Throws<InvalidDataException>(() => CounterRows.FromEntity(Read("noversion"))).Message, StringComparison.Ordinal);
         Assert.Contains("column UpdatedAt is missing", Assert.Throws<InvalidDataException>(() => CounterRows.FromEntity(Read("nodate"))).Message, StringComparison.Ordinal);
         Assert.Contains("column OperationIds is not a string", Assert.Throws<InvalidDataException>(() => CounterRows.FromEntity(Read("ids"))).Message, StringComparison.Ordinal);
@@ -85,12 +87,22 @@ public sealed class CounterRowsTests(AzuriteFixture azurite)
         Assert.True(pages >= 3, $"{pages} pages");
     }
 
-    [Fact]
-    public void IsForeign_PartitionKeyNotTheKeysPartition_True()
+    [Theory]
+    [InlineData("x", "k", "row.partition")]
+    [InlineData(null, "ext bad", "key.charset")]
+    [InlineData(null, ".", "key.dotSegment")]
+    [InlineData(null, "..", "key.dotSegment")]
+    [InlineData(null, "", "key.required")]
+    public void CheckServable_RowTheServiceCannotServe_NamesTheRule(string? partitionKey, string rowKey, string rule)
     {
-        Assert.False(CounterRows.IsForeign(new TableEntity(CounterPartition.KeyOf("k"), "k")));
-        Assert.True(CounterRows.IsForeign(new TableEntity("x", "k")));
+        var entity = new TableEntity(partitionKey ?? CounterPartition.KeyOf(rowKey), rowKey);
+
+        Assert.Equal(rule, CounterRows.CheckServable(entity)?.Rule);
     }
+
+    [Fact]
+    public void CheckServable_ValidKeyInItsPartition_Null() =>
+        Assert.Null(CounterRows.CheckServable(new TableEntity(CounterPartition.KeyOf("page:home"), "page:home")));
 
     private async Task<TableClient> NewTableAsync()
     {
