@@ -22,6 +22,9 @@ public sealed class QueueIngestionService : BackgroundService
 {
     private const int MaxPendingMessages = 8192;
 
+    /// <summary>The reason (and rule) of a poison envelope for keys whose batch id was used before with other content.</summary>
+    internal const string IdempotencyMismatchRule = "idempotency.mismatch";
+
     private readonly CounterEngine _engine;
     private readonly CounterStorage _storage;
     private readonly StorageOptions _options;
@@ -217,7 +220,8 @@ public sealed class QueueIngestionService : BackgroundService
                 return;
             }
 
-            if (_completed.TryGet(batch.BatchId, out var run))
+            var content = batch.ContentFingerprint();
+            if (_completed.TryGetSame(batch.BatchId, content, out var run))
             {
                 _metrics.Message("duplicate");
                 Log.MessageDuplicate(_logger, message.MessageId, batch.BatchId);
@@ -227,13 +231,18 @@ public sealed class QueueIngestionService : BackgroundService
                 // Not cancelled by the stop: an apply cut short is safe (the batch id deduplicates), but completing it is simpler to reason about.
                 var result = await _engine.ApplyBatchAsync(batch, CancellationToken.None).ConfigureAwait(false);
                 run = _snapshots.RunsStarted;
-                _completed.Add(batch.BatchId, run);
+                _completed.Add(batch.BatchId, content, run);
                 Interlocked.Increment(ref _applied);
                 _metrics.Message(result.Applied == 0 && result.Duplicates > 0 ? "duplicate" : "applied");
                 _metrics.Items(batch.ItemCount);
                 if (result.OverflowedKeys.Count > 0)
                 {
                     await ReportOverflowAsync(message, batch, result.OverflowedKeys, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (result.MismatchedKeys.Count > 0)
+                {
+                    await ReportMismatchAsync(message, batch, result.MismatchedKeys, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -293,6 +302,29 @@ public sealed class QueueIngestionService : BackgroundService
         {
             // The rest of the batch stands; the log line above names the keys.
             Log.OverflowReportFailed(_logger, ex, batch.BatchId);
+        }
+    }
+
+    /// <summary>
+    /// Keys on which the batch id was applied before with another total: refused by their owners (the rest of the batch
+    /// stands), and reported on the poison queue with the reason <c>idempotency.mismatch</c>, so nothing is dropped
+    /// without a trace.
+    /// </summary>
+    private async Task ReportMismatchAsync(QueueMessage message, IncrementBatch batch, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        _metrics.Mismatched(keys.Count);
+        Log.KeysMismatched(_logger, batch.BatchId, keys.Count, string.Join(", ", keys.Take(10)));
+        var errors = keys.Select(k => new ValidationError(k, IdempotencyMismatchRule,
+            $"Batch id '{batch.BatchId}' was applied to counter '{k}' before with another total; this batch's delta for it was not applied.")).ToList();
+        var envelope = PoisonEnvelope.For(message, $"{IdempotencyMismatchRule}: {keys.Count} counter(s) not applied (the batch id was used before with other content for them); the rest of the batch was applied", errors, batch.BatchId, keys);
+        try
+        {
+            await _storage.PoisonQueue.SendMessageAsync(envelope.ToJson(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (StorageFailures.IsStorage(ex))
+        {
+            // The rest of the batch stands; the log line above names the keys.
+            Log.MismatchReportFailed(_logger, ex, batch.BatchId);
         }
     }
 

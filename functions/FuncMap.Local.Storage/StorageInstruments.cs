@@ -29,6 +29,9 @@ public static class StorageInstruments
     /// <summary>Increment items applied from the queue.</summary>
     public const string Items = "funcmap.storage.ingestion.items";
 
+    /// <summary>Keys of queued batches not applied because the batch id was applied to the counter before with another total.</summary>
+    public const string MismatchedKeys = "funcmap.storage.ingestion.mismatched_keys";
+
     /// <summary>Keys of queued batches not applied because the counter would overflow.</summary>
     public const string OverflowedKeys = "funcmap.storage.ingestion.overflowed_keys";
 
@@ -52,6 +55,7 @@ internal sealed class StorageMetrics
     private readonly Counter<long> _messages;
     private readonly Counter<long> _items;
     private readonly Counter<long> _overflowedKeys;
+    private readonly Counter<long> _mismatchedKeys;
     private readonly Counter<long> _leaseRenewals;
     private Func<int> _pending = static () => 0;
 
@@ -66,6 +70,7 @@ internal sealed class StorageMetrics
         _messages = meter.CreateCounter<long>(StorageInstruments.Messages, "{message}", "Queue messages by outcome.");
         _items = meter.CreateCounter<long>(StorageInstruments.Items, "{item}", "Increment items applied from the queue.");
         _overflowedKeys = meter.CreateCounter<long>(StorageInstruments.OverflowedKeys, "{key}", "Queued keys not applied because the counter would overflow.");
+        _mismatchedKeys = meter.CreateCounter<long>(StorageInstruments.MismatchedKeys, "{key}", "Queued keys not applied because the batch id was used before with another total (idempotency.mismatch).");
         _leaseRenewals = meter.CreateCounter<long>(StorageInstruments.LeaseRenewals, "{renewal}", "Lease renewals by outcome.");
         meter.CreateObservableGauge(StorageInstruments.PendingMessages, () => _pending(), "{message}", "Applied messages waiting for a snapshot before they are deleted.");
     }
@@ -90,6 +95,8 @@ internal sealed class StorageMetrics
     public void Items(int count) => _items.Add(count);
 
     public void Overflowed(int keys) => _overflowedKeys.Add(keys);
+
+    public void Mismatched(int keys) => _mismatchedKeys.Add(keys);
 
     public void LeaseRenewal(string outcome) => _leaseRenewals.Add(1, new KeyValuePair<string, object?>(StorageInstruments.OutcomeTag, outcome));
 
