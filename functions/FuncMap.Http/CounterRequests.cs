@@ -144,7 +144,7 @@ public static class CounterRequests
             return (null, body.Problem);
         }
 
-        if (body.Bytes.Span.Trim(" \t\r\n"u8).IsEmpty)
+        if (IncrementBatchParser.SkipByteOrderMark(body.Bytes.Span).Trim(" \t\r\n"u8).IsEmpty)
         {
             return (null, CounterProblems.Validation(new ValidationError("$", "body.required",
                 "The body is required: {\"batchId\": \"...\", \"items\": [{\"key\": \"...\", \"delta\": n}]}.")));

@@ -256,6 +256,42 @@ public sealed class IncrementBatchParserTests
         }
     }
 
+    /// <summary>RFC 8259 §8.1: parsers may ignore a byte order mark; every JSON input does (queue plain and base64, bodies).</summary>
+    [Fact]
+    public void ParseQueueMessage_LeadingUtf8ByteOrderMark_Ignored()
+    {
+        var json = """{"batchId":"bom-1","items":[{"key":"k","delta":2}]}""";
+        byte[] bom = [0xEF, 0xBB, 0xBF];
+        byte[][] messages =
+        [
+            [.. bom, .. Encoding.UTF8.GetBytes(json)],
+            [.. bom, .. Encoding.UTF8.GetBytes(" \n" + json)],
+            [.. bom, .. Encoding.UTF8.GetBytes(Convert.ToBase64String(Encoding.UTF8.GetBytes(json)))],
+            Encoding.UTF8.GetBytes(Convert.ToBase64String([.. bom, .. Encoding.UTF8.GetBytes(json)])),
+        ];
+
+        foreach (var message in messages)
+        {
+            var result = IncrementBatchParser.ParseQueueMessage(message);
+            Assert.True(result.IsValid, Rules(result));
+            Assert.Equal([new KeyDelta("k", 2)], result.Batch!.Deltas);
+        }
+
+        Assert.True(IncrementBatchParser.ParseQueueMessage("\uFEFF" + json).IsValid);
+        Assert.True(IncrementBatchParser.Parse([.. bom, .. Encoding.UTF8.GetBytes(json)]).IsValid);
+        Assert.Null(DeltaParser.ParseAddBody([.. bom, .. """{"delta": 7}"""u8], out var delta));
+        Assert.Equal(7, delta);
+    }
+
+    [Fact]
+    public void ParseQueueMessage_NeitherJsonNorBase64_SaysHowItStarts()
+    {
+        var result = IncrementBatchParser.ParseQueueMessage([0xFF, 0xFE, (byte)'{']);
+
+        Assert.Equal("message.encoding", Rules(result));
+        Assert.Contains("starts with the bytes FFFE7B", result.Errors[0].Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parse_ManyBadItems_ErrorListIsBounded()
     {

@@ -131,6 +131,21 @@ public sealed class IngestionTests(AzuriteFixture azurite)
         Assert.Equal((1L, 1L, 1L), ((await restarted.GetAsync("d:a"))!.Value, (await restarted.GetAsync("d:b"))!.Value, (await restarted.GetAsync("d:c"))!.Value));
     }
 
+    /// <summary>The field report: a plain message starting with a UTF-8 BOM was poisoned as "neither JSON nor base64".</summary>
+    [Fact]
+    public async Task PlainMessageWithUtf8ByteOrderMark_Applied()
+    {
+        using var setup = new StorageSetup(azurite, DurabilityMode.Journal);
+        await setup.Queue.CreateIfNotExistsAsync();
+        await using var host = setup.Start();
+        await host.WaitReadyAsync();
+
+        await setup.Queue.SendMessageAsync(new BinaryData([0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(Batch("bom-1", ("bom", 4)))]));
+
+        await Eventually.TrueAsync(async () => (await host.GetAsync("bom"))?.Value == 4, "the message with a byte order mark");
+        Assert.Equal(0, await setup.PoisonQueue.GetApproximateCountAsync());
+    }
+
     [Fact]
     public async Task MalformedMessages_EachPoisonedWithReason_NothingApplied_ValidUnaffected()
     {

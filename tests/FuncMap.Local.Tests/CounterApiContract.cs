@@ -562,6 +562,30 @@ public abstract class CounterApiContract(ICounterApiTarget target)
     }
 
     [ContractFact]
+    public async Task Bodies_LeadingUtf8ByteOrderMark_Ignored()
+    {
+        var prefix = NewPrefix();
+        using (var add = await Client.PostAsync($"api/counters/{prefix}bom/add?wait=true", WithBom("""{"delta": 3}""")))
+        {
+            Assert.Equal(3, (await ReadCounterAsync(add)).Value);
+        }
+
+        using (var batch = await Client.PostAsync("api/counters/batch", WithBom($$"""{"batchId": "{{prefix}}bom", "items": [{"key": "{{prefix}}bom", "delta": 4}]}""")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, batch.StatusCode);
+        }
+
+        Assert.Equal(7, (await AddAsync($"{prefix}bom", 0)).Value);
+
+        static ByteArrayContent WithBom(string json)
+        {
+            var content = new ByteArrayContent([0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(json)]);
+            content.Headers.ContentType = new("application/json");
+            return content;
+        }
+    }
+
+    [ContractFact]
     public async Task Add_QuotedCharset_IsAcceptedOnAddAndBatch()
     {
         var prefix = NewPrefix();
