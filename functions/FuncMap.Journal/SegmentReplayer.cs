@@ -22,6 +22,9 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
 
     public long Frames { get; private set; }
 
+    /// <summary>Records not loaded because the service cannot serve their key.</summary>
+    public long SkippedRecords { get; private set; }
+
     private enum Tail
     {
         /// <summary>The last frame ends the file.</summary>
@@ -162,8 +165,17 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
                 throw new JournalCorruptException(path, position, $"record {i} of the frame cannot be decoded");
             }
 
-            engine.Load(key, data, operationId is null ? null : [operationId], persisted: false);
             records = records[read..];
+            if (FuncMap.Validation.CounterKey.Validate(key) is { } unservable)
+            {
+                // Written under an older key rule (e.g. "." before dot segments were refused): no route could read,
+                // write or delete it, so it is not loaded; the record stays in the segment until truncation.
+                SkippedRecords++;
+                Log.RecordSkipped(logger, path, position, key, unservable.Message, unservable.Rule);
+                continue;
+            }
+
+            engine.Load(key, data, operationId is null ? null : [operationId], persisted: false);
         }
 
         if (!records.IsEmpty)
