@@ -45,6 +45,7 @@ public sealed class CounterSnapshotterTests
         _entities.Entities[Counter.IdOf(key)] = (state, lastModified ?? state.UpdatedAt);
     }
 
+    /// <summary>The raw entities, to check column types as well as what the shared reader makes of them.</summary>
     private async Task<Dictionary<string, TableEntity>> ReadTableAsync()
     {
         var rows = new Dictionary<string, TableEntity>(StringComparer.Ordinal);

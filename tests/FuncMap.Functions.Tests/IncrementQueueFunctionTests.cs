@@ -1,7 +1,5 @@
-using System.Text;
 using System.Text.Json;
 using Azure;
-using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using FuncMap.Functions.Batches;
 using FuncMap.Functions.Counters;
@@ -63,7 +61,7 @@ public sealed class IncrementQueueFunctionTests(AzuriteFixture azurite)
         var output = await CreateFunction().HandleAsync(message, entities, CancellationToken.None);
 
         Assert.Empty(entities.Signals);
-        var envelope = await ThroughPoisonQueueAsync(Assert.Single(output));
+        var envelope = await azurite.ThroughPoisonQueueAsync(Assert.Single(output));
         Assert.Equal(IncrementMessages.InvalidReason, envelope.Reason);
         Assert.Equal((message.MessageId, 1L, message.InsertedOn), (envelope.MessageId, envelope.DequeueCount, envelope.InsertedOn));
         Assert.Equal(text, envelope.OriginalMessage);
@@ -103,18 +101,18 @@ public sealed class IncrementQueueFunctionTests(AzuriteFixture azurite)
     public async Task HandleAsync_SignalFailsOnTheLastDelivery_TooManyDeliveriesEnvelopeInsteadOfARetry()
     {
         var entities = new FakeEntityClient { FailSignalsWith = new RequestFailedException(503, "storage refused") };
-        var queue = await NewQueueAsync();
+        var queue = await azurite.NewQueueAsync("inc");
         await queue.SendMessageAsync(Batch);
-        var first = await ReceiveAsync(queue);
+        var first = await queue.ReceiveOneAsync();
         await Assert.ThrowsAsync<RequestFailedException>(() => CreateFunction(maxDeliveries: 2).HandleAsync(first, entities, CancellationToken.None));
         // What the runtime does after a failed invocation: the message becomes visible again and is delivered anew.
         await queue.UpdateMessageAsync(first.MessageId, first.PopReceipt, (string?)null, TimeSpan.Zero);
-        var second = await ReceiveAsync(queue);
+        var second = await queue.ReceiveOneAsync();
         Assert.Equal(2, second.DequeueCount);
 
         var output = await CreateFunction(maxDeliveries: 2).HandleAsync(second, entities, CancellationToken.None);
 
-        var envelope = await ThroughPoisonQueueAsync(Assert.Single(output));
+        var envelope = await azurite.ThroughPoisonQueueAsync(Assert.Single(output));
         Assert.Equal(IncrementMessages.TooManyDeliveriesReason + "storage refused", envelope.Reason);
         Assert.Equal((second.MessageId, 2L, Batch), (envelope.MessageId, envelope.DequeueCount, envelope.OriginalMessage));
     }
@@ -130,30 +128,11 @@ public sealed class IncrementQueueFunctionTests(AzuriteFixture azurite)
         Assert.Equal("none", host.RootElement.GetProperty("extensions").GetProperty("queues").GetProperty("messageEncoding").GetString());
     }
 
-    private async Task<QueueClient> NewQueueAsync()
-    {
-        var queue = new QueueClient(azurite.ConnectionString, AzuriteFixture.UniqueQueueName("inc"), StorageClientDefaults.Queues());
-        await queue.CreateIfNotExistsAsync();
-        return queue;
-    }
-
-    private static async Task<QueueMessage> ReceiveAsync(QueueClient queue) =>
-        Assert.Single((await queue.ReceiveMessagesAsync(1, TimeSpan.FromMinutes(5))).Value);
-
     /// <summary>Sends <paramref name="text"/> to a fresh queue and receives it, as the trigger's listener does.</summary>
     private async Task<QueueMessage> DeliverAsync(string text)
     {
-        var queue = await NewQueueAsync();
+        var queue = await azurite.NewQueueAsync("inc");
         await queue.SendMessageAsync(text);
-        return await ReceiveAsync(queue);
-    }
-
-    /// <summary>Writes an output string to a real poison queue, as the output binding does, and reads the envelope back.</summary>
-    private async Task<PoisonEnvelope> ThroughPoisonQueueAsync(string output)
-    {
-        Assert.True(Encoding.UTF8.GetByteCount(output) <= PoisonEnvelope.MaxBytes);
-        var poison = await NewQueueAsync();
-        await poison.SendMessageAsync(output);
-        return PoisonEnvelope.Parse((await ReceiveAsync(poison)).Body.ToString())!;
+        return await queue.ReceiveOneAsync();
     }
 }

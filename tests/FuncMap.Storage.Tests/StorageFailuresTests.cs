@@ -52,7 +52,7 @@ public sealed class StorageFailuresTests(AzuriteFixture azurite)
     public async Task RealFailures_MissingTableIsPermanentWithErrorCode_StoppedStorageIsTransient_DataSurvivesRestart()
     {
         var name = AzuriteFixture.UniqueTableName("fail");
-        var missing = new TableClient(azurite.ConnectionString, name, StorageClientDefaults.Tables());
+        var missing = azurite.Table(name);
         var notFound = await Assert.ThrowsAnyAsync<RequestFailedException>(() => missing.AddEntityAsync(new TableEntity("p", "r")));
         Assert.True(StorageFailures.IsStorage(notFound));
         Assert.False(StorageFailures.IsTransient(notFound));
