@@ -89,14 +89,12 @@ internal static partial class Log
     [LoggerMessage(1438, LogLevel.Warning, "Batch {BatchId}: {Count} counters would overflow and were not applied ({Keys}); the rest of the batch was applied.")]
     public static partial void KeysOverflowed(ILogger logger, string batchId, int count, string keys);
 
-    [LoggerMessage(1439, LogLevel.Error, "Batch {BatchId}: the overflow report could not be sent to the poison queue.")]
-    public static partial void OverflowReportFailed(ILogger logger, Exception exception, string batchId);
 
     [LoggerMessage(1446, LogLevel.Warning, "Batch {BatchId}: {Count} counter(s) not applied because the batch id was applied to them before with another total (idempotency.mismatch): {Keys}.")]
     public static partial void KeysMismatched(ILogger logger, string batchId, int count, string keys);
 
-    [LoggerMessage(1447, LogLevel.Error, "Batch {BatchId}: the poison envelope naming its mismatched keys could not be sent; the log line before names them.")]
-    public static partial void MismatchReportFailed(ILogger logger, Exception exception, string batchId);
+    [LoggerMessage(1439, LogLevel.Error, "Batch {BatchId}: the poison envelope naming the keys it could not change ({Reason}) could not be sent; the log line before names them.")]
+    public static partial void RefusedKeysReportFailed(ILogger logger, Exception exception, string? batchId, string reason);
 
     [LoggerMessage(1440, LogLevel.Debug, "Queue message {MessageId} could not be deleted or renewed: {Error}")]
     public static partial void DeleteFailed(ILogger logger, string messageId, string error);

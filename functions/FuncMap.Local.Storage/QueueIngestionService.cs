@@ -288,21 +288,12 @@ public sealed class QueueIngestionService : BackgroundService
         }
     }
 
-    private async Task ReportOverflowAsync(QueueMessage message, IncrementBatch batch, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    private Task ReportOverflowAsync(QueueMessage message, IncrementBatch batch, IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         _metrics.Overflowed(keys.Count);
         Log.KeysOverflowed(_logger, batch.BatchId, keys.Count, string.Join(", ", keys.Take(10)));
         var errors = keys.Select(static k => new ValidationError(k, "counter.overflow", $"Adding this batch's delta to counter '{k}' would overflow Int64; it was not applied.")).ToList();
-        var envelope = PoisonEnvelope.For(message, $"overflow at apply: {keys.Count} counter(s) not applied; the rest of the batch was applied", errors, batch.BatchId, keys);
-        try
-        {
-            await _storage.PoisonQueue.SendMessageAsync(envelope.ToJson(), cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (StorageFailures.IsStorage(ex))
-        {
-            // The rest of the batch stands; the log line above names the keys.
-            Log.OverflowReportFailed(_logger, ex, batch.BatchId);
-        }
+        return ReportRefusedKeysAsync(PoisonEnvelope.For(message, $"overflow at apply: {keys.Count} counter(s) not applied; the rest of the batch was applied", errors, batch.BatchId, keys), cancellationToken);
     }
 
     /// <summary>
@@ -310,21 +301,26 @@ public sealed class QueueIngestionService : BackgroundService
     /// stands), and reported on the poison queue with the reason <c>idempotency.mismatch</c>, so nothing is dropped
     /// without a trace.
     /// </summary>
-    private async Task ReportMismatchAsync(QueueMessage message, IncrementBatch batch, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    private Task ReportMismatchAsync(QueueMessage message, IncrementBatch batch, IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         _metrics.Mismatched(keys.Count);
         Log.KeysMismatched(_logger, batch.BatchId, keys.Count, string.Join(", ", keys.Take(10)));
         var errors = keys.Select(k => new ValidationError(k, IdempotencyMismatchRule,
             $"Batch id '{batch.BatchId}' was applied to counter '{k}' before with another total; this batch's delta for it was not applied.")).ToList();
-        var envelope = PoisonEnvelope.For(message, $"{IdempotencyMismatchRule}: {keys.Count} counter(s) not applied (the batch id was used before with other content for them); the rest of the batch was applied", errors, batch.BatchId, keys);
+        return ReportRefusedKeysAsync(PoisonEnvelope.For(message, $"{IdempotencyMismatchRule}: {keys.Count} counter(s) not applied (the batch id was used before with other content for them); the rest of the batch was applied", errors, batch.BatchId, keys), cancellationToken);
+    }
+
+    /// <summary>Sends the envelope naming keys an applied batch could not change; the rest of the batch stands either way.</summary>
+    private async Task ReportRefusedKeysAsync(PoisonEnvelope envelope, CancellationToken cancellationToken)
+    {
         try
         {
             await _storage.PoisonQueue.SendMessageAsync(envelope.ToJson(), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (StorageFailures.IsStorage(ex))
         {
-            // The rest of the batch stands; the log line above names the keys.
-            Log.MismatchReportFailed(_logger, ex, batch.BatchId);
+            // The log line written before names the keys.
+            Log.RefusedKeysReportFailed(_logger, ex, envelope.BatchId, envelope.Reason);
         }
     }
 
