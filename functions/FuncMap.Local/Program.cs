@@ -1,7 +1,8 @@
 using FuncMap.Local;
 using FuncMap.Local.Storage;
 
-var builder = WebApplication.CreateBuilder(args);
+// --allow-unclean-takeover is FuncMap:Storage:AllowUncleanTakeover=true for this start.
+var builder = WebApplication.CreateBuilder(StorageOptions.ExpandSwitches(args));
 
 // The engine, its hosted lifecycle, ProblemDetails, health checks, OpenAPI and metrics.
 builder.AddFuncMapLocal();
@@ -20,7 +21,18 @@ app.MapFuncMapOperations();  // /healthz, /readyz, /openapi/v1.json (and /bench/
 app.MapCounters();           // /api/counters...
 app.MapFuncMapJournalBench(); // POST /bench/journal-groups (bench/load only: with FuncMap:Bench:NoopEndpoint)
 
-app.Run();
+try
+{
+    app.Run();
+}
+catch (LeaseRefusedException ex)
+{
+    // Another host owns the storage, or its owner stopped uncleanly: one line for the operator, no stack trace.
+    Console.Error.WriteLine(ex.Message);
+    return 1;
+}
+
+return Environment.ExitCode;
 
 /// <summary>The local host's entry point (public for <c>WebApplicationFactory&lt;Program&gt;</c>).</summary>
 public partial class Program;
