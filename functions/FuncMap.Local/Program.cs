@@ -25,9 +25,10 @@ try
 {
     app.Run();
 }
-catch (LeaseRefusedException ex)
+catch (LeaseRefusedException ex) when (System.Reflection.Assembly.GetEntryAssembly() == typeof(Program).Assembly)
 {
     // Another host owns the storage, or its owner stopped uncleanly: one line for the operator, no stack trace.
+    // (Hosted by another entry point, e.g. WebApplicationFactory in tests, the exception goes to that caller.)
     Console.Error.WriteLine(ex.Message);
     return 1;
 }

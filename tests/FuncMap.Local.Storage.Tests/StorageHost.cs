@@ -96,13 +96,16 @@ public sealed class StorageSetup : IDisposable
         }
     }
 
-    /// <summary>Every row of the snapshot table by key.</summary>
+    /// <summary>Every counter row of the snapshot table by key (the partitions' fence rows left out).</summary>
     public async Task<Dictionary<string, TableEntity>> ReadTableAsync()
     {
         var rows = new Dictionary<string, TableEntity>(StringComparer.Ordinal);
         await foreach (var row in Table.QueryAsync<TableEntity>())
         {
-            rows[row.RowKey] = row;
+            if (!CounterFence.IsFence(row))
+            {
+                rows[row.RowKey] = row;
+            }
         }
 
         return rows;
