@@ -45,7 +45,7 @@ public sealed class CrashTests(ITestOutputHelper output)
     }
 
     /// <summary>The host built in the same configuration as this test (CI builds the solution in Release).</summary>
-    private static string HostDll()
+    internal static string HostDll()
     {
         var configuration = typeof(CrashTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(static a => a.Key == "Configuration").Value!;
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
