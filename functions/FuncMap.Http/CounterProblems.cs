@@ -89,6 +89,17 @@ public static class CounterProblems
             "The service accepts no more operations; retry against a running instance.", "service.stopping"), RetryAfterSeconds);
 
     /// <summary>
+    /// 503 + <c>Retry-After</c>: the host's single-writer lease could have lapsed, so it acknowledges no write
+    /// (<paramref name="reason"/> says why; <paramref name="mayBeApplied"/>: the write was applied before the check).
+    /// </summary>
+    public static ServiceUnavailableResult LeaseLapsed(string reason, bool mayBeApplied, int retryAfterSeconds) =>
+        new(Create(StatusCodes.Status503ServiceUnavailable, "This host may not acknowledge writes.",
+            reason + (mayBeApplied
+                ? " The write may or may not take effect: retry it with the same Idempotency-Key, here later or against the storage's new owner."
+                : " Nothing was applied; retry later or against the storage's new owner."),
+            "lease.lapsed"), retryAfterSeconds);
+
+    /// <summary>
     /// 503 + <c>Retry-After</c> for the engine's refusals (busy mailbox, owner timeout, shutdown),
     /// or null when <paramref name="exception"/> is not one of them.
     /// </summary>

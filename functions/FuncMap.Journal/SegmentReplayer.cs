@@ -18,6 +18,9 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
 {
     private const int MaxTailScanBytes = int.MaxValue - 64;
 
+    // The lease epoch of the segment being read (its header's).
+    private uint _epoch;
+
     public long Records { get; private set; }
 
     public long Frames { get; private set; }
@@ -90,7 +93,7 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
         try
         {
             ReadExactly(handle, buffer.AsSpan(0, JournalFormat.HeaderSize), 0);
-            if (JournalFormat.CheckHeader(buffer, sequence) is { } headerProblem)
+            if (JournalFormat.CheckHeader(buffer, sequence, out _epoch) is { } headerProblem)
             {
                 // Only the newest segment can have been created (preallocated, synced) without its header
                 // being synced; then it is zeros throughout and nothing in it was acknowledged.
@@ -175,7 +178,7 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
                 continue;
             }
 
-            engine.Load(key, data, operationId is null ? null : [operationId], persisted: false);
+            engine.Load(key, data, operationId is null ? null : [operationId], persisted: false, _epoch);
         }
 
         if (!records.IsEmpty)

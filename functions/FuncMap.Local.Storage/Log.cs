@@ -5,8 +5,8 @@ namespace FuncMap.Local.Storage;
 /// <summary>The local host's storage log messages (EventIds 1400–1499).</summary>
 internal static partial class Log
 {
-    [LoggerMessage(1400, LogLevel.Information, "Lease claimed by {Owner} for {Seconds} s; this host is the single writer of the storage.")]
-    public static partial void LeaseClaimed(ILogger logger, string owner, double seconds);
+    [LoggerMessage(1400, LogLevel.Information, "Lease claimed by {Owner} for {Seconds} s, epoch {Epoch}; this host is the single writer of the storage.")]
+    public static partial void LeaseClaimed(ILogger logger, string owner, double seconds, long epoch);
 
     [LoggerMessage(1401, LogLevel.Critical, "Another host owns the storage: lease held by {Owner} until {ExpiresAt:O}. This host refuses to start.")]
     public static partial void LeaseHeld(ILogger logger, string owner, DateTimeOffset expiresAt);
@@ -26,8 +26,28 @@ internal static partial class Log
     [LoggerMessage(1406, LogLevel.Warning, "Lease of {Owner} could not be released; it expires by itself.")]
     public static partial void LeaseReleaseFailed(ILogger logger, Exception exception, string owner);
 
-    [LoggerMessage(1407, LogLevel.Warning, "Took over the expired lease of {PreviousOwner} (expired {ExpiredAt:O}).")]
-    public static partial void LeaseTakenOver(ILogger logger, string previousOwner, DateTimeOffset expiredAt);
+    [LoggerMessage(1407, LogLevel.Warning, "Took over the expired lease of {PreviousOwner} (expired {ExpiredAt:O}); lease epoch {Epoch}.")]
+    public static partial void LeaseTakenOver(ILogger logger, string previousOwner, DateTimeOffset expiredAt, long epoch);
+
+    [LoggerMessage(1442, LogLevel.Critical, "Lease lapsed: by this host's clock it could have expired {Ago} ms ago ({Reason}). Writes are refused with 503 and queue ingestion stops until a renewal succeeds.")]
+    public static partial void LeaseLapsed(ILogger logger, double ago, string reason);
+
+    [LoggerMessage(1443, LogLevel.Warning, "Lease valid again after a lapse (renewed; nobody took it over): writes are acknowledged again.")]
+    public static partial void LeaseValidAgain(ILogger logger);
+
+    [LoggerMessage(1444, LogLevel.Critical, "UNCLEAN TAKEOVER (AllowUncleanTakeover): the previous owner {PreviousOwner}, last seen {LastSeen:O}, did not stop cleanly. " +
+        "Writes it acknowledged after its last snapshot persisted are lost for this storage (they stay in its journal, which is not replayed here; " +
+        "counters it changed since then go back to the table's version and their version numbers are reused). Lease epoch {Epoch}.")]
+    public static partial void UncleanTakeover(ILogger logger, string previousOwner, DateTimeOffset lastSeen, long epoch);
+
+    [LoggerMessage(1445, LogLevel.Critical, "{Message}")]
+    public static partial void LeaseRefused(ILogger logger, string message);
+
+    [LoggerMessage(1447, LogLevel.Warning, "Queue message {MessageId} not deleted: the lease could have lapsed; it reappears and its batch id deduplicates it.")]
+    public static partial void DeleteSkippedLeaseLapsed(ILogger logger, string messageId);
+
+    [LoggerMessage(1446, LogLevel.Critical, "Snapshot fenced: {Message} Stopping the host.")]
+    public static partial void SnapshotFenced(ILogger logger, string message);
 
     [LoggerMessage(1410, LogLevel.Information, "Restored {Rows} counters from table {Table} in {ElapsedMilliseconds} ms.")]
     public static partial void Restored(ILogger logger, long rows, string table, double elapsedMilliseconds);

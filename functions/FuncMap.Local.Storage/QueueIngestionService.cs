@@ -156,6 +156,13 @@ public sealed class QueueIngestionService : BackgroundService
         {
             while (!cancellationToken.IsCancellationRequested)
             {
+                if (!_lease.IsValid)
+                {
+                    // The lease could have lapsed: take nothing this host could not acknowledge (IsValid logged why).
+                    await Task.Delay(_options.MaxPollDelay, _time, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
                 if (_pending.Count >= MaxPendingMessages)
                 {
                     // Snapshot mode holds applied messages until a snapshot; do not take more than it can release.
@@ -334,6 +341,14 @@ public sealed class QueueIngestionService : BackgroundService
 
     private async Task DeleteAsync(string messageId, string popReceipt, CancellationToken cancellationToken)
     {
+        // A delete acknowledges the message: only under a valid lease, checked after the apply was durable. Without
+        // one, the message reappears after its visibility timeout and its batch id deduplicates it wherever it lands.
+        if (!_lease.IsValid)
+        {
+            Log.DeleteSkippedLeaseLapsed(_logger, messageId);
+            return;
+        }
+
         try
         {
             await _storage.Queue.DeleteMessageAsync(messageId, popReceipt, cancellationToken).ConfigureAwait(false);

@@ -36,7 +36,7 @@ public sealed class SnapshotService : BackgroundService
     private long _persistedRun;
 
     internal SnapshotService(CounterEngine engine, CounterStorage storage, IOptions<StorageOptions> options, IEnumerable<IJournalCheckpoint> journal,
-        LeaseService lease, StartGate gate, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<SnapshotService> logger)
+        CounterSnapshotWriter writer, LeaseService lease, StartGate gate, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<SnapshotService> logger)
     {
         _engine = engine;
         _storage = storage;
@@ -48,7 +48,7 @@ public sealed class SnapshotService : BackgroundService
         _metrics = metrics;
         _time = time;
         _logger = logger;
-        _writer = new CounterSnapshotWriter(storage.Counters, _options.SnapshotParallelism);
+        _writer = writer;
     }
 
     /// <summary>The number of runs started so far (a run's number is its start count).</summary>
@@ -202,6 +202,11 @@ public sealed class SnapshotService : BackgroundService
                 _metrics.Snapshot(success: true, elapsed, changes);
                 _status.SnapshotSucceeded();
                 Volatile.Write(ref _persistedRun, run);
+                if (final)
+                {
+                    _lease.MarkStoppedCleanly();
+                }
+
                 Interlocked.Exchange(ref _persisted, NewSignal()).TrySetResult();
                 if (changes > 0 || final)
                 {
@@ -209,6 +214,14 @@ public sealed class SnapshotService : BackgroundService
                 }
 
                 return true;
+            }
+            catch (CounterFencedException ex)
+            {
+                // A newer owner raised the fence: nothing of this run was written, and nothing more will be.
+                _lease.Fenced(ex);
+                _metrics.Snapshot(success: false, Stopwatch.GetElapsedTime(started), changes);
+                _status.SnapshotFailed(ex);
+                return final;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {

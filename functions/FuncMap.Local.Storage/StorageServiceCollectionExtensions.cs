@@ -63,13 +63,14 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<StorageStatus>();
         services.AddSingleton<StorageMetrics>();
         services.AddSingleton<StartGate>();
+        services.AddSingleton(static p => new CounterSnapshotWriter(p.GetRequiredService<CounterStorage>().Counters, p.GetRequiredService<IOptions<StorageOptions>>().Value.SnapshotParallelism));
         services.AddSingleton(static p => new LeaseService(
             p.GetRequiredService<CounterStorage>(), p.GetRequiredService<IOptions<StorageOptions>>(), p.GetRequiredService<DataDirectory>(),
-            p.GetRequiredService<IHostApplicationLifetime>(), p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(),
+            p.GetServices<Journal.IJournalCheckpoint>(), p.GetRequiredService<StartGate>(), p.GetRequiredService<IHostApplicationLifetime>(), p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(),
             p.GetRequiredService<TimeProvider>(), p.GetRequiredService<ILogger<LeaseService>>()));
         services.AddSingleton(static p => new SnapshotService(
             p.GetRequiredService<CounterEngine>(), p.GetRequiredService<CounterStorage>(), p.GetRequiredService<IOptions<StorageOptions>>(),
-            p.GetServices<Journal.IJournalCheckpoint>(), p.GetRequiredService<LeaseService>(), p.GetRequiredService<StartGate>(),
+            p.GetServices<Journal.IJournalCheckpoint>(), p.GetRequiredService<CounterSnapshotWriter>(), p.GetRequiredService<LeaseService>(), p.GetRequiredService<StartGate>(),
             p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(), p.GetRequiredService<TimeProvider>(),
             p.GetRequiredService<ILogger<SnapshotService>>()));
         services.AddSingleton(static p => new QueueIngestionService(
@@ -78,9 +79,9 @@ public static class StorageServiceCollectionExtensions
             p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(), p.GetRequiredService<TimeProvider>(),
             p.GetRequiredService<ILogger<QueueIngestionService>>()));
         services.AddSingleton<ICounterLoader>(static p => new TableRestoreLoader(
-            p.GetRequiredService<CounterStorage>(), p.GetRequiredService<LeaseService>(), p.GetRequiredService<IOptions<StorageOptions>>(),
-            p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(), p.GetRequiredService<TimeProvider>(),
-            p.GetRequiredService<ILogger<TableRestoreLoader>>()));
+            p.GetRequiredService<CounterStorage>(), p.GetRequiredService<CounterSnapshotWriter>(), p.GetRequiredService<LeaseService>(),
+            p.GetRequiredService<IOptions<StorageOptions>>(), p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(),
+            p.GetRequiredService<TimeProvider>(), p.GetRequiredService<ILogger<TableRestoreLoader>>()));
         services.AddSingleton<ICounterLoader>(static p => p.GetRequiredService<StartGate>());
 
         // Stop order is the reverse: ingestion, then the final snapshot (which stops the engine first), then the lease.
@@ -88,7 +89,8 @@ public static class StorageServiceCollectionExtensions
         services.AddHostedService(static p => p.GetRequiredService<SnapshotService>());
         services.AddHostedService(static p => p.GetRequiredService<QueueIngestionService>());
 
-        services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: HealthTags);
+        services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: HealthTags)
+            .AddCheck<LeaseHealthCheck>("lease", tags: LeaseHealthCheck.Tags);
         return services;
     }
 

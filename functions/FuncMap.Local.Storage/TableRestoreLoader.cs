@@ -28,6 +28,7 @@ public sealed class TableRestoreLoader : ICounterLoader
     private const int SkippedRowsLogged = 1000;
 
     private readonly CounterStorage _storage;
+    private readonly CounterSnapshotWriter _writer;
     private readonly LeaseService _lease;
     private readonly StorageOptions _options;
     private readonly StorageStatus _status;
@@ -35,9 +36,10 @@ public sealed class TableRestoreLoader : ICounterLoader
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    internal TableRestoreLoader(CounterStorage storage, LeaseService lease, IOptions<StorageOptions> options, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<TableRestoreLoader> logger)
+    internal TableRestoreLoader(CounterStorage storage, CounterSnapshotWriter writer, LeaseService lease, IOptions<StorageOptions> options, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<TableRestoreLoader> logger)
     {
         _storage = storage;
+        _writer = writer;
         _lease = lease;
         _options = options.Value;
         _status = status;
@@ -59,6 +61,9 @@ public sealed class TableRestoreLoader : ICounterLoader
             try
             {
                 var started = Stopwatch.GetTimestamp();
+                // Fences first: from here on no older owner can change a row, so the rows read next stay as read.
+                await _storage.Counters.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+                await _writer.RaiseFencesAsync(_lease.Epoch, cancellationToken).ConfigureAwait(false);
                 var result = await LoadRowsAsync(_storage.Counters, engine, _options.RestoreParallelism, _logger, cancellationToken, metrics: _metrics).ConfigureAwait(false);
                 _status.RestoreWaiting(null);
                 _metrics.Restored(result.Rows);
@@ -143,7 +148,7 @@ public sealed class TableRestoreLoader : ICounterLoader
                 {
                     foreach (var row in page.Rows)
                     {
-                        engine.Load(row.Key, row.Data, row.OperationIds, persisted: true);
+                        engine.Load(row.Key, row.Data, row.OperationIds, persisted: true, row.Epoch);
                     }
 
                     rows += page.Rows.Length;
@@ -209,6 +214,11 @@ public sealed class TableRestoreLoader : ICounterLoader
         var rows = new List<ParsedRow>(entities.Count);
         foreach (var entity in entities)
         {
+            if (CounterFence.IsFence(entity))
+            {
+                continue;
+            }
+
             if (CounterRows.CheckServable(entity) is { } unservable)
             {
                 state.Metrics?.RowSkipped(unservable.Rule);
@@ -221,7 +231,7 @@ public sealed class TableRestoreLoader : ICounterLoader
             }
 
             var row = CounterRows.FromEntity(entity);
-            rows.Add(new ParsedRow(row.Key, row.ToData(), row.OperationIds));
+            rows.Add(new ParsedRow(row.Key, row.ToData(), row.OperationIds, row.Epoch));
         }
 
         return new ParsedPage([.. rows]);
@@ -241,7 +251,7 @@ public sealed class TableRestoreLoader : ICounterLoader
         public ILogger Logger { get; } = logger;
     }
 
-    private readonly record struct ParsedRow(string Key, CounterData Data, IReadOnlyList<string>? OperationIds);
+    private readonly record struct ParsedRow(string Key, CounterData Data, IReadOnlyList<string>? OperationIds, long Epoch);
 
     private sealed record ParsedPage(ParsedRow[] Rows);
 }

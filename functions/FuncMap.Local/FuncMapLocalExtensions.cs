@@ -73,7 +73,7 @@ public static class FuncMapLocalExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(LiveTag) });
-        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(ReadyTag) });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(ReadyTag), ResponseWriter = WriteReadiness });
         app.MapOpenApi();
 
         if (app.Services.GetRequiredService<IOptions<FuncMapLocalOptions>>().Value.Bench.NoopEndpoint)
@@ -108,6 +108,25 @@ public static class FuncMapLocalExtensions
             // The app's services are disposed by now: only what was captured before is used.
             return started ? HostExit.FailedToStop(ex) : HostExit.FailedToStart(ex);
         }
+    }
+
+    /// <summary>
+    /// <c>/readyz</c> as plain text: the status on the first line, then one line per check that is not healthy
+    /// (<c>name: description</c>), so an operator sees why a host is out of rotation (a lapsed lease, say).
+    /// </summary>
+    private static Task WriteReadiness(HttpContext context, HealthReport report)
+    {
+        var text = new System.Text.StringBuilder(report.Status.ToString());
+        foreach (var (name, entry) in report.Entries)
+        {
+            if (entry.Status != HealthStatus.Healthy)
+            {
+                text.Append('\n').Append(name).Append(": ").Append(entry.Description ?? entry.Status.ToString());
+            }
+        }
+
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(text.ToString());
     }
 
     private static CounterEngine CreateEngine(IServiceProvider services)

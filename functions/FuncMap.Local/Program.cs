@@ -1,10 +1,11 @@
 using FuncMap.Local;
 using FuncMap.Local.Storage;
 
+// --allow-unclean-takeover is FuncMap:Storage:AllowUncleanTakeover=true for this start.
 WebApplication app;
 try
 {
-    var builder = WebApplication.CreateBuilder(args);
+    var builder = WebApplication.CreateBuilder(StorageOptions.ExpandSwitches(args));
 
     // The engine, its hosted lifecycle, ProblemDetails, health checks, OpenAPI and metrics.
     builder.AddFuncMapLocal();

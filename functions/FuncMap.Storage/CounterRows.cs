@@ -15,7 +15,8 @@ namespace FuncMap.Storage;
 /// <param name="UpdatedAt">When the last operation was applied.</param>
 /// <param name="OperationIds">The counter's recent operation ids, oldest first (null or empty: none).</param>
 /// <param name="Exists">False for a deleted counter.</param>
-public readonly record struct CounterRow(string Key, long Value, long Version, DateTimeOffset UpdatedAt, IReadOnlyList<string>? OperationIds, bool Exists = true)
+/// <param name="Epoch">The single-writer lease epoch the row was written under (0: none, the Functions app or an unfenced writer).</param>
+public readonly record struct CounterRow(string Key, long Value, long Version, DateTimeOffset UpdatedAt, IReadOnlyList<string>? OperationIds, bool Exists = true, long Epoch = 0)
 {
     /// <summary>The row of a change the local engine collected.</summary>
     public static CounterRow From(CounterChange change)
@@ -41,7 +42,9 @@ public readonly record struct CounterRow(string Key, long Value, long Version, D
 /// <see cref="CounterPartition.KeyOf"/> of the key, RowKey = key, Value and Version (Int64), UpdatedAt
 /// (DateTime), and OperationIds — the recent operation ids, newline-separated (ids are printable ASCII, so a
 /// newline never occurs in one), absent when there are none — so deduplication survives journal truncation,
-/// restarts, and a move between the hosts.
+/// restarts, and a move between the hosts; and Epoch (Int64), the lease epoch of the local host that wrote the
+/// row, absent for the Functions app's rows (read as 0). Each partition may also hold one fence row
+/// (<see cref="CounterFence"/>), which is no counter.
 /// </summary>
 public static class CounterRows
 {
@@ -60,6 +63,9 @@ public static class CounterRows
     /// <summary>String column: the recent operation ids, newline-separated; absent when there are none.</summary>
     public const string OperationIds = "OperationIds";
 
+    /// <summary>Int64 column: the lease epoch of the host that wrote the row; absent when unfenced.</summary>
+    public const string Epoch = "Epoch";
+
     /// <summary>The most actions of one entity group transaction (a service limit).</summary>
     public const int MaxTransactionActions = 100;
 
@@ -75,6 +81,11 @@ public static class CounterRows
         if (row.OperationIds is { Count: > 0 } ids)
         {
             entity[OperationIds] = string.Join('\n', ids);
+        }
+
+        if (row.Epoch > 0)
+        {
+            entity[Epoch] = row.Epoch;
         }
 
         return entity;
@@ -105,7 +116,8 @@ public static class CounterRows
     /// Reads a row back as the counter it holds, exactly or not at all. Refused with <see cref="InvalidDataException"/>
     /// (naming the row, the column and the type found): Value or Version missing or not an integer (an Edm.Double
     /// such as 5.0 is refused too: a double cannot hold every Int64, so the row's state is not known exactly),
-    /// UpdatedAt missing or not a date, OperationIds not a string. Int32 values (written by other tools as untyped
+    /// UpdatedAt missing or not a date, OperationIds not a string,
+    /// Epoch present but not an integer. Int32 values (written by other tools as untyped
     /// JSON numbers) widen to Int64. A reader that gets this must not serve a guess: the local host stops its start.
     /// </summary>
     public static CounterRow FromEntity(TableEntity entity)
@@ -127,7 +139,9 @@ public static class CounterRows
                 DateTime time => new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)),
                 _ => throw Malformed(entity, UpdatedAt, "is not a date"),
             } : throw Malformed(entity, UpdatedAt, "is missing"),
-            string.IsNullOrEmpty((string?)ids) ? null : ((string)ids).Split('\n'));
+            string.IsNullOrEmpty((string?)ids) ? null : ((string)ids).Split('\n'),
+            Exists: true,
+            Epoch: entity.ContainsKey(Epoch) ? Int64(entity, Epoch) : 0);
     }
 
     private static long Int64(TableEntity entity, string column) =>

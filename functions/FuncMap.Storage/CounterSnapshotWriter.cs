@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Net;
 using Azure;
 using Azure.Data.Tables;
 using Azure.Data.Tables.Models;
@@ -48,11 +50,20 @@ public sealed class CounterRowWriteException : RequestFailedException
 /// ones), <c>parallelism</c> partitions at once, each partition's transactions in order. Every action is idempotent,
 /// so a run that failed half-way is simply run again: a delete of a row that is already gone is done (the service
 /// fails the whole transaction with ResourceNotFound at that action; it is dropped and the rest resubmitted).
+/// <para>
+/// Fencing (the local host; the Functions app has no lease and writes unfenced): after <see cref="RaiseFencesAsync"/>,
+/// every transaction also updates its partition's <see cref="CounterFence"/> row, conditional on the ETag this writer
+/// last saw, and every row carries the epoch. When the fence changed, the writer reads it: a newer epoch throws
+/// <see cref="CounterFencedException"/>; its own epoch (a commit whose answer was lost) is taken and the transaction
+/// resubmitted. Fenced transactions hold at most 99 rows and the fence.
+/// </para>
 /// </summary>
 public sealed class CounterSnapshotWriter
 {
     private readonly TableClient _table;
     private readonly int _parallelism;
+    private readonly ConcurrentDictionary<string, ETag> _fences = new(StringComparer.Ordinal);
+    private long _epoch;
 
     /// <summary>A writer of <paramref name="table"/>, <paramref name="parallelism"/> partitions at once.</summary>
     public CounterSnapshotWriter(TableClient table, int parallelism)
@@ -63,6 +74,50 @@ public sealed class CounterSnapshotWriter
         _parallelism = parallelism;
     }
 
+    /// <summary>The lease epoch the writer fences with (0: unfenced).</summary>
+    public long Epoch => Interlocked.Read(ref _epoch);
+
+    /// <summary>
+    /// Fences every later write with <paramref name="epoch"/>: raises the fence of all 64 partitions to it (a fence at a
+    /// lower epoch is updated, a missing one added), <c>parallelism</c> at a time, before the caller loads the table,
+    /// so that an older owner can change no row from then on. Throws <see cref="CounterFencedException"/> when a fence
+    /// already holds a newer epoch.
+    /// </summary>
+    public async Task RaiseFencesAsync(long epoch, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(epoch, 1);
+        Interlocked.Exchange(ref _epoch, epoch);
+        _fences.Clear();
+        var options = new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(Enumerable.Range(0, CounterPartition.Count), options, async (partition, ct) =>
+        {
+            var partitionKey = CounterPartition.Name(partition);
+            while (true)
+            {
+                var (current, etag) = await ReadFenceAsync(partitionKey, epoch, ct).ConfigureAwait(false);
+                if (current == epoch)
+                {
+                    _fences[partitionKey] = etag;
+                    return;
+                }
+
+                try
+                {
+                    var fence = CounterFence.Create(partitionKey, epoch);
+                    var response = etag == default
+                        ? await _table.AddEntityAsync(fence, ct).ConfigureAwait(false)
+                        : await _table.UpdateEntityAsync(fence, etag, TableUpdateMode.Replace, ct).ConfigureAwait(false);
+                    _fences[partitionKey] = response.Headers.ETag ?? throw new InvalidOperationException("The table service answered an entity write without an ETag.");
+                    return;
+                }
+                catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.Conflict or (int)HttpStatusCode.PreconditionFailed)
+                {
+                    // Another writer changed the fence since it was read: read it again and decide on what is there now.
+                }
+            }
+        }).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Writes every row (a key given twice: the last wins). Throws the first failure as
     /// <see cref="CounterRowWriteException"/>; transactions already committed stay (they are idempotent).
@@ -70,6 +125,12 @@ public sealed class CounterSnapshotWriter
     public async Task<SnapshotWriteResult> WriteAsync(IEnumerable<CounterRow> rows, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rows);
+        var epoch = Epoch;
+        if (epoch > 0)
+        {
+            rows = rows.Select(row => row with { Epoch = epoch });
+        }
+
         var partitions = new Dictionary<string, Dictionary<string, TableTransactionAction>>(StringComparer.Ordinal);
         foreach (var row in rows)
         {
@@ -91,23 +152,53 @@ public sealed class CounterSnapshotWriter
         var options = new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(partitions.Values, options, async (actions, ct) =>
         {
-            foreach (var chunk in actions.Values.Chunk(CounterRows.MaxTransactionActions))
+            foreach (var chunk in actions.Values.Chunk(epoch > 0 ? CounterRows.MaxTransactionActions - 1 : CounterRows.MaxTransactionActions))
             {
-                await SubmitAsync([.. chunk], ct).ConfigureAwait(false);
+                await SubmitAsync([.. chunk], epoch, ct).ConfigureAwait(false);
                 Interlocked.Increment(ref transactions);
             }
         }).ConfigureAwait(false);
         return new SnapshotWriteResult(upserted, deleted, transactions);
     }
 
-    private async Task SubmitAsync(List<TableTransactionAction> actions, CancellationToken cancellationToken)
+    private async Task SubmitAsync(List<TableTransactionAction> actions, long epoch, CancellationToken cancellationToken)
     {
+        var partitionKey = actions[0].Entity.PartitionKey;
+        var fenced = epoch > 0;
         while (actions.Count > 0)
         {
+            if (fenced)
+            {
+                // The fence goes first: index 0 of a failed transaction is the fence, any other index a row.
+                var fence = _fences.TryGetValue(partitionKey, out var etag)
+                    ? new TableTransactionAction(TableTransactionActionType.UpdateReplace, CounterFence.Create(partitionKey, epoch), etag)
+                    : new TableTransactionAction(TableTransactionActionType.Add, CounterFence.Create(partitionKey, epoch));
+                actions.Insert(0, fence);
+            }
+
             try
             {
-                await _table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+                var response = await _table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+                if (fenced)
+                {
+                    _fences[partitionKey] = response.Value[0].Headers.ETag ?? throw new InvalidOperationException("The table service answered a fence update without an ETag.");
+                }
+
                 return;
+            }
+            catch (TableTransactionFailedException ex) when (fenced && ex.FailedTransactionActionIndex == 0
+                && ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.Conflict)
+            {
+                // The fence changed since this writer saw it: a newer owner (refused), or this writer's own commit whose answer was lost.
+                var (current, etag) = await ReadFenceAsync(partitionKey, epoch, cancellationToken).ConfigureAwait(false);
+                if (etag == default || current < epoch)
+                {
+                    _fences.TryRemove(partitionKey, out _);
+                }
+                else
+                {
+                    _fences[partitionKey] = etag;
+                }
             }
             catch (TableTransactionFailedException ex) when (ex.FailedTransactionActionIndex is { } index && index < actions.Count
                 && actions[index].ActionType == TableTransactionActionType.Delete && ex.ErrorCode == TableErrorCode.ResourceNotFound)
@@ -117,9 +208,31 @@ public sealed class CounterSnapshotWriter
             }
             catch (RequestFailedException ex) when (ex is not CounterRowWriteException)
             {
-                var failed = ex is TableTransactionFailedException { FailedTransactionActionIndex: { } i } && i < actions.Count ? actions[i].Entity : actions[0].Entity;
+                var failed = ex is TableTransactionFailedException { FailedTransactionActionIndex: { } i } && i < actions.Count ? actions[i].Entity : actions[fenced && actions.Count > 1 ? 1 : 0].Entity;
                 throw new CounterRowWriteException(_table.Name, failed.PartitionKey, failed.RowKey, actions.Count, ex);
             }
+            finally
+            {
+                if (fenced)
+                {
+                    actions.RemoveAt(0);
+                }
+            }
         }
+    }
+
+    /// <summary>The epoch and ETag of a partition's fence (0 and default when there is none); throws when it is newer than <paramref name="epoch"/>.</summary>
+    private async Task<(long Epoch, ETag ETag)> ReadFenceAsync(string partitionKey, long epoch, CancellationToken cancellationToken)
+    {
+        var response = await _table.GetEntityIfExistsAsync<TableEntity>(partitionKey, CounterFence.RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (!response.HasValue)
+        {
+            return (0, default);
+        }
+
+        var current = CounterFence.EpochOf(response.Value!);
+        return current > epoch
+            ? throw new CounterFencedException(_table.Name, partitionKey, epoch, current)
+            : (current, response.Value!.ETag);
     }
 }

@@ -170,6 +170,48 @@ public sealed class EngineSnapshotTests
     }
 
     [Fact]
+    public async Task Load_RecordOfOlderEpoch_NeverOverridesRowOfNewerEpoch_InEitherOrder()
+    {
+        // The old owner's journal holds version 7 (epoch 1); the new owner's row has version 6 (epoch 2): the row wins,
+        // and the journal record's operation id is dropped with it, so a retry of that write is applied, not skipped.
+        var engine = new CounterEngine(Engines.Options(2));
+        engine.Load("row-first", Data(106, 6), ["new-6"], persisted: true, epoch: 2);
+        engine.Load("row-first", Data(7, 7), ["old-7"], persisted: false, epoch: 1);
+        engine.Load("journal-first", Data(7, 7), ["old-7"], persisted: false, epoch: 1);
+        engine.Load("journal-first", Data(106, 6), ["new-6"], persisted: true, epoch: 2);
+        engine.Load("same-version", Data(100, 1), ["new-1"], persisted: true, epoch: 2);
+        engine.Load("same-version", Data(1, 1), ["old-1"], persisted: false, epoch: 1);
+        engine.Start();
+        await using var owned = engine;
+
+        foreach (var key in new[] { "row-first", "journal-first" })
+        {
+            Assert.True(engine.TryGet(key, out var counter));
+            Assert.Equal((106L, 6L), (counter.Value, counter.Version));
+            Assert.Equal(OperationStatus.Applied, (await engine.ExecuteAsync(key, CounterOperation.Add(1, "old-7"))).Status);
+            Assert.Equal(OperationStatus.Duplicate, (await engine.ExecuteAsync(key, CounterOperation.Add(1, "new-6"))).Status);
+        }
+
+        Assert.True(engine.TryGet("same-version", out var same));
+        Assert.Equal((100L, 1L), (same.Value, same.Version));
+    }
+
+    [Fact]
+    public async Task Load_RecordOfNewerEpoch_ReplacesRowOfOlderEpoch_AndNeedsASnapshot()
+    {
+        var engine = new CounterEngine(Engines.Options(2));
+        engine.Load("k", Data(40, 40), ["old"], persisted: true, epoch: 1);
+        engine.Load("k", Data(5, 40), ["new"], persisted: false, epoch: 3);
+        engine.Start();
+        await using var owned = engine;
+
+        Assert.True(engine.TryGet("k", out var counter));
+        Assert.Equal((5L, 40L), (counter.Value, counter.Version));
+        var change = Assert.Single(await engine.CollectChangesAsync()); // same version as the row, another value: dirty
+        Assert.Equal(["new"], change.RecentOperationIds!);
+    }
+
+    [Fact]
     public async Task Load_AfterStart_Throws()
     {
         await using var engine = Engines.Started();

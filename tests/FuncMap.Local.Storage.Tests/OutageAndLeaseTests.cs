@@ -48,7 +48,7 @@ public sealed class OutageAndLeaseTests(AzuriteFixture azurite)
             using (var ready = await host.Client.GetAsync("/readyz"))
             {
                 Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-                Assert.Equal("Degraded", await ready.Content.ReadAsStringAsync());
+                Assert.StartsWith("Degraded\nstorage: Storage degraded", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             }
 
             var health = host.Services.GetRequiredService<HealthCheckService>();

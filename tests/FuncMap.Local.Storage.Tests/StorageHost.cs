@@ -6,6 +6,7 @@ using FuncMap.Journal;
 using FuncMap.Storage;
 using FuncMap.Testing;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FuncMap.Local.Storage.Tests;
@@ -57,7 +58,8 @@ public sealed class StorageSetup : IDisposable
     /// <summary>Settings every host of this setup gets (tests may add or override).</summary>
     public Dictionary<string, string?> Settings { get; } = new(StringComparer.Ordinal);
 
-    public StorageHost Start(Action<Dictionary<string, string?>>? configure = null)
+    /// <summary>Starts a host; <paramref name="services"/> replaces registrations after the host's own (a fake clock, say).</summary>
+    public StorageHost Start(Action<Dictionary<string, string?>>? configure = null, Action<IServiceCollection>? services = null)
     {
         var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
@@ -82,7 +84,7 @@ public sealed class StorageSetup : IDisposable
         }
 
         configure?.Invoke(settings);
-        return new StorageHost(this, settings);
+        return new StorageHost(this, settings, services);
     }
 
     public void Dispose()
@@ -96,13 +98,16 @@ public sealed class StorageSetup : IDisposable
         }
     }
 
-    /// <summary>Every row of the snapshot table by key.</summary>
+    /// <summary>Every counter row of the snapshot table by key (the partitions' fence rows left out).</summary>
     public async Task<Dictionary<string, TableEntity>> ReadTableAsync()
     {
         var rows = new Dictionary<string, TableEntity>(StringComparer.Ordinal);
         await foreach (var row in Table.QueryAsync<TableEntity>())
         {
-            rows[row.RowKey] = row;
+            if (!CounterFence.IsFence(row))
+            {
+                rows[row.RowKey] = row;
+            }
         }
 
         return rows;
@@ -130,7 +135,7 @@ public sealed class StorageHost : IAsyncDisposable
 {
     private readonly WebApplicationFactory<Program> _factory;
 
-    internal StorageHost(StorageSetup setup, Dictionary<string, string?> settings)
+    internal StorageHost(StorageSetup setup, Dictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     {
         Setup = setup;
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
@@ -140,6 +145,11 @@ public sealed class StorageHost : IAsyncDisposable
             foreach (var (key, value) in settings)
             {
                 builder.UseSetting(key, value);
+            }
+
+            if (services is not null)
+            {
+                builder.ConfigureTestServices(services);
             }
         });
         Client = _factory.CreateClient();

@@ -80,4 +80,49 @@ public sealed class CounterSnapshotWriterTests(AzuriteFixture azurite)
         Assert.False(StorageFailures.IsTransient(failure));
         Assert.Empty(await table.ReadCounterRowsAsync());
     }
+
+    [Fact]
+    public async Task WriteAsync_FencedByNewerEpoch_OlderWriterRefusedAndChangesNoRow()
+    {
+        var table = await azurite.NewTableAsync("snap");
+        var old = new CounterSnapshotWriter(table, 4);
+        await old.RaiseFencesAsync(1, CancellationToken.None);
+        await old.WriteAsync([new CounterRow("k", 1, 1, At, ["a"]), new CounterRow("gone", 5, 5, At, null)], CancellationToken.None);
+        Assert.Equal(1, (await table.ReadCounterRowsAsync())["k"].Epoch);
+
+        // A newer owner raises every fence before it reads the table; from then on the old writer changes nothing.
+        var next = new CounterSnapshotWriter(table, 4);
+        await next.RaiseFencesAsync(2, CancellationToken.None);
+        var refused = await Assert.ThrowsAsync<CounterFencedException>(() =>
+            old.WriteAsync([new CounterRow("k", 6, 2, At, ["b"]), new CounterRow("gone", 0, 6, At, null, Exists: false)], CancellationToken.None));
+        Assert.Equal((1L, 2L), (refused.Epoch, refused.FenceEpoch));
+        Assert.False(StorageFailures.IsTransient(refused));
+        var rows = await table.ReadCounterRowsAsync();
+        Assert.Equal((1L, 1L, 1L), (rows["k"].Value, rows["k"].Version, rows["k"].Epoch));
+        Assert.True(rows.ContainsKey("gone"));
+
+        await next.WriteAsync([new CounterRow("k", 101, 2, At, ["c"])], CancellationToken.None);
+        rows = await table.ReadCounterRowsAsync();
+        Assert.Equal((101L, 2L, 2L), (rows["k"].Value, rows["k"].Version, rows["k"].Epoch));
+        await Assert.ThrowsAsync<CounterFencedException>(() => old.RaiseFencesAsync(1, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task WriteAsync_FencedWithMoreThan99RowsInOnePartition_EveryTransactionCarriesTheFence()
+    {
+        var table = await azurite.NewTableAsync("snap");
+        var partition = CounterPartition.KeyOf("hot:0");
+        var hot = Enumerable.Range(0, 100_000).Select(static i => "hot:" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .Where(k => CounterPartition.KeyOf(k) == partition).Take(199).ToList();
+        var writer = new CounterSnapshotWriter(table, 2);
+        await writer.RaiseFencesAsync(3, CancellationToken.None);
+
+        var result = await writer.WriteAsync(hot.Select((k, i) => new CounterRow(k, i, 1, At, null)), CancellationToken.None);
+        result = await writer.WriteAsync(hot.Select((k, i) => new CounterRow(k, i, 2, At, null)), CancellationToken.None);
+
+        Assert.Equal(new SnapshotWriteResult(Upserted: 199, Deleted: 0, Transactions: 3), result); // 99 + 99 + 1 rows, each with the fence
+        var rows = await table.ReadCounterRowsAsync();
+        Assert.Equal(199, rows.Count);
+        Assert.All(rows.Values, static r => Assert.Equal((2L, 3L), (r.Version, r.Epoch)));
+    }
 }

@@ -79,16 +79,18 @@ public sealed class CounterEngine : IAsyncDisposable
 
     /// <summary>
     /// Loads a counter before <see cref="Start"/>: from the snapshot table (<paramref name="persisted"/> true)
-    /// or from the journal (false: it still needs a snapshot). Of two loads of one key the higher version wins.
+    /// or from the journal (false: it still needs a snapshot). Of two loads of one key, the one written under the
+    /// newer lease <paramref name="epoch"/> wins (0: no lease, the local host without storage and the tests); under
+    /// one epoch the higher version wins.
     /// </summary>
-    public void Load(string key, in CounterData data, IEnumerable<string>? recentOperationIds, bool persisted)
+    public void Load(string key, in CounterData data, IEnumerable<string>? recentOperationIds, bool persisted, long epoch = 0)
     {
         if (Volatile.Read(ref _state) != 0)
         {
             throw new InvalidOperationException("Counters can only be loaded before the engine starts.");
         }
 
-        _shards[ShardOf(key)].Load(key, data, recentOperationIds, persisted);
+        _shards[ShardOf(key)].Load(key, data, recentOperationIds, persisted, epoch);
     }
 
     /// <summary>Starts the owner loops.</summary>
@@ -97,6 +99,11 @@ public sealed class CounterEngine : IAsyncDisposable
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
         {
             throw new InvalidOperationException("The engine was already started.");
+        }
+
+        foreach (var shard in _shards)
+        {
+            shard.EndLoading();
         }
 
         _loops = Array.ConvertAll(_shards, shard => Task.Run(shard.RunAsync));

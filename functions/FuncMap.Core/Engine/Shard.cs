@@ -39,6 +39,9 @@ internal sealed class Shard
     // answers from state earlier drains produced (a duplicate, a not-found), so its answers wait for it.
     private Task _lastDurable = Task.CompletedTask;
 
+    // While loading: the lease epoch each loaded counter was written under (absent: 0). Dropped at start.
+    private Dictionary<string, long>? _loadEpochs;
+
     public Shard(int id, CounterEngineOptions options, IOperationLog? log, TimeProvider time, EngineMetrics metrics, ILogger logger)
     {
         _id = id;
@@ -73,17 +76,46 @@ internal sealed class Shard
         return false;
     }
 
-    /// <summary>Loads a counter before the loop starts (snapshot restore, journal replay). Higher versions win.</summary>
-    public void Load(string key, in CounterData data, IEnumerable<string>? operationIds, bool persisted)
+    /// <summary>
+    /// Loads a counter before the loop starts (snapshot restore, journal replay). Of two loads of one key, the one
+    /// written under the newer lease epoch wins whatever its version (history written by a newer owner is never
+    /// overridden by an older owner's record, and the loser's operation ids are dropped with it, so a retry of a
+    /// write lost that way is applied, not taken for a duplicate); under one epoch the higher version wins.
+    /// </summary>
+    public void Load(string key, in CounterData data, IEnumerable<string>? operationIds, bool persisted, long epoch)
     {
-        var cell = _cells.Find(key) ?? _cells.Add(key);
-        if (data.Version >= cell.Data.Version)
+        var cell = _cells.Find(key);
+        var replace = cell is null;
+        if (cell is null)
+        {
+            cell = _cells.Add(key);
+        }
+        else
+        {
+            var loaded = _loadEpochs?.GetValueOrDefault(key) ?? 0;
+            if (epoch < loaded)
+            {
+                return;
+            }
+
+            if (epoch > loaded)
+            {
+                replace = true;
+                cell.Window = null;
+            }
+        }
+
+        if (epoch != 0)
+        {
+            (_loadEpochs ??= new Dictionary<string, long>(StringComparer.Ordinal))[key] = epoch;
+        }
+
+        if (replace || data.Version >= cell.Data.Version)
         {
             cell.Publish(data);
-            if (persisted)
-            {
-                cell.PersistedVersion = data.Version;
-            }
+            // A journal record that replaced a row of an older epoch is dirty whatever its version: the row's
+            // version number may be equal and hold another value, so the next snapshot must write it.
+            cell.PersistedVersion = persisted ? data.Version : replace && cell.PersistedVersion == data.Version ? -1 : cell.PersistedVersion;
         }
 
         if (operationIds is not null)
@@ -99,6 +131,9 @@ internal sealed class Shard
             }
         }
     }
+
+    /// <summary>Forgets the epochs of the loaded counters: they only matter while loading.</summary>
+    public void EndLoading() => _loadEpochs = null;
 
     /// <summary>The owner loop: drain the mailbox in batches until it is completed and empty.</summary>
     public async Task RunAsync()
