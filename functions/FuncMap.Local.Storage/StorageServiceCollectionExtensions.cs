@@ -97,7 +97,8 @@ public static class StorageServiceCollectionExtensions
     /// samples build them: a connection string (<c>UseDevelopmentStorage=true</c> included) parsed by the SDK, or the
     /// service URIs with one <see cref="DefaultAzureCredential"/> (a user-assigned managed identity when
     /// <see cref="StorageOptions.ManagedIdentityClientId"/> is set). Not <c>AddAzureClients</c>: its log forwarding
-    /// listens to every Azure SDK event source at Verbose, which cost the ingestion loop measurably (bench/README.md).
+    /// enables every Azure SDK event source at Verbose, so every request of the ingestion loop would raise and format
+    /// request and response events only to have the logging filters drop them.
     /// </summary>
     private static void AddStorageClients(IServiceCollection services)
     {
