@@ -103,7 +103,7 @@ public static class FuncMapLocalExtensions
             app.Run();
             return Environment.ExitCode;
         }
-        catch (Exception ex)
+        catch (Exception ex) when (HostExit.OwnsProcess)
         {
             // The app's services are disposed by now: only what was captured before is used.
             return started ? HostExit.FailedToStop(ex) : HostExit.FailedToStart(ex);

@@ -2,10 +2,15 @@ namespace FuncMap.Local;
 
 /// <summary>
 /// How the process ends when the host cannot start or stop: one line on stderr that names the cause (the messages
-/// of the exception and those it wraps), and exit code 1. The logs above it keep the details.
+/// of the exception and those it wraps), and exit code 1. The logs above it keep the details. Only when this host
+/// is the process (<see cref="OwnsProcess"/>): when something else runs <c>Program</c> (WebApplicationFactory in
+/// tests), the exception goes to that caller unchanged.
 /// </summary>
 public static class HostExit
 {
+    /// <summary>True when this assembly is the process's entry point, i.e. the host owns the process and its exit code.</summary>
+    public static bool OwnsProcess { get; } = System.Reflection.Assembly.GetEntryAssembly() == typeof(HostExit).Assembly;
+
     /// <summary>The exit code of a host that failed to start or stop.</summary>
     public const int FailureExitCode = 1;
 

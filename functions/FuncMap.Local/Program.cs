@@ -19,7 +19,7 @@ try
 
     app = builder.Build();
 }
-catch (Exception ex) when (ex is not HostAbortedException) // HostAbortedException: WebApplicationFactory took the host
+catch (Exception ex) when (HostExit.OwnsProcess) // not under WebApplicationFactory, which takes the host (and exceptions) itself
 {
     return HostExit.FailedToStart(ex); // invalid configuration: one line on stderr, exit code 1
 }

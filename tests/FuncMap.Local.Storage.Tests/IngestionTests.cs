@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using FuncMap.Journal;
 using FuncMap.Storage;

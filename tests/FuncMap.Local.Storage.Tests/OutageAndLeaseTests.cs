@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using FuncMap.Journal;
 using FuncMap.Storage;
@@ -73,6 +74,46 @@ public sealed class OutageAndLeaseTests(AzuriteFixture azurite)
         Assert.Equal(
             expected.OrderBy(static e => e.Key, StringComparer.Ordinal),
             rows.Select(static r => KeyValuePair.Create(r.Key, r.Value.GetInt64(CounterRows.Value)!.Value)).OrderBy(static e => e.Key, StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// The field report: with storage gone at stop, the final snapshot was retried for the whole shutdown timeout (30 s)
+    /// and the stop ended in an unhandled TaskCanceledException. It is bounded now (FinalSnapshotTimeout), the stop
+    /// ends cleanly, and what giving up means depends on the mode: Journal loses nothing (replayed on the next start).
+    /// </summary>
+    [Theory]
+    [InlineData(DurabilityMode.Journal)]
+    [InlineData(DurabilityMode.Snapshot)]
+    public async Task Stop_StorageDown_FinalSnapshotBounded_StopEndsCleanly(DurabilityMode mode)
+    {
+        using var setup = new StorageSetup(azurite, mode);
+        setup.Settings["FuncMap:Storage:FinalSnapshotTimeout"] = "00:00:02";
+        var host = setup.Start();
+        await host.WaitReadyAsync();
+        await host.AddAsync("kept", 1);
+        await host.WaitForSnapshotAsync();
+        await host.AddAsync("late", 5);
+        await azurite.StopAsync();
+        var stopping = Stopwatch.StartNew();
+        try
+        {
+            await host.DisposeAsync();
+        }
+        finally
+        {
+            await azurite.StartAsync();
+        }
+
+        // Well under the host's 30 s shutdown timeout: the final snapshot gave up after about 2 s.
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(20), $"the stop took {stopping.Elapsed}");
+
+        await using var restarted = setup.Start();
+        await restarted.WaitReadyAsync();
+        Assert.Equal(1L, (await restarted.GetAsync("kept"))!.Value);
+        if (mode == DurabilityMode.Journal)
+        {
+            Assert.Equal(5L, (await restarted.GetAsync("late"))!.Value);
+        }
     }
 
     [Fact]

@@ -33,7 +33,8 @@ public sealed class SnapshotTests(AzuriteFixture azurite)
 
         var rows = await setup.ReadTableAsync();
         Assert.Equal(10, rows.Count);
-        Assert.Equal("op-9-0\nop-9-1\nop-9-2\nop-9-3\nop-9-4\nop-9-5\nop-9-6\nop-9-7\nop-9-8\nop-9-9", rows["k9"].GetString(CounterRows.OperationIds));
+        // One entry per operation: its id and its fingerprint (kind and delta), tab-separated.
+        Assert.Equal(string.Join('\n', Enumerable.Range(0, 10).Select(static j => $"op-9-{j}\tadd:10")), rows["k9"].GetString(CounterRows.OperationIds));
 
         // A new data directory in Snapshot mode, so the table is the only source (the journal has nothing to replay).
         if (mode == DurabilityMode.Snapshot)
@@ -50,10 +51,18 @@ public sealed class SnapshotTests(AzuriteFixture azurite)
                 Assert.Equal((counter.Value, counter.Version), (restored!.Value, restored.Version));
             }
 
-            // The same Idempotency-Key again is a duplicate: the restored window still holds it.
-            var again = await host.AddAsync("k3", 1000, idempotencyKey: "op-3-0");
+            // The same request again is a duplicate: the restored window still holds its id and fingerprint.
+            var again = await host.AddAsync("k3", 4, idempotencyKey: "op-3-0");
             Assert.Equal(expected["k3"].Value, again.Value);
             Assert.Equal(expected["k3"].Version, again.Version);
+
+            // The same key for another delta is refused, also after the restart.
+            using var other = await host.Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/api/counters/k3/add?wait=true")
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(new { delta = 1000 }),
+                Headers = { { "Idempotency-Key", "op-3-0" } },
+            });
+            Assert.Equal((HttpStatusCode)422, other.StatusCode);
         }
     }
 
