@@ -33,6 +33,11 @@ for (var round = 1; round <= options.Rounds && options.Runs("ingestion"); round+
     results.AddRange(await Ingestion.RunAsync(azurite, connection, options, round));
 }
 
+if (options.Runs("ingestion"))
+{
+    results.Add(Ingestion.Summary());
+}
+
 if (options.Runs("snapshot"))
 {
     results.AddRange(await Snapshot.RunAsync(connection, options));
@@ -80,30 +85,56 @@ internal static class Ingestion
     {
         var workload = new QueueFill(o.Batches, o.ItemsPerBatch, o.Keys, seed: round);
         var lines = new List<string>();
-
-        // Baseline: receive up to 32 + delete each, with the same number of receive loops, same messages.
-        var queue = connection.GetQueueClient(AzuriteFixture.UniqueQueueName("raw"));
-        await FillAsync(queue, workload.Build(base64: false).Messages);
-        var raw = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, o.Concurrency).Select(async _ =>
-        {
-            while (true)
-            {
-                var messages = (await queue.ReceiveMessagesAsync(32, TimeSpan.FromSeconds(60))).Value;
-                if (messages.Length == 0)
-                {
-                    return;
-                }
-
-                await Task.WhenAll(messages.Select(m => queue.DeleteMessageAsync(m.MessageId, m.PopReceipt)));
-            }
-        }));
-        raw.Stop();
         var items = (double)o.Batches * o.ItemsPerBatch;
-        var rawRate = items / raw.Elapsed.TotalSeconds;
-        lines.Add($"ingest round {round}: raw receive+delete {o.Batches} msgs in {raw.Elapsed.TotalSeconds:0.00} s = {rawRate:N0} items/s ({o.Batches / raw.Elapsed.TotalSeconds:N0} msgs/s)");
 
+        // The baseline runs first in odd rounds and last in even ones, so that neither side always meets a warmer Azurite.
+        var rawRate = round % 2 == 1 ? await RawAsync() : 0;
         foreach (var mode in new[] { DurabilityMode.Journal, DurabilityMode.Snapshot })
+        {
+            var (applied, deleted) = await FuncMapAsync(mode);
+            (mode == DurabilityMode.Journal ? JournalDeleted : SnapshotApplied).Add(mode == DurabilityMode.Journal ? deleted : applied);
+        }
+
+        if (round % 2 == 0)
+        {
+            rawRate = await RawAsync();
+        }
+
+        Raw.Add(rawRate);
+        lines.Add($"ingest round {round}: ratios to this round's raw rate: Journal until deleted {JournalDeleted[^1] / rawRate:0.00}x, Snapshot until applied {SnapshotApplied[^1] / rawRate:0.00}x");
+        foreach (var line in lines)
+        {
+            Console.WriteLine(line);
+        }
+
+        return lines;
+
+        async Task<double> RawAsync()
+        {
+            // Baseline: receive up to 32 + delete each, with the same number of receive loops, same messages.
+            var queue = connection.GetQueueClient(AzuriteFixture.UniqueQueueName("raw"));
+            await FillAsync(queue, workload.Build(base64: false).Messages);
+            var raw = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, o.Concurrency).Select(async _ =>
+            {
+                while (true)
+                {
+                    var messages = (await queue.ReceiveMessagesAsync(32, TimeSpan.FromSeconds(60))).Value;
+                    if (messages.Length == 0)
+                    {
+                        return;
+                    }
+
+                    await Task.WhenAll(messages.Select(m => queue.DeleteMessageAsync(m.MessageId, m.PopReceipt)));
+                }
+            }));
+            raw.Stop();
+            var rate = items / raw.Elapsed.TotalSeconds;
+            lines.Add($"ingest round {round}: raw SDK receive+delete {o.Batches} msgs in {raw.Elapsed.TotalSeconds:0.00} s = {rate:N0} items/s ({o.Batches / raw.Elapsed.TotalSeconds:N0} msgs/s)");
+            return rate;
+        }
+
+        async Task<(double Applied, double Deleted)> FuncMapAsync(DurabilityMode mode)
         {
             var name = AzuriteFixture.UniqueQueueName("ing");
             var q = connection.GetQueueClient(name);
@@ -141,15 +172,24 @@ internal static class Ingestion
             Directory.Delete(dataDir, recursive: true);
             var rate = items / timer.Elapsed.TotalSeconds;
             var appliedRate = items / appliedIn.TotalSeconds;
-            lines.Add($"ingest round {round}: FuncMap ({mode}) {o.Batches} msgs applied in {appliedIn.TotalSeconds:0.00} s = {appliedRate:N0} items/s (ratio {appliedRate / rawRate:0.00}x), all deleted in {timer.Elapsed.TotalSeconds:0.00} s = {rate:N0} items/s, ratio {rate / rawRate:0.00}x (totals exact)");
+            lines.Add($"ingest round {round}: FuncMap ({mode}) {o.Batches} msgs applied in {appliedIn.TotalSeconds:0.00} s = {appliedRate:N0} items/s, all deleted in {timer.Elapsed.TotalSeconds:0.00} s = {rate:N0} items/s (totals exact)");
+            return (appliedRate, rate);
         }
+    }
 
-        foreach (var line in lines)
-        {
-            Console.WriteLine(line);
-        }
+    /// <summary>Per-round rates (items/s): the raw baseline, Journal mode until deleted, Snapshot mode until applied.</summary>
+    public static List<double> Raw { get; } = [];
 
-        return lines;
+    public static List<double> JournalDeleted { get; } = [];
+
+    public static List<double> SnapshotApplied { get; } = [];
+
+    /// <summary>The summary of all rounds: medians, and the median of the per-round ratios.</summary>
+    public static string Summary()
+    {
+        var ratios = JournalDeleted.Zip(Raw, static (j, r) => j / r).ToList();
+        return $"ingest: {Raw.Count} rounds, medians: raw SDK receive+delete {Snapshot.Median(Raw):N0} items/s, FuncMap Journal until applied and deleted {Snapshot.Median(JournalDeleted):N0} items/s " +
+            $"(ratio of medians {Snapshot.Median(JournalDeleted) / Snapshot.Median(Raw):0.00}x, median of per-round ratios {Snapshot.Median(ratios):0.00}x), Snapshot mode until applied {Snapshot.Median(SnapshotApplied):N0} items/s";
     }
 
     private static async Task FillAsync(QueueClient queue, List<string> messages)
@@ -225,8 +265,19 @@ internal static class Snapshot
         var stride = o.Counters / o.Changed;
         var ours = new List<double>();
         var raws = new List<double>();
+        // Baseline rows: the same 10k keys (same partitions, same transaction size and parallelism), same columns, prebuilt.
+        var at = DateTimeOffset.UtcNow;
+        var rawRows = Enumerable.Range(0, o.Changed).Select(i => "c:" + (i * stride).ToString(CultureInfo.InvariantCulture))
+            .Select(k => new TableEntity(CounterPartition.KeyOf(k), k) { ["Value"] = 1L, ["Version"] = 2L, ["UpdatedAt"] = at, ["OperationIds"] = "op-0-" + k })
+            .GroupBy(static r => r.PartitionKey).Select(static g => g.ToList()).ToList();
         for (var round = 0; round < o.Rounds; round++)
         {
+            // The baseline goes first in odd rounds, last in even ones.
+            if (round % 2 == 1)
+            {
+                raws.Add(await RawAsync());
+            }
+
             // 10k counters change (with an operation id each, as in production), then one snapshot run.
             await Parallel.ForEachAsync(Enumerable.Range(0, o.Changed), async (i, ct) =>
                 await engine.ExecuteAsync("c:" + (i * stride).ToString(CultureInfo.InvariantCulture), CounterOperation.Add(1, $"op-{round}-{i}"), ct));
@@ -241,21 +292,25 @@ internal static class Snapshot
             }
 
             ours.Add(timer.Elapsed.TotalMilliseconds);
+            if (round % 2 == 0)
+            {
+                raws.Add(await RawAsync());
+            }
 
-            // Baseline: the same 10k rows (same partitions, same transaction size and parallelism), prebuilt, upserted with raw SDK transactions.
-            var rows = changes.Select(c => new TableEntity(CounterPartition.KeyOf(c.Key), c.Key) { ["Value"] = c.Data.Value, ["Version"] = c.Data.Version, ["UpdatedAt"] = c.Data.UpdatedAt, ["OperationIds"] = string.Join('\n', c.RecentOperationIds ?? []) })
-                .GroupBy(static r => r.PartitionKey).Select(static g => g.ToList()).ToList();
+            Console.WriteLine($"snapshot round {round + 1}: FuncMap {ours[^1]:N0} ms, raw SDK transactions {raws[^1]:N0} ms");
+        }
+
+        async Task<double> RawAsync()
+        {
             var raw = Stopwatch.StartNew();
-            await Parallel.ForEachAsync(rows, new ParallelOptions { MaxDegreeOfParallelism = new StorageOptions().SnapshotParallelism }, async (partition, ct) =>
+            await Parallel.ForEachAsync(rawRows, new ParallelOptions { MaxDegreeOfParallelism = new StorageOptions().SnapshotParallelism }, async (partition, ct) =>
             {
                 for (var s = 0; s < partition.Count; s += 100)
                 {
                     await table.SubmitTransactionAsync(partition.Skip(s).Take(100).Select(static r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)), ct);
                 }
             });
-            raw.Stop();
-            raws.Add(raw.Elapsed.TotalMilliseconds);
-            Console.WriteLine($"snapshot round {round + 1}: FuncMap {timer.Elapsed.TotalMilliseconds:N0} ms, raw upsert {raw.Elapsed.TotalMilliseconds:N0} ms");
+            return raw.Elapsed.TotalMilliseconds;
         }
 
         var (m, r) = (Median(ours), Median(raws));

@@ -21,6 +21,10 @@ internal static partial class Log
         Message = "Batch {BatchId} from queue message {MessageId}: {Items} items signalled as {Keys} key operations")]
     public static partial void BatchSignalled(ILogger logger, string batchId, string messageId, int items, int keys);
 
+    [LoggerMessage(EventId = 6012, Level = LogLevel.Warning,
+        Message = "Batch {BatchId} of queue message {MessageId} (dequeue {DequeueCount}) failed ({Kind}): {Error}; the runtime delivers it again")]
+    public static partial void BatchRetry(ILogger logger, string messageId, string batchId, long dequeueCount, string kind, string error);
+
     [LoggerMessage(EventId = 6020, Level = LogLevel.Information,
         Message = "Snapshot since {Since}: {Upserted} rows written, {Deleted} rows deleted, {Purges} tombstone purges scheduled")]
     public static partial void SnapshotCompleted(ILogger logger, DateTimeOffset? since, int upserted, int deleted, int purges);

@@ -1,9 +1,9 @@
+using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Identity;
 using Azure.Storage.Queues;
 using FuncMap.Engine;
 using FuncMap.Storage;
-using Microsoft.Extensions.Azure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -95,37 +95,28 @@ public static class StorageServiceCollectionExtensions
     }
 
     /// <summary>
-    /// One <see cref="TableServiceClient"/> and one <see cref="QueueServiceClient"/> for the host, through the Azure
-    /// SDK's client registration: a connection string (<c>UseDevelopmentStorage=true</c> included) parsed by the SDK,
-    /// or the service URIs with <see cref="DefaultAzureCredential"/> (a user-assigned managed identity when
-    /// <see cref="StorageOptions.ManagedIdentityClientId"/> is set).
+    /// One <see cref="TableServiceClient"/> and one <see cref="QueueServiceClient"/> for the host, as the Azure SDK's
+    /// samples build them: a connection string (<c>UseDevelopmentStorage=true</c> included) parsed by the SDK, or the
+    /// service URIs with one <see cref="DefaultAzureCredential"/> (a user-assigned managed identity when
+    /// <see cref="StorageOptions.ManagedIdentityClientId"/> is set). Not <c>AddAzureClients</c>: its log forwarding
+    /// enables every Azure SDK event source at Verbose, so every request of the ingestion loop would raise and format
+    /// request and response events only to have the logging filters drop them.
     /// </summary>
     private static void AddStorageClients(IServiceCollection services)
     {
-        services.AddAzureClients(clients =>
+        services.AddKeyedSingleton<TokenCredential>(StorageOptions.SectionName, static (p, _) => new DefaultAzureCredential(new DefaultAzureCredentialOptions
         {
-            clients.UseCredential(static p => new DefaultAzureCredential(new DefaultAzureCredentialOptions
-            {
-                ManagedIdentityClientId = Settings(p).ManagedIdentityClientId is { Length: > 0 } id ? id : null,
-            }));
-            clients.AddClient<TableServiceClient, TableClientOptions>(static (options, credential, p) =>
-            {
-                var settings = Settings(p);
-                StorageClientDefaults.Tables(options);
-                return settings.UsesIdentity
-                    ? new TableServiceClient(settings.TableServiceUri!, credential, options)
-                    : new TableServiceClient(settings.ConnectionString, options);
-            });
-            clients.AddClient<QueueServiceClient, QueueClientOptions>(static (options, credential, p) =>
-            {
-                var settings = Settings(p);
-                StorageClientDefaults.Queues(options);
-                return settings.UsesIdentity
-                    ? new QueueServiceClient(settings.QueueServiceUri!, credential, options)
-                    : new QueueServiceClient(settings.ConnectionString, options);
-            });
-        });
+            ManagedIdentityClientId = Settings(p).ManagedIdentityClientId is { Length: > 0 } id ? id : null,
+        }));
+        services.AddSingleton(static p => Settings(p) is { UsesIdentity: true } s
+            ? new TableServiceClient(s.TableServiceUri!, Credential(p), StorageClientDefaults.Tables())
+            : new TableServiceClient(Settings(p).ConnectionString, StorageClientDefaults.Tables()));
+        services.AddSingleton(static p => Settings(p) is { UsesIdentity: true } s
+            ? new QueueServiceClient(s.QueueServiceUri!, Credential(p), StorageClientDefaults.Queues())
+            : new QueueServiceClient(Settings(p).ConnectionString, StorageClientDefaults.Queues()));
 
         static StorageOptions Settings(IServiceProvider p) => p.GetRequiredService<IOptions<StorageOptions>>().Value;
+
+        static TokenCredential Credential(IServiceProvider p) => p.GetRequiredKeyedService<TokenCredential>(StorageOptions.SectionName);
     }
 }

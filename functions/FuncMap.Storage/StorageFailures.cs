@@ -6,8 +6,10 @@ namespace FuncMap.Storage;
 /// <summary>
 /// The one place that decides whether a storage failure may pass. The Azure SDK reports every failed request as a
 /// <see cref="RequestFailedException"/> (status 0 when no response arrived); once Azure.Core's retries are exhausted
-/// on network failures it throws an <see cref="AggregateException"/> of them. Snapshots, restore, ingestion and the
-/// lease of the local host and the Functions app's snapshot and queue trigger all ask here.
+/// on network failures it throws an <see cref="AggregateException"/> of the attempts' failures, where a request that
+/// ran into <c>Retry.NetworkTimeout</c> is a <see cref="TaskCanceledException"/> (seen against a saturated Azurite).
+/// Snapshots, restore, ingestion and the lease of the local host and the Functions app's snapshot and queue trigger
+/// all ask here.
 /// </summary>
 public static class StorageFailures
 {
@@ -15,7 +17,7 @@ public static class StorageFailures
     public static bool IsStorage(Exception exception) => exception switch
     {
         RequestFailedException => true,
-        AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(IsStorage),
+        AggregateException aggregate => IsRetryOutcome(aggregate),
         _ => false,
     };
 
@@ -26,9 +28,18 @@ public static class StorageFailures
     public static bool IsTransient(Exception exception) => exception switch
     {
         RequestFailedException failed => IsTransientStatus(failed.Status),
-        AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(IsTransient),
+        AggregateException aggregate => IsRetryOutcome(aggregate)
+            && aggregate.InnerExceptions.All(static e => e is OperationCanceledException || IsTransient(e)),
         _ => false,
     };
+
+    /// <summary>
+    /// True for what Azure.Core's retry policy throws when every attempt failed: failed requests, and attempts cut by
+    /// the network timeout.
+    /// </summary>
+    private static bool IsRetryOutcome(AggregateException aggregate) =>
+        aggregate.InnerExceptions.Count > 0
+        && aggregate.InnerExceptions.All(static e => e is RequestFailedException or OperationCanceledException);
 
     /// <summary>True for an HTTP status that may pass (0 = no response).</summary>
     public static bool IsTransientStatus(int status) =>

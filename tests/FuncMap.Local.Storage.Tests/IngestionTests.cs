@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using FuncMap.Journal;
 using FuncMap.Storage;
@@ -35,7 +34,7 @@ public sealed class IngestionTests(AzuriteFixture azurite)
             }
 
             var text = Batch($"batch-{b}", items);
-            sends.Add(setup.Queue.SendMessageAsync(b % 2 == 0 ? text : Convert.ToBase64String(Encoding.UTF8.GetBytes(text))));
+            sends.Add(setup.Queue.SendMessageAsync(IncrementMessages.Encode(text, base64: b % 2 == 1)));
         }
 
         await Task.WhenAll(sends);
@@ -62,7 +61,7 @@ public sealed class IngestionTests(AzuriteFixture azurite)
         var text = Batch("once", ("a", 5), ("b", 7), ("a", 1));
         for (var i = 0; i < 3; i++)
         {
-            await setup.Queue.SendMessageAsync(i == 1 ? Convert.ToBase64String(Encoding.UTF8.GetBytes(text)) : text);
+            await setup.Queue.SendMessageAsync(IncrementMessages.Encode(text, base64: i == 1));
         }
 
         await using var host = setup.Start();
@@ -106,7 +105,7 @@ public sealed class IngestionTests(AzuriteFixture azurite)
             ["batchId.required"] = """{"items": [{"key": "bad2", "delta": 1}]}""",
             ["key.charset"] = """{"batchId": "b-key", "items": [{"key": "ok", "delta": 1}, {"key": "bad key!", "delta": 1}]}""",
             ["overflow"] = Batch("b-overflow", ("bad3", long.MaxValue), ("bad3", 1), ("ok", 1)),
-            ["base64 schema"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("""{"batchId": "b64", "items": []}""")),
+            ["base64 schema"] = IncrementMessages.Encode("""{"batchId": "b64", "items": []}""", base64: true),
         };
         foreach (var text in bad.Values)
         {

@@ -30,9 +30,9 @@ public sealed class StorageSetup : IDisposable
         QueueName = AzuriteFixture.UniqueQueueName("inc");
         PoisonQueueName = QueueName + "-poison";
         DataDirectory = Path.Combine(Path.GetTempPath(), "funcmap-storage-" + Guid.NewGuid().ToString("N"));
-        Table = new TableClient(azurite.ConnectionString, TableName, StorageClientDefaults.Tables());
-        Queue = new QueueClient(azurite.ConnectionString, QueueName, StorageClientDefaults.Queues());
-        PoisonQueue = new QueueClient(azurite.ConnectionString, PoisonQueueName, StorageClientDefaults.Queues());
+        Table = azurite.Table(TableName);
+        Queue = azurite.Queue(QueueName);
+        PoisonQueue = azurite.Queue(PoisonQueueName);
     }
 
     public AzuriteFixture Azurite { get; }

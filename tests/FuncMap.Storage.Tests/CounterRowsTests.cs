@@ -13,7 +13,7 @@ public sealed class CounterRowsTests(AzuriteFixture azurite)
     [Fact]
     public async Task WriteThenRead_Int64AtBothExtremesAnd90CharacterKeys_RoundTripsExactly()
     {
-        var table = await NewTableAsync();
+        var table = await azurite.NewTableAsync("rows");
         var longKey = new string('k', 80) + ":abcdefghi";
         Assert.Equal(90, longKey.Length);
         CounterRow[] rows =
@@ -45,7 +45,7 @@ public sealed class CounterRowsTests(AzuriteFixture azurite)
     [Fact]
     public async Task FromEntity_RowsOtherToolsWrote_RefusesMalformedNamingRowAndColumn_WidensInt32()
     {
-        var table = await NewTableAsync();
+        var table = await azurite.NewTableAsync("rows");
         var partition = CounterPartition.KeyOf("a");
         await table.AddEntityAsync(new TableEntity(partition, "int32") { ["Value"] = 5, ["Version"] = 1, ["UpdatedAt"] = At });
         await table.AddEntityAsync(new TableEntity(partition, "text") { ["Value"] = "5", ["Version"] = 1L, ["UpdatedAt"] = At });
@@ -65,7 +65,7 @@ public sealed class CounterRowsTests(AzuriteFixture azurite)
     [Fact]
     public async Task QueryAsPages_MoreRowsThanAPage_FollowsContinuationReadingEachRowOnce()
     {
-        var table = await NewTableAsync();
+        var table = await azurite.NewTableAsync("rows");
         var keys = Enumerable.Range(0, 2500).Select(static i => "c:" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
         await new CounterSnapshotWriter(table, 8).WriteAsync(keys.Select(static k => new CounterRow(k, k.Length, 1, At, null)), CancellationToken.None);
 
@@ -90,12 +90,5 @@ public sealed class CounterRowsTests(AzuriteFixture azurite)
     {
         Assert.False(CounterRows.IsForeign(new TableEntity(CounterPartition.KeyOf("k"), "k")));
         Assert.True(CounterRows.IsForeign(new TableEntity("x", "k")));
-    }
-
-    private async Task<TableClient> NewTableAsync()
-    {
-        var table = new TableClient(azurite.ConnectionString, AzuriteFixture.UniqueTableName("rows"), StorageClientDefaults.Tables());
-        await table.CreateIfNotExistsAsync();
-        return table;
     }
 }

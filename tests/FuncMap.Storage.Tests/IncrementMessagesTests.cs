@@ -1,5 +1,4 @@
 using System.Text;
-using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using FuncMap.Testing;
 
@@ -16,10 +15,10 @@ public sealed class IncrementMessagesTests(AzuriteFixture azurite)
     [InlineData(true)]
     public async Task Parse_PlainOrBase64Message_SameBatch(bool base64)
     {
-        var queue = await NewQueueAsync();
+        var queue = await azurite.NewQueueAsync();
         await queue.SendMessageAsync(IncrementMessages.Encode(Batch, base64));
 
-        var parsed = IncrementMessages.Parse(await ReceiveAsync(queue));
+        var parsed = IncrementMessages.Parse(await queue.ReceiveOneAsync());
 
         Assert.True(parsed.IsValid);
         Assert.Equal("b-1", parsed.Batch!.BatchId);
@@ -29,16 +28,14 @@ public sealed class IncrementMessagesTests(AzuriteFixture azurite)
     [Fact]
     public async Task Invalid_MalformedMessage_EnvelopeCarriesReceivedIdentityRulesAndOriginal_AndSurvivesThePoisonQueue()
     {
-        var queue = await NewQueueAsync();
-        var poison = await NewQueueAsync();
+        var queue = await azurite.NewQueueAsync();
         const string text = """{"batchId": "x", "items": [ {"key": "bad key!", "delta": 1 }]}""";
         await queue.SendMessageAsync(text);
-        var message = await ReceiveAsync(queue);
+        var message = await queue.ReceiveOneAsync();
         var parsed = IncrementMessages.Parse(message);
         Assert.False(parsed.IsValid);
 
-        await poison.SendMessageAsync(IncrementMessages.Invalid(message, parsed.Errors).ToJson());
-        var envelope = PoisonEnvelope.Parse((await ReceiveAsync(poison)).Body.ToString())!;
+        var envelope = await azurite.ThroughPoisonQueueAsync(IncrementMessages.Invalid(message, parsed.Errors).ToJson());
 
         Assert.Equal(IncrementMessages.InvalidReason, envelope.Reason);
         Assert.Equal((message.MessageId, message.DequeueCount, message.InsertedOn), (envelope.MessageId, envelope.DequeueCount, envelope.InsertedOn));
@@ -65,11 +62,11 @@ public sealed class IncrementMessagesTests(AzuriteFixture azurite)
     [Fact]
     public async Task GiveUp_BelowMaxDeliveries_Retry_AtMax_PoisonWithTheFailure()
     {
-        var queue = await NewQueueAsync();
+        var queue = await azurite.NewQueueAsync();
         await queue.SendMessageAsync(Batch);
-        var first = await ReceiveAsync(queue);
+        var first = await queue.ReceiveOneAsync();
         await queue.UpdateMessageAsync(first.MessageId, first.PopReceipt, (string?)null, TimeSpan.Zero);
-        var second = await ReceiveAsync(queue);
+        var second = await queue.ReceiveOneAsync();
         Assert.Equal(2, second.DequeueCount);
         var failure = new InvalidOperationException("engine busy");
 
@@ -80,14 +77,4 @@ public sealed class IncrementMessagesTests(AzuriteFixture azurite)
         Assert.Equal(IncrementMessages.TooManyDeliveriesReason + "engine busy", envelope.Reason);
         Assert.Equal((second.MessageId, 2L, Batch), (envelope.MessageId, envelope.DequeueCount, envelope.OriginalMessage));
     }
-
-    private async Task<QueueClient> NewQueueAsync()
-    {
-        var queue = new QueueClient(azurite.ConnectionString, AzuriteFixture.UniqueQueueName(), StorageClientDefaults.Queues());
-        await queue.CreateIfNotExistsAsync();
-        return queue;
-    }
-
-    private static async Task<QueueMessage> ReceiveAsync(QueueClient queue) =>
-        Assert.Single((await queue.ReceiveMessagesAsync(1, TimeSpan.FromMinutes(1))).Value);
 }

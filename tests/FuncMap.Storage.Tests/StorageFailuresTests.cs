@@ -27,6 +27,20 @@ public sealed class StorageFailuresTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public void IsTransient_RetriesEndedByNetworkTimeouts_TransientStorageFailure()
+    {
+        // What Azure.Core's retry policy throws when every attempt ran into Retry.NetworkTimeout.
+        var timedOut = new AggregateException(new TaskCanceledException("exceeded the configured timeout"), new TaskCanceledException("exceeded the configured timeout"));
+        var mixed = new AggregateException(new TaskCanceledException("timeout"), new RequestFailedException(0, "no response"));
+        var mixedPermanent = new AggregateException(new TaskCanceledException("timeout"), new RequestFailedException(403, "forbidden"));
+
+        Assert.True(StorageFailures.IsStorage(timedOut) && StorageFailures.IsTransient(timedOut));
+        Assert.True(StorageFailures.IsStorage(mixed) && StorageFailures.IsTransient(mixed));
+        Assert.False(StorageFailures.IsTransient(mixedPermanent));
+        Assert.False(StorageFailures.IsStorage(new AggregateException(new InvalidOperationException())));
+    }
+
+    [Fact]
     public void IsStorage_OtherExceptions_False()
     {
         Assert.False(StorageFailures.IsStorage(new InvalidOperationException()));
@@ -38,7 +52,7 @@ public sealed class StorageFailuresTests(AzuriteFixture azurite)
     public async Task RealFailures_MissingTableIsPermanentWithErrorCode_StoppedStorageIsTransient_DataSurvivesRestart()
     {
         var name = AzuriteFixture.UniqueTableName("fail");
-        var missing = new TableClient(azurite.ConnectionString, name, StorageClientDefaults.Tables());
+        var missing = azurite.Table(name);
         var notFound = await Assert.ThrowsAnyAsync<RequestFailedException>(() => missing.AddEntityAsync(new TableEntity("p", "r")));
         Assert.True(StorageFailures.IsStorage(notFound));
         Assert.False(StorageFailures.IsTransient(notFound));

@@ -14,7 +14,7 @@ public static class ServiceCollectionExtensions
         services.AddOptions<FuncMapFunctionsOptions>()
             .Bind(configuration.GetSection(FuncMapFunctionsOptions.SectionName))
             .Validate(o => o.WaitTimeout > TimeSpan.Zero && o.SnapshotOverlap >= TimeSpan.Zero && o.TombstoneRetention >= TimeSpan.Zero
-                && o.MaxBatchBodyBytes > 0 && o.SignalConcurrency > 0, "FuncMap settings must be positive.")
+                && o.MaxBatchBodyBytes > 0 && o.SignalConcurrency > 0 && o.SnapshotParallelism > 0 && o.MaxDeliveries > 0 && !string.IsNullOrWhiteSpace(o.SnapshotTable), "FuncMap settings must be positive.")
             .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<FunctionsMetrics>();
