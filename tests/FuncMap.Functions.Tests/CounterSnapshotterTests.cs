@@ -84,7 +84,7 @@ public sealed class CounterSnapshotterTests
     public async Task RunAsync_ManyCountersInOnePartition_AllWrittenInTransactionsTheServiceAccepts()
     {
         // The service refuses a transaction over 100 rows: 250 rows of one partition only land when split.
-        var keys = Enumerable.Range(0, 100_000).Select(i => $"k{i}").Where(k => CounterPartition.KeyOf(k) == "07").Take(250).ToList();
+        var keys = TestKeys.InPartition("07", 250);
         foreach (var key in keys)
         {
             PutCounter(key, 1, 1);
@@ -160,7 +160,7 @@ public sealed class CounterSnapshotterTests
         // One transaction holds the delete of a row that is not there and upserts of its partition: the service
         // fails the whole transaction with ResourceNotFound; the delete is done, the upserts must still land.
         var partition = CounterPartition.KeyOf("gone");
-        var neighbours = Enumerable.Range(0, 10_000).Select(i => $"n{i}").Where(k => CounterPartition.KeyOf(k) == partition).Take(3).ToList();
+        var neighbours = TestKeys.InPartition(partition, 3, "n");
         PutCounter("gone", 0, 4, exists: false);
         foreach (var key in neighbours)
         {

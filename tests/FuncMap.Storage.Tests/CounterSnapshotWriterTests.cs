@@ -15,8 +15,7 @@ public sealed class CounterSnapshotWriterTests(AzuriteFixture azurite)
         var table = await azurite.NewTableAsync("snap");
         var partition = CounterPartition.KeyOf("hot:0");
         // 250 keys of one partition (the service refuses a transaction over 100) and one key of each other partition.
-        var hot = Enumerable.Range(0, 100_000).Select(static i => "hot:" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .Where(k => CounterPartition.KeyOf(k) == partition).Take(250).ToList();
+        var hot = TestKeys.InPartition(partition, 250, "hot:");
         var others = Enumerable.Range(0, 10_000).Select(static i => "o:" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .GroupBy(CounterPartition.KeyOf).Where(g => g.Key != partition).Select(static g => g.First()).ToList();
         Assert.Equal(CounterPartition.Count - 1, others.Count);
@@ -65,8 +64,7 @@ public sealed class CounterSnapshotWriterTests(AzuriteFixture azurite)
     {
         var table = await azurite.NewTableAsync("snap");
         var partition = CounterPartition.KeyOf("bad");
-        var keys = Enumerable.Range(0, 5_000).Select(static i => "n:" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .Where(k => CounterPartition.KeyOf(k) == partition).Take(9).ToList();
+        var keys = TestKeys.InPartition(partition, 9, "n:");
         // A string column over 64 KiB: the service refuses that one action of the transaction.
         var rows = keys.Select(k => new CounterRow(k, 1, 1, At, null)).ToList();
         rows.Insert(4, new CounterRow("bad", 1, 1, At, [new string('x', 40_000)]));
