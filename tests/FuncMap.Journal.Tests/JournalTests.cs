@@ -62,6 +62,30 @@ public sealed class JournalTests : IDisposable
     }
 
     [Fact]
+    public async Task BeginEpoch_RecordsCarryTheirSegmentsEpoch_ReplayWeighsThemAgainstTheTableRowsEpoch()
+    {
+        await using (var journal = new OperationJournal(Options(_directory)))
+        {
+            journal.BeginEpoch(2);
+            await journal.Append(0, [Op("older-row", 5, 3, "op-5"), Op("newer-row", 6, 4, "op-6")]);
+            journal.BeginEpoch(3);
+            await journal.Append(0, [Op("later", 1, 1)]);
+        }
+
+        // The table: "older-row" written under epoch 1 with a higher version, "newer-row" under epoch 5 with a lower one.
+        await using var journalAgain = new OperationJournal(Options(_directory));
+        await using var engine = new CounterEngine(Journals.EngineOptions());
+        engine.Load("older-row", new CounterData { Value = 90, Version = 9, Exists = true }, null, persisted: true, epoch: 1);
+        engine.Load("newer-row", new CounterData { Value = 20, Version = 2, Exists = true }, null, persisted: true, epoch: 5);
+        await journalAgain.LoadAsync(engine, CancellationToken.None);
+        engine.Start();
+
+        Assert.Equal((5L, 3L), (engine.Get("older-row").Value, engine.Get("older-row").Version)); // epoch 2 record beats the epoch 1 row
+        Assert.Equal((20L, 2L), (engine.Get("newer-row").Value, engine.Get("newer-row").Version)); // epoch 5 row beats the epoch 2 record
+        Assert.Equal(1L, engine.Get("later").Value);
+    }
+
+    [Fact]
     public async Task Append_WhileTheWriterFsyncs_NextAppendsShareOneGroup()
     {
         var fsyncing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

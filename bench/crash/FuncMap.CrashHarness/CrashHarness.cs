@@ -126,6 +126,16 @@ public static class CrashHarness
             }
         }
 
+        Finish(result, ledger, clock.Elapsed, output, result.Summary, ownsData, data, "host log: " + Path.Combine(data, "host.log"));
+        return result;
+    }
+
+    /// <summary>
+    /// Ends a run (both modes): the ledger's totals into <paramref name="result"/>, the summary written, and the data
+    /// directory deleted after a pass when the harness made it (kept with <paramref name="failedNote"/> otherwise).
+    /// </summary>
+    internal static void Finish(CrashResult result, Ledger ledger, TimeSpan elapsed, TextWriter output, Func<string> summary, bool ownsData, string data, string failedNote)
+    {
         var t = ledger.Totals();
         result.Writes = t.Writes;
         result.Operations = t.Operations;
@@ -133,21 +143,19 @@ public static class CrashHarness
         result.Unknown = t.EverUnknown;
         result.Batches = t.Batches;
         result.Waits = t.Waits;
-        result.VersionsReused = ledger.VersionsReused + result.VersionsReused;
+        result.VersionsReused += ledger.VersionsReused;
         result.ConflictingVersions = ledger.ConflictingVersions;
         result.AnswersInconsistent = ledger.AnswersInconsistent;
-        result.Elapsed = clock.Elapsed;
-        output.WriteLine(result.Summary());
+        result.Elapsed = elapsed;
+        output.WriteLine(summary());
         if (result.Passed && ownsData)
         {
             Directory.Delete(data, recursive: true);
         }
         else if (!result.Passed)
         {
-            output.WriteLine($"host log: {Path.Combine(data, "host.log")}");
+            output.WriteLine(failedNote);
         }
-
-        return result;
     }
 
     /// <summary>Each writer keeps one write in flight; a 503 is retried with the same id (what a client does).</summary>

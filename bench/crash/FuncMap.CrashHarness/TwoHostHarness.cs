@@ -124,27 +124,7 @@ public static class TwoHostHarness
             }
         }
 
-        var t = ledger.Totals();
-        result.Writes = t.Writes;
-        result.Operations = t.Operations;
-        result.AcknowledgedFirstTime = t.AcknowledgedFirstTime;
-        result.Unknown = t.EverUnknown;
-        result.Batches = t.Batches;
-        result.Waits = t.Waits;
-        result.VersionsReused += ledger.VersionsReused;
-        result.AnswersInconsistent = ledger.AnswersInconsistent;
-        result.ConflictingVersions = ledger.ConflictingVersions;
-        result.Elapsed = clock.Elapsed;
-        output.WriteLine(result.TwoHostSummary());
-        if (result.Passed && ownsData)
-        {
-            Directory.Delete(data, recursive: true);
-        }
-        else if (!result.Passed)
-        {
-            output.WriteLine($"host logs: {data}/a.log, {data}/b.log");
-        }
-
+        CrashHarness.Finish(result, ledger, clock.Elapsed, output, result.TwoHostSummary, ownsData, data, $"host logs: {data}/a.log, {data}/b.log");
         return result;
 
         HostProcess NewHost(string name)
