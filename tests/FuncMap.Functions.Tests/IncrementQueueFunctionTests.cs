@@ -16,12 +16,12 @@ public class IncrementQueueFunctionTests
         """;
 
     private static IncrementQueueFunction CreateFunction() =>
-        new(Options.Create(new FuncMapFunctionsOptions()), new FunctionsMetrics(new TestMeterFactory()), NullLogger<IncrementQueueFunction>.Instance);
+        new(Options.Create(new FuncMapFunctionsOptions()), new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<IncrementQueueFunction>.Instance);
 
     [Fact]
     public async Task HandleAsync_ValidBatch_OneAddPerKeyWithBatchIdAndNoPoison()
     {
-        var entities = new FakeEntityClient();
+        var entities = new FakeEntityClient { RunCounters = true };
 
         var poison = await CreateFunction().HandleAsync(Batch, new QueueMessageInfo("m1", 1), entities, CancellationToken.None);
 
@@ -29,16 +29,53 @@ public class IncrementQueueFunctionTests
         var signals = entities.Signals.OrderBy(s => s.Id.Key, StringComparer.Ordinal).ToList();
         Assert.Equal(2, signals.Count);
         Assert.All(signals, s => Assert.Equal(CounterOperations.Add, s.Operation));
-        Assert.Equal(new CounterCommand("2026-11-22T10:00:00Z-worker7-000123", -1), signals[0].Input);
+        Assert.Equal(("2026-11-22T10:00:00Z-worker7-000123", -1L), Command(signals[0].Input));
         Assert.Equal("page:cart", signals[0].Id.Key);
-        Assert.Equal(new CounterCommand("2026-11-22T10:00:00Z-worker7-000123", 5), signals[1].Input);
+        Assert.Equal(("2026-11-22T10:00:00Z-worker7-000123", 5L), Command(signals[1].Input));
         Assert.Equal("page:home", signals[1].Id.Key);
+    }
+
+    private static (string OperationId, long Delta) Command(object? input) =>
+        input is CounterCommand command ? (command.OperationId, command.Delta) : throw new InvalidOperationException("not a CounterCommand");
+
+    [Fact]
+    public async Task HandleAsync_AddThatOverflowsAStoredCounter_RestAppliedAndPoisonEnvelopeNamesTheKey()
+    {
+        var entities = new FakeEntityClient { RunCounters = true };
+        await entities.SignalEntityAsync(Counter.IdOf("page:max"), CounterOperations.Add, new CounterCommand("fill", long.MaxValue));
+        const string message = """{ "batchId": "b-7", "items": [ { "key": "page:max", "delta": 1 }, { "key": "page:ok", "delta": 2 } ] }""";
+
+        var poison = await CreateFunction().HandleAsync(message, new QueueMessageInfo("m-9", 1), entities, CancellationToken.None);
+
+        using var json = JsonDocument.Parse(Assert.Single(poison));
+        var root = json.RootElement;
+        Assert.StartsWith("overflow at apply", root.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal("b-7", root.GetProperty("batchId").GetString());
+        Assert.Equal(["page:max"], root.GetProperty("keys").EnumerateArray().Select(k => k.GetString()!).ToArray());
+        Assert.Equal(("page:max", "counter.overflow"), (root.GetProperty("errors")[0].GetProperty("field").GetString(), root.GetProperty("errors")[0].GetProperty("rule").GetString()));
+        Assert.Equal(message, root.GetProperty("originalMessage").GetString());
+        var stored = await entities.GetEntityAsync<FuncMap.Counters.CounterState>(Counter.IdOf("page:max"));
+        var applied = await entities.GetEntityAsync<FuncMap.Counters.CounterState>(Counter.IdOf("page:ok"));
+        Assert.Equal((long.MaxValue, 1L), (stored!.State.Value, stored.State.Version));
+        Assert.Equal(2, applied!.State.Value);
+    }
+
+    [Fact]
+    public async Task HandleAsync_OwnersDoNotAnswer_ThrowsSoTheRuntimeRetries()
+    {
+        var entities = new FakeEntityClient();
+        var function = new IncrementQueueFunction(
+            Options.Create(new FuncMapFunctionsOptions { QueueWaitTimeout = TimeSpan.FromMilliseconds(50) }),
+            new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<IncrementQueueFunction>.Instance);
+
+        await Assert.ThrowsAsync<TimeoutException>(() => function.HandleAsync(Batch, new QueueMessageInfo("m1", 1), entities, CancellationToken.None));
+        Assert.Equal(2, entities.Signals.Count);
     }
 
     [Fact]
     public async Task HandleAsync_Base64Message_SameAsPlain()
     {
-        var entities = new FakeEntityClient();
+        var entities = new FakeEntityClient { RunCounters = true };
         var encoded = Convert.ToBase64String(Encoding.UTF8.GetBytes(Batch));
 
         var poison = await CreateFunction().HandleAsync(encoded, new QueueMessageInfo("m1", 1), entities, CancellationToken.None);

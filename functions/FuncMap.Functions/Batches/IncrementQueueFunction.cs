@@ -20,12 +20,15 @@ namespace FuncMap.Functions.Batches;
 /// A message that can never succeed (not JSON, schema violation, invalid key, items that overflow
 /// when summed) is written to <c>counter-increments-poison</c> with the reason, through the return
 /// value's queue output binding, and the function returns normally: nothing of it is applied and it
-/// is not retried. Anything else that fails (storage unavailable) throws, so the runtime retries the
-/// message up to <c>maxDequeueCount</c> times (host.json) and then moves the original message to the
-/// same poison queue. An add that overflows the counter's stored value is rejected by that key's owner
-/// alone (counted and logged), as the contract says for batches.
+/// is not retried. Anything else that fails (storage unavailable, owners that do not answer within
+/// <see cref="FuncMapFunctionsOptions.QueueWaitTimeout"/>) throws, so the runtime retries the message up to
+/// <c>maxDequeueCount</c> times (host.json) and then moves the original message to the same poison queue;
+/// a retry is safe because every owner deduplicates the batch id. The function waits for every owner's
+/// reply, as the local host does: an add that overflows a counter's stored value is rejected by that key's
+/// owner alone, the rest of the batch stands, and a poison envelope names the key (the local host's words).
 /// </remarks>
-public sealed class IncrementQueueFunction(IOptions<FuncMapFunctionsOptions> options, FunctionsMetrics metrics, ILogger<IncrementQueueFunction> logger)
+public sealed class IncrementQueueFunction(
+    IOptions<FuncMapFunctionsOptions> options, FunctionsMetrics metrics, TimeProvider timeProvider, ILogger<IncrementQueueFunction> logger)
 {
     /// <summary>The queue batches arrive on.</summary>
     public const string QueueName = "counter-increments";
@@ -35,6 +38,9 @@ public sealed class IncrementQueueFunction(IOptions<FuncMapFunctionsOptions> opt
 
     /// <summary>The envelope's reason for a message that is not a valid batch (the local host's words).</summary>
     internal const string InvalidMessageReason = "invalid message: it can never succeed";
+
+    /// <summary>The rule of a key whose add would overflow, in an envelope (the local host's).</summary>
+    internal const string OverflowRule = "counter.overflow";
 
     /// <summary>How much of the original message a poison envelope carries, so that it stays within the 64 KiB queue limit.</summary>
     internal const int MaxQuotedMessageChars = 32 * 1024;
@@ -76,27 +82,44 @@ public sealed class IncrementQueueFunction(IOptions<FuncMapFunctionsOptions> opt
         }
 
         var batch = parsed.Batch!;
-        await BatchSignaler.SignalAsync(entities, batch, options.Value.SignalConcurrency, cancellationToken);
+        var settings = options.Value;
+        var outcome = await BatchSignaler.ApplyAsync(entities, batch, settings.SignalConcurrency, settings.QueueWaitTimeout, timeProvider, cancellationToken)
+            ?? throw new TimeoutException(
+                $"Not every owner of batch \"{batch.BatchId}\" answered within {settings.QueueWaitTimeout}; the message is retried (the batch id makes that safe).");
         Log.BatchSignalled(logger, batch.BatchId, info.MessageId, batch.ItemCount, batch.Deltas.Count);
-        return [];
+        if (outcome.OverflowedKeys.Count == 0)
+        {
+            return [];
+        }
+
+        var keys = outcome.OverflowedKeys;
+        Log.KeysOverflowed(logger, batch.BatchId, info.MessageId, keys.Count, string.Join(", ", keys.Take(10)));
+        metrics.MessagePoisoned(OverflowRule);
+        var errors = keys.Select(k => new ValidationError(k, OverflowRule, $"Adding this batch's delta to counter '{k}' would overflow Int64; it was not applied.")).ToList();
+        return [CreatePoisonEnvelope(message!, info, errors,
+            $"overflow at apply: {keys.Count} counter(s) not applied; the rest of the batch was applied", batch.BatchId, keys)];
     }
 
     /// <summary>
     /// The poison message, in the local host's envelope schema (the same poison queue, read by the same
     /// tools): why the batch was refused, the rules it broke, and (the start of) the message itself.
     /// </summary>
-    internal static string CreatePoisonEnvelope(string message, QueueMessageInfo info, IReadOnlyList<ValidationError> errors)
+    internal static string CreatePoisonEnvelope(
+        string message, QueueMessageInfo info, IReadOnlyList<ValidationError> errors,
+        string reason = InvalidMessageReason, string? batchId = null, IReadOnlyList<string>? keys = null)
     {
         var truncated = message.Length > MaxQuotedMessageChars;
         var envelope = new PoisonEnvelope(
-            Reason: InvalidMessageReason,
+            Reason: reason,
             Errors: errors.Select(e => new PoisonError(e.Field, e.Rule, e.Message)).ToArray(),
             MessageId: info.MessageId,
             InsertedOn: info.InsertedOn,
             DequeueCount: info.DequeueCount,
             OriginalMessage: truncated ? message[..MaxQuotedMessageChars] : message,
             OriginalMessageTruncated: truncated,
-            OriginalMessageLength: truncated ? message.Length : null);
+            OriginalMessageLength: truncated ? message.Length : null,
+            BatchId: batchId,
+            Keys: keys);
         return JsonSerializer.Serialize(envelope, EnvelopeJson);
     }
 
@@ -112,7 +135,9 @@ public sealed class IncrementQueueFunction(IOptions<FuncMapFunctionsOptions> opt
         long DequeueCount,
         string OriginalMessage,
         bool OriginalMessageTruncated,
-        int? OriginalMessageLength);
+        int? OriginalMessageLength,
+        string? BatchId,
+        IReadOnlyList<string>? Keys);
 
     private sealed record PoisonError(string Field, string Rule, string Message);
 }

@@ -28,7 +28,11 @@ public static class CounterOperations
 /// </summary>
 /// <param name="OperationId">1–128 printable ASCII characters.</param>
 /// <param name="Delta">The amount for add; ignored by reset and delete.</param>
-public sealed record CounterCommand(string OperationId, long Delta = 0);
+/// <param name="ReplyTo">
+/// Set by a caller that waits for the outcome: a token unique to that caller's request, under which the owner
+/// records the outcome in its state (<see cref="CounterEntityState.Replies"/>); null for fire-and-forget writes.
+/// </param>
+public sealed record CounterCommand(string OperationId, long Delta = 0, string? ReplyTo = null);
 
 /// <summary>The entity's answer to an operation: how it ended and the counter after it.</summary>
 /// <param name="Status">Applied, Duplicate (nothing changed), NotFound or Overflow.</param>

@@ -6,8 +6,18 @@ public sealed class FuncMapFunctionsOptions
     /// <summary>The configuration section.</summary>
     public const string SectionName = "FuncMap";
 
-    /// <summary>How long a <c>?wait=true</c> write waits for its result before it answers 202 with a status location.</summary>
+    /// <summary>
+    /// How long a <c>?wait=true</c> write waits for its owner's reply before it answers 202 with the operation id,
+    /// and a batch before it answers 503 (as the local host's owner timeout).
+    /// </summary>
     public TimeSpan WaitTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long the queue trigger waits for every owner of a batch to reply (it must know which keys overflowed)
+    /// before it throws and the runtime retries the message; longer than <see cref="WaitTimeout"/>, since a backlog
+    /// of queue messages keeps owners busy and a retry costs a dequeue of the five before the poison queue.
+    /// </summary>
+    public TimeSpan QueueWaitTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// How far before the previous run's start the snapshot looks again, so that clock skew between
@@ -20,9 +30,6 @@ public sealed class FuncMapFunctionsOptions
     /// was removed, so that late duplicates of earlier operations are still recognised.
     /// </summary>
     public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromHours(1);
-
-    /// <summary>The largest body <c>POST /api/counters/batch</c> accepts.</summary>
-    public int MaxBatchBodyBytes { get; set; } = 1024 * 1024;
 
     /// <summary>How many entity signals one batch sends at a time.</summary>
     public int SignalConcurrency { get; set; } = 16;

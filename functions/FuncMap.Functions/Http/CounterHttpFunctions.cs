@@ -16,19 +16,17 @@ namespace FuncMap.Functions.Http;
 /// <summary>
 /// The HTTP contract of DESIGN.md on Durable Entities, with the shared request parsing and
 /// ProblemDetails of FuncMap.Http. Writes signal the key's owner and answer 202 once the signal is
-/// stored (durably accepted); <c>?wait=true</c> runs <see cref="CounterWriteOrchestration"/> and
-/// answers with the owner's result. Reads return the owner's last persisted state and never wait
-/// for it. Every function needs a function key (<c>code</c> or <c>x-functions-key</c>).
+/// stored (durably accepted); <c>?wait=true</c> and batches signal with a reply token and answer with
+/// the owner's reply (<see cref="CounterReplies"/>). Reads return the owner's last persisted state and
+/// never wait for it. Every function needs a function key (<c>code</c> or <c>x-functions-key</c>).
 /// </summary>
-public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> options, ILogger<CounterHttpFunctions> logger)
+public sealed class CounterHttpFunctions(
+    IOptions<FuncMapFunctionsOptions> options, IOptions<FuncMapHttpOptions> http, TimeProvider timeProvider, ILogger<CounterHttpFunctions> logger)
 {
-    /// <summary>The largest body of an add (<c>{"delta": n}</c> needs a few dozen bytes).</summary>
-    public const int MaxAddBodyBytes = 4 * 1024;
-
     /// <summary><c>POST /api/counters/{key}/add</c>, body <c>{"delta": n}</c> or none (delta 1).</summary>
     [Function("CounterAdd")]
     public async Task<Results<Ok<CounterResponse>, Accepted<WriteAccepted>, ProblemHttpResult>> AddAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "counters/{key}/add")] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = CounterRoutes.Add)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
         CancellationToken cancellationToken)
@@ -38,7 +36,7 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
             return invalid;
         }
 
-        var (delta, bodyProblem) = await CounterRequests.ReadAddAsync(request, MaxAddBodyBytes, cancellationToken);
+        var (delta, bodyProblem) = await CounterRequests.ReadAddAsync(request, http.Value.MaxBodyBytes, cancellationToken);
         if (bodyProblem is not null)
         {
             return bodyProblem;
@@ -48,11 +46,6 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
         if (sent.Accepted is { } accepted)
         {
             return accepted;
-        }
-
-        if (sent.Problem is { } problem)
-        {
-            return problem;
         }
 
         var outcome = sent.Outcome!;
@@ -67,7 +60,7 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
     /// <summary><c>POST /api/counters/{key}/reset</c>: value to 0, version keeps counting.</summary>
     [Function("CounterReset")]
     public async Task<Results<Ok<CounterResponse>, Accepted<WriteAccepted>, ProblemHttpResult>> ResetAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "counters/{key}/reset")] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = CounterRoutes.Reset)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
         CancellationToken cancellationToken)
@@ -83,11 +76,6 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
             return accepted;
         }
 
-        if (sent.Problem is { } problem)
-        {
-            return problem;
-        }
-
         var outcome = sent.Outcome!;
         return outcome.Exists ? TypedResults.Ok(ToResponse(key, outcome)) : CounterProblems.CounterNotFound(key);
     }
@@ -95,7 +83,7 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
     /// <summary><c>DELETE /api/counters/{key}</c>: 202, or with <c>?wait=true</c> 204 once deleted.</summary>
     [Function("CounterDelete")]
     public async Task<Results<NoContent, Accepted<WriteAccepted>, ProblemHttpResult>> DeleteAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = "counters/{key}")] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = CounterRoutes.Counter)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
         CancellationToken cancellationToken)
@@ -111,11 +99,6 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
             return accepted;
         }
 
-        if (sent.Problem is { } problem)
-        {
-            return problem;
-        }
-
         // A duplicate of the delete that removed the counter answers as the first attempt did.
         var outcome = sent.Outcome!;
         return outcome.Status is OperationStatus.Applied or OperationStatus.Duplicate && !outcome.Exists
@@ -126,7 +109,7 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
     /// <summary><c>GET /api/counters/{key}</c>: the owner's last persisted state, or 404.</summary>
     [Function("CounterGet")]
     public static async Task<Results<Ok<CounterResponse>, ProblemHttpResult>> GetAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "counters/{key}")] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CounterRoutes.Counter)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
         CancellationToken cancellationToken)
@@ -144,57 +127,63 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
     }
 
     /// <summary>
-    /// <c>GET /api/counters?prefix=&amp;pageSize=&amp;continuationToken=</c>: one page of counters in key
-    /// order (the Azure Storage backend returns entities ordered by instance id). The continuation
-    /// token is the backend's own, passed through unchanged.
+    /// <c>GET /api/counters?prefix=&amp;pageSize=&amp;continuationToken=</c>: one page of counters in key order,
+    /// <c>pageSize</c> of them whenever that many remain (<see cref="CounterListing"/>).
     /// </summary>
     [Function("CounterList")]
     public static async Task<Results<Ok<CounterListResponse>, ProblemHttpResult>> ListAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "counters")] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CounterRoutes.Counters)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(client);
-        if (CounterRequests.ReadListParameters(request, out var list) is { } invalid)
+        if (CounterRequests.ReadList(request, out var list) is { } invalid)
         {
             return invalid;
         }
 
-        // The token is the entity query's own, passed through unchanged; an empty one means none.
-        var continuationToken = string.IsNullOrEmpty(list.ContinuationToken) ? null : list.ContinuationToken;
-        return TypedResults.Ok(await CounterListing.ReadPageAsync(client.Entities, list.Prefix, list.PageSize, continuationToken, cancellationToken));
+        return TypedResults.Ok(await CounterListing.ReadPageAsync(client.Entities, list, cancellationToken));
     }
 
-    /// <summary><c>POST /api/counters/batch</c>: validate and aggregate with the core library, signal each key with the batch id.</summary>
+    /// <summary>
+    /// <c>POST /api/counters/batch</c>: validate and aggregate with the core library, signal each key with the batch id,
+    /// and answer 202 once every owner replied, naming the keys whose add would overflow, as the local host does.
+    /// </summary>
     [Function("CounterBatch")]
-    public async Task<Results<Accepted<BatchAcceptedResponse>, ProblemHttpResult>> BatchAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "counters/batch")] HttpRequest request,
+    public async Task<Results<Accepted<BatchAcceptedResponse>, ProblemHttpResult, ServiceUnavailableResult>> BatchAsync(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = CounterRoutes.Batch)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
         var settings = options.Value;
-        var (batch, problem) = await CounterRequests.ReadBatchAsync(request, settings.MaxBatchBodyBytes, cancellationToken);
+        var (batch, problem) = await CounterRequests.ReadBatchAsync(request, http.Value.MaxBodyBytes, cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        await BatchSignaler.SignalAsync(client.Entities, batch!, settings.SignalConcurrency, cancellationToken);
+        var outcome = await BatchSignaler.ApplyAsync(client.Entities, batch!, settings.SignalConcurrency, settings.WaitTimeout, timeProvider, cancellationToken);
+        if (outcome is null)
+        {
+            // Every signal is stored and will be applied; only the outcome is unknown. Re-posting the batch
+            // (same batchId) counts once and answers with the outcome, as after the local host's timeout.
+            Log.BatchWaitTimedOut(logger, batch!.BatchId, batch.Deltas.Count, settings.WaitTimeout);
+            return CounterProblems.OwnerTimeout($"Not every owner of batch \"{batch.BatchId}\" answered within {settings.WaitTimeout.TotalSeconds:0.#} s; the batch stands. Post it again with the same batchId to learn its outcome.");
+        }
 
-        // Overflow against stored values is found by each owner later (counted and logged), so the
-        // answer never lists overflowed keys on this host.
-        return TypedResults.Accepted((string?)null, new BatchAcceptedResponse(batch!.BatchId, batch.ItemCount, batch.Deltas.Count));
+        var overflowed = outcome.OverflowedKeys.Count == 0 ? null : outcome.OverflowedKeys;
+        return TypedResults.Accepted((string?)null, new BatchAcceptedResponse(batch!.BatchId, batch.ItemCount, batch.Deltas.Count, overflowed));
     }
 
     private static CounterResponse ToResponse(string key, CounterOutcome outcome) =>
         new(key, outcome.Value, outcome.Version, outcome.UpdatedAt);
 
     /// <summary>
-    /// Sends a write. Without <c>wait</c>: signals the owner and answers 202. With <c>wait</c>: runs the
-    /// write orchestration and returns the owner's outcome, or 202 with the counter's location and the
-    /// operation id (to repeat the request with) when it takes longer than <see cref="FuncMapFunctionsOptions.WaitTimeout"/>.
+    /// Sends a write. Without <c>wait</c>: signals the owner and answers 202. With <c>wait</c>: signals it with a reply
+    /// token and returns the owner's outcome, or 202 with the counter's location and the operation id (to repeat the
+    /// request with) when it takes longer than <see cref="FuncMapFunctionsOptions.WaitTimeout"/>.
     /// </summary>
     private async Task<SentWrite> WriteAsync(
         HttpRequest request, DurableTaskClient client, WriteRequest write, string operation, long delta, CancellationToken cancellationToken)
@@ -204,40 +193,31 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
         // Without an Idempotency-Key the host makes one up, so its own redeliveries never count twice.
         var operationId = write.OperationId ?? OperationId.NewId();
         var key = write.Key;
-        if (!write.Wait)
+        var replyTo = write.Wait ? CounterReplies.NewReplyTo() : null;
+        await client.Entities.SignalEntityAsync(
+            Counter.IdOf(key), operation, new CounterCommand(operationId, delta, replyTo), options: null, cancellation: cancellationToken);
+        if (replyTo is null)
         {
-            await client.Entities.SignalEntityAsync(
-                Counter.IdOf(key), operation, new CounterCommand(operationId, delta), options: null, cancellation: cancellationToken);
-            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null, null);
+            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null);
         }
 
-        var writeRequest = new CounterWriteRequest(key, operation, operationId, delta);
         var timeout = options.Value.WaitTimeout;
-        var instance = await CounterWriteOrchestration.StartOrJoinAsync(client, writeRequest, timeout, cancellationToken);
-        if (instance is null)
+        var outcome = await CounterReplies.WaitAsync(client.Entities, key, replyTo, timeout, timeProvider, cancellationToken);
+        if (outcome is null)
         {
-            var instanceId = CounterWriteOrchestration.InstanceIdFor(writeRequest);
-            Log.WaitTimedOut(logger, operation, key, timeout, instanceId);
-            // Not Durable's status URL: it carries the task hub's system key. The client reads the counter, or
-            // repeats the request with Idempotency-Key = operationId and ?wait=true, which joins this orchestration.
+            Log.WaitTimedOut(logger, operation, key, timeout, operationId);
+            // The signal is stored and will be applied. The client reads the counter, or repeats the request with
+            // Idempotency-Key = operationId and ?wait=true: the owner recognises the id and answers with the counter.
             request.HttpContext.Response.Headers.RetryAfter = "1";
-            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null, null);
+            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null);
         }
 
-        if (instance.RuntimeStatus != OrchestrationRuntimeStatus.Completed || instance.ReadOutputAs<CounterOutcome>() is not { } outcome)
-        {
-            Log.WaitFailed(logger, instance.InstanceId, operation, key, instance.RuntimeStatus.ToString());
-            return new(null, TypedResults.Problem(CounterProblems.Create(StatusCodes.Status500InternalServerError, "The operation failed.",
-                $"The {operation} on counter \"{key}\" did not complete ({instance.RuntimeStatus}); retry with the same {CounterRequests.IdempotencyKeyHeader}.",
-                "operation.failed")), null);
-        }
-
-        return new(null, null, outcome);
+        return new(null, outcome);
     }
 
     /// <summary>The counter's own URL, as the local host's 202 answers give it (keys need no escaping: their charset is URL-safe).</summary>
     private static string CounterLocation(string key) => "/api/counters/" + key;
 
-    /// <summary>What a write came to: answered at once (202), refused, or the owner's outcome to turn into an answer.</summary>
-    private sealed record SentWrite(Accepted<WriteAccepted>? Accepted, ProblemHttpResult? Problem, CounterOutcome? Outcome);
+    /// <summary>What a write came to: answered at once (202), or the owner's outcome to turn into an answer.</summary>
+    private sealed record SentWrite(Accepted<WriteAccepted>? Accepted, CounterOutcome? Outcome);
 }

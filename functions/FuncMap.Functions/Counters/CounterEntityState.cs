@@ -1,0 +1,90 @@
+using FuncMap.Counters;
+
+namespace FuncMap.Functions.Counters;
+
+/// <summary>
+/// The persisted state of the <see cref="Counter"/> entity: the core <see cref="CounterState"/>'s fields under
+/// the same names (so readers that only need the counter, such as the snapshot and the list, read it as a
+/// <see cref="CounterState"/>), plus <see cref="Replies"/>, the outcomes of recent writes whose caller waits.
+/// </summary>
+/// <remarks>
+/// A waiting caller (<c>?wait=true</c>, a batch, a queue message) signals the owner with a fresh reply token
+/// and reads the entity until its reply appears (<see cref="CounterReplies"/>): one queue hop and point reads,
+/// instead of an orchestration whose completion the backend reports by a fixed-interval poll. The reply holds
+/// the outcome of exactly that operation (the counter right after it, or why it was rejected), so concurrent
+/// writers each see their own result. Only the newest <see cref="MaxReplies"/> replies are kept; a caller whose
+/// reply was pushed out before it looked times out like a slow owner would (202, or a retried queue message).
+/// </remarks>
+public sealed class CounterEntityState
+{
+    /// <summary>How many replies the state keeps: far more than the callers that wait on one key at a time.</summary>
+    public const int MaxReplies = 64;
+
+    /// <inheritdoc cref="CounterState.Value"/>
+    public long Value { get; set; }
+
+    /// <inheritdoc cref="CounterState.Version"/>
+    public long Version { get; set; }
+
+    /// <inheritdoc cref="CounterState.UpdatedAt"/>
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <inheritdoc cref="CounterState.Exists"/>
+    public bool Exists { get; set; }
+
+    /// <inheritdoc cref="CounterState.RecentOperationIds"/>
+    public string[] RecentOperationIds { get; set; } = [];
+
+    /// <summary>The outcomes of the newest writes that asked for one, oldest first.</summary>
+    public List<CounterReply> Replies { get; set; } = [];
+
+    /// <summary>The core state (a copy) to apply an operation to.</summary>
+    public CounterState ToCounterState() => new()
+    {
+        Value = Value,
+        Version = Version,
+        UpdatedAt = UpdatedAt,
+        Exists = Exists,
+        RecentOperationIds = RecentOperationIds,
+    };
+
+    /// <summary>Takes the counter fields of <paramref name="counter"/>.</summary>
+    public void CopyFrom(CounterState counter)
+    {
+        ArgumentNullException.ThrowIfNull(counter);
+        Value = counter.Value;
+        Version = counter.Version;
+        UpdatedAt = counter.UpdatedAt;
+        Exists = counter.Exists;
+        RecentOperationIds = counter.RecentOperationIds;
+    }
+
+    /// <summary>Records the outcome for the caller waiting on <paramref name="replyTo"/>, forgetting the oldest beyond <see cref="MaxReplies"/>.</summary>
+    public void AddReply(string replyTo, CounterOutcome outcome)
+    {
+        Replies.Add(new CounterReply(replyTo, outcome));
+        if (Replies.Count > MaxReplies)
+        {
+            Replies.RemoveRange(0, Replies.Count - MaxReplies);
+        }
+    }
+
+    /// <summary>The outcome recorded for <paramref name="replyTo"/>, or null.</summary>
+    public CounterOutcome? FindReply(string replyTo)
+    {
+        for (var i = Replies.Count - 1; i >= 0; i--)
+        {
+            if (string.Equals(Replies[i].ReplyTo, replyTo, StringComparison.Ordinal))
+            {
+                return Replies[i].Outcome;
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>The outcome of one write, for the caller that sent it with <see cref="CounterCommand.ReplyTo"/>.</summary>
+/// <param name="ReplyTo">The caller's token.</param>
+/// <param name="Outcome">How the write ended and the counter right after it.</param>
+public sealed record CounterReply(string ReplyTo, CounterOutcome Outcome);
