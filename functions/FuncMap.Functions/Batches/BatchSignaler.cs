@@ -44,7 +44,7 @@ public static class BatchSignaler
         {
             var left = timeout - timeProvider.GetElapsedTime(started);
             var outcome = left > TimeSpan.Zero
-                ? await CounterReplies.WaitAsync(entities, item.Key, replyTo, left, timeProvider, ct).ConfigureAwait(false)
+                ? await CounterReplies.WaitAsync(entities, item.Key, batch.BatchId, replyTo, left, timeProvider, ct).ConfigureAwait(false)
                 : null;
             if (outcome is null)
             {

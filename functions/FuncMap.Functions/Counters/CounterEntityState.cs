@@ -12,13 +12,15 @@ namespace FuncMap.Functions.Counters;
 /// and reads the entity until its reply appears (<see cref="CounterReplies"/>): one queue hop and point reads,
 /// instead of an orchestration whose completion the backend reports by a fixed-interval poll. The reply holds
 /// the outcome of exactly that operation (the counter right after it, or why it was rejected), so concurrent
-/// writers each see their own result. Only the newest <see cref="MaxReplies"/> replies are kept; a caller whose
-/// reply was pushed out before it looked times out like a slow owner would (202, or a retried queue message).
+/// writers each see their own result. Only the newest <see cref="MaxReplies"/> replies are kept, because the
+/// whole state is written at every batch of operations and its size is what a hot key's throughput pays for;
+/// a caller whose reply was pushed out still finds its operation id in <see cref="RecentOperationIds"/> (the 64
+/// newest applied ids) and is answered with the counter as it is then.
 /// </remarks>
 public sealed class CounterEntityState
 {
-    /// <summary>How many replies the state keeps: far more than the callers that wait on one key at a time.</summary>
-    public const int MaxReplies = 64;
+    /// <summary>How many replies the state keeps: more than the callers that usually wait on one key at a time.</summary>
+    public const int MaxReplies = 16;
 
     /// <inheritdoc cref="CounterState.Value"/>
     public long Value { get; set; }
@@ -69,8 +71,12 @@ public sealed class CounterEntityState
         }
     }
 
-    /// <summary>The outcome recorded for <paramref name="replyTo"/>, or null.</summary>
-    public CounterOutcome? FindReply(string replyTo)
+    /// <summary>
+    /// The outcome recorded for <paramref name="replyTo"/>; else, when <paramref name="operationId"/> is among the
+    /// applied ids, Applied with the counter as it is now (the reply was pushed out, or the id was applied by an
+    /// earlier attempt of the same write); else null (not applied yet).
+    /// </summary>
+    public CounterOutcome? FindReply(string replyTo, string operationId)
     {
         for (var i = Replies.Count - 1; i >= 0; i--)
         {
@@ -80,7 +86,9 @@ public sealed class CounterEntityState
             }
         }
 
-        return null;
+        return Array.IndexOf(RecentOperationIds, operationId) >= 0
+            ? CounterOutcome.From(OperationStatus.Duplicate, ToCounterState())
+            : null;
     }
 }
 

@@ -27,11 +27,12 @@ public static class CounterReplies
     public static string NewReplyTo() => Guid.NewGuid().ToString("N");
 
     /// <summary>
-    /// The outcome the owner of <paramref name="key"/> recorded for <paramref name="replyTo"/>, or null when it is
-    /// not there within <paramref name="timeout"/>.
+    /// The outcome the owner of <paramref name="key"/> recorded for <paramref name="replyTo"/> (or, once that reply was
+    /// pushed out, the counter with <paramref name="operationId"/> applied: <see cref="CounterEntityState.FindReply"/>),
+    /// or null when neither is there within <paramref name="timeout"/>.
     /// </summary>
     public static async Task<CounterOutcome?> WaitAsync(
-        DurableEntityClient entities, string key, string replyTo, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
+        DurableEntityClient entities, string key, string operationId, string replyTo, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entities);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -47,7 +48,7 @@ public static class CounterReplies
 
             await Task.Delay(delay < remaining ? delay : remaining, timeProvider, cancellationToken).ConfigureAwait(false);
             var entity = await entities.GetEntityAsync<CounterEntityState>(Counter.IdOf(key), includeState: true, cancellationToken).ConfigureAwait(false);
-            if (entity is { IncludesState: true, State: { } state } && state.FindReply(replyTo) is { } outcome)
+            if (entity is { IncludesState: true, State: { } state } && state.FindReply(replyTo, operationId) is { } outcome)
             {
                 return outcome;
             }

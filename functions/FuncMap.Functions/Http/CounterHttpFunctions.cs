@@ -202,7 +202,7 @@ public sealed class CounterHttpFunctions(
         }
 
         var timeout = options.Value.WaitTimeout;
-        var outcome = await CounterReplies.WaitAsync(client.Entities, key, replyTo, timeout, timeProvider, cancellationToken);
+        var outcome = await CounterReplies.WaitAsync(client.Entities, key, operationId, replyTo, timeout, timeProvider, cancellationToken);
         if (outcome is null)
         {
             Log.WaitTimedOut(logger, operation, key, timeout, operationId);
