@@ -150,13 +150,10 @@ public sealed class RemoteHostTarget : ICounterApiTarget, IDisposable
     private readonly string? _functionKey = Environment.GetEnvironmentVariable(FunctionKeyVariable);
     private HttpClient? _client;
 
+    /// <remarks>The only public constructor: xunit requires exactly one on a class fixture.</remarks>
     public RemoteHostTarget()
-        : this(Environment.GetEnvironmentVariable(BaseUrlVariable))
     {
-    }
-
-    public RemoteHostTarget(string? url)
-    {
+        var url = Environment.GetEnvironmentVariable(BaseUrlVariable);
         if (!string.IsNullOrEmpty(url))
         {
             _baseAddress = BaseAddressOf(url);
