@@ -26,7 +26,7 @@ internal static partial class Log
     public static partial void SnapshotCompleted(ILogger logger, DateTimeOffset? since, int upserted, int deleted, int purges);
 
     [LoggerMessage(EventId = 6030, Level = LogLevel.Information,
-        Message = "Operation {Operation} on counter {Key} not answered by its owner within {Timeout}; answered 202 with operation id {OperationId}")]
+        Message = "Operation {Operation} on counter {Key} not answered by its owner within {Timeout}; answered 503 with operation id {OperationId} to retry with")]
     public static partial void WaitTimedOut(ILogger logger, string operation, string key, TimeSpan timeout, string operationId);
 
     [LoggerMessage(EventId = 6032, Level = LogLevel.Warning,

@@ -83,16 +83,18 @@ public class CounterHttpFunctionsTests
     }
 
     [Fact]
-    public async Task AddAsync_OwnerSlowerThanTheWait_202WithOperationIdAndRetryAfter()
+    public async Task AddAsync_OwnerSlowerThanTheWait_503WithOperationIdAndRetryAfterAsTheLocalHost()
     {
         var silent = new FakeEntityClient();
-        var request = Request("POST", "?wait=true", """{"delta": 1}""", idempotencyKey: "order-1");
+        var request = Request("POST", "?wait=true", """{"delta": 1}""");
 
         var result = await CreateFunctions(TimeSpan.FromMilliseconds(50)).AddAsync(request, new FakeDurableTaskClient(silent), "slow", CancellationToken.None);
 
-        var accepted = Assert.IsType<Accepted<WriteAccepted>>(result.Result);
-        Assert.Equal(new WriteAccepted("slow", "order-1"), accepted.Value);
-        Assert.Equal("1", request.HttpContext.Response.Headers.RetryAfter.ToString());
+        var unavailable = Assert.IsType<ServiceUnavailableResult>(result.Result);
+        Assert.Equal("engine.timeout", unavailable.Value.Extensions["rule"]);
+        Assert.Equal(1, unavailable.RetryAfterSeconds);
+        var sent = Assert.IsType<CounterCommand>(Assert.Single(silent.Signals).Input);
+        Assert.Equal(sent.OperationId, unavailable.Value.Extensions["operationId"]);
     }
 
     [Fact]

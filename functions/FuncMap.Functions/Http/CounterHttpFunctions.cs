@@ -25,7 +25,7 @@ public sealed class CounterHttpFunctions(
 {
     /// <summary><c>POST /api/counters/{key}/add</c>, body <c>{"delta": n}</c> or none (delta 1).</summary>
     [Function("CounterAdd")]
-    public async Task<Results<Ok<CounterResponse>, Accepted<WriteAccepted>, ProblemHttpResult>> AddAsync(
+    public async Task<Results<Ok<CounterResponse>, Accepted<WriteAccepted>, ProblemHttpResult, ServiceUnavailableResult>> AddAsync(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = CounterRoutes.Add)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
@@ -42,10 +42,15 @@ public sealed class CounterHttpFunctions(
             return bodyProblem;
         }
 
-        var sent = await WriteAsync(request, client, write, CounterOperations.Add, delta, cancellationToken);
+        var sent = await WriteAsync(client, write, CounterOperations.Add, delta, cancellationToken);
         if (sent.Accepted is { } accepted)
         {
             return accepted;
+        }
+
+        if (sent.Unavailable is { } unavailable)
+        {
+            return unavailable;
         }
 
         var outcome = sent.Outcome!;
@@ -59,7 +64,7 @@ public sealed class CounterHttpFunctions(
 
     /// <summary><c>POST /api/counters/{key}/reset</c>: value to 0, version keeps counting.</summary>
     [Function("CounterReset")]
-    public async Task<Results<Ok<CounterResponse>, Accepted<WriteAccepted>, ProblemHttpResult>> ResetAsync(
+    public async Task<Results<Ok<CounterResponse>, Accepted<WriteAccepted>, ProblemHttpResult, ServiceUnavailableResult>> ResetAsync(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = CounterRoutes.Reset)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
@@ -70,10 +75,15 @@ public sealed class CounterHttpFunctions(
             return invalid;
         }
 
-        var sent = await WriteAsync(request, client, write, CounterOperations.Reset, 0, cancellationToken);
+        var sent = await WriteAsync(client, write, CounterOperations.Reset, 0, cancellationToken);
         if (sent.Accepted is { } accepted)
         {
             return accepted;
+        }
+
+        if (sent.Unavailable is { } unavailable)
+        {
+            return unavailable;
         }
 
         var outcome = sent.Outcome!;
@@ -82,7 +92,7 @@ public sealed class CounterHttpFunctions(
 
     /// <summary><c>DELETE /api/counters/{key}</c>: 202, or with <c>?wait=true</c> 204 once deleted.</summary>
     [Function("CounterDelete")]
-    public async Task<Results<NoContent, Accepted<WriteAccepted>, ProblemHttpResult>> DeleteAsync(
+    public async Task<Results<NoContent, Accepted<WriteAccepted>, ProblemHttpResult, ServiceUnavailableResult>> DeleteAsync(
         [HttpTrigger(AuthorizationLevel.Function, "delete", Route = CounterRoutes.Counter)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
@@ -93,10 +103,15 @@ public sealed class CounterHttpFunctions(
             return invalid;
         }
 
-        var sent = await WriteAsync(request, client, write, CounterOperations.Delete, 0, cancellationToken);
+        var sent = await WriteAsync(client, write, CounterOperations.Delete, 0, cancellationToken);
         if (sent.Accepted is { } accepted)
         {
             return accepted;
+        }
+
+        if (sent.Unavailable is { } unavailable)
+        {
+            return unavailable;
         }
 
         // A duplicate of the delete that removed the counter answers as the first attempt did.
@@ -182,11 +197,11 @@ public sealed class CounterHttpFunctions(
 
     /// <summary>
     /// Sends a write. Without <c>wait</c>: signals the owner and answers 202. With <c>wait</c>: signals it with a reply
-    /// token and returns the owner's outcome, or 202 with the counter's location and the operation id (to repeat the
-    /// request with) when it takes longer than <see cref="FuncMapFunctionsOptions.WaitTimeout"/>.
+    /// token and returns the owner's outcome, or, when it takes longer than <see cref="FuncMapFunctionsOptions.WaitTimeout"/>,
+    /// 503 + <c>Retry-After</c> as the local host's owner timeout, with the operation id to repeat the request with.
     /// </summary>
     private async Task<SentWrite> WriteAsync(
-        HttpRequest request, DurableTaskClient client, WriteRequest write, string operation, long delta, CancellationToken cancellationToken)
+        DurableTaskClient client, WriteRequest write, string operation, long delta, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
 
@@ -198,7 +213,7 @@ public sealed class CounterHttpFunctions(
             Counter.IdOf(key), operation, new CounterCommand(operationId, delta, replyTo), options: null, cancellation: cancellationToken);
         if (replyTo is null)
         {
-            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null);
+            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null, null);
         }
 
         var timeout = options.Value.WaitTimeout;
@@ -206,18 +221,20 @@ public sealed class CounterHttpFunctions(
         if (outcome is null)
         {
             Log.WaitTimedOut(logger, operation, key, timeout, operationId);
-            // The signal is stored and will be applied. The client reads the counter, or repeats the request with
-            // Idempotency-Key = operationId and ?wait=true: the owner recognises the id and answers with the counter.
-            request.HttpContext.Response.Headers.RetryAfter = "1";
-            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null);
+            // The signal is stored and will be applied. The client repeats the request with Idempotency-Key = operationId
+            // (given in the problem): the owner recognises the id and answers with the counter; nothing counts twice.
+            var unavailable = CounterProblems.OwnerTimeout(
+                $"The counter's owner did not answer within {timeout.TotalMilliseconds:0} ms; the operation may still be applied. Retry with {CounterRequests.IdempotencyKeyHeader}: {operationId}.");
+            unavailable.Value.Extensions["operationId"] = operationId;
+            return new(null, unavailable, null);
         }
 
-        return new(null, outcome);
+        return new(null, null, outcome);
     }
 
     /// <summary>The counter's own URL, as the local host's 202 answers give it (keys need no escaping: their charset is URL-safe).</summary>
     private static string CounterLocation(string key) => "/api/counters/" + key;
 
-    /// <summary>What a write came to: answered at once (202), or the owner's outcome to turn into an answer.</summary>
-    private sealed record SentWrite(Accepted<WriteAccepted>? Accepted, CounterOutcome? Outcome);
+    /// <summary>What a write came to: answered at once (202), timed out (503), or the owner's outcome to turn into an answer.</summary>
+    private sealed record SentWrite(Accepted<WriteAccepted>? Accepted, ServiceUnavailableResult? Unavailable, CounterOutcome? Outcome);
 }
