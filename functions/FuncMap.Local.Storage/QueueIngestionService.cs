@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using FuncMap.Batches;
 using FuncMap.Engine;
 using FuncMap.Storage;
-using FuncMap.Validation;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -282,8 +281,7 @@ public sealed class QueueIngestionService : BackgroundService
     {
         _metrics.Overflowed(keys.Count);
         Log.KeysOverflowed(_logger, batch.BatchId, keys.Count, string.Join(", ", keys.Take(10)));
-        var errors = keys.Select(static k => new ValidationError(k, "counter.overflow", $"Adding this batch's delta to counter '{k}' would overflow Int64; it was not applied.")).ToList();
-        var envelope = PoisonEnvelope.For(message, $"overflow at apply: {keys.Count} counter(s) not applied; the rest of the batch was applied", errors, batch.BatchId, keys);
+        var envelope = PoisonEnvelope.For(message, BatchOverflow.Reason(keys.Count), BatchOverflow.Errors(keys), batch.BatchId, keys);
         try
         {
             await _storage.PoisonQueue.SendMessageAsync(envelope.ToJson(), cancellationToken: cancellationToken).ConfigureAwait(false);

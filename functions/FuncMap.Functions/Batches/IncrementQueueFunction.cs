@@ -39,8 +39,6 @@ public sealed class IncrementQueueFunction(
     /// <summary>The envelope's reason for a message that is not a valid batch (the local host's words).</summary>
     internal const string InvalidMessageReason = "invalid message: it can never succeed";
 
-    /// <summary>The rule of a key whose add would overflow, in an envelope (the local host's).</summary>
-    internal const string OverflowRule = "counter.overflow";
 
     /// <summary>How much of the original message a poison envelope carries, so that it stays within the 64 KiB queue limit.</summary>
     internal const int MaxQuotedMessageChars = 32 * 1024;
@@ -94,10 +92,8 @@ public sealed class IncrementQueueFunction(
 
         var keys = outcome.OverflowedKeys;
         Log.KeysOverflowed(logger, batch.BatchId, info.MessageId, keys.Count, string.Join(", ", keys.Take(10)));
-        metrics.MessagePoisoned(OverflowRule);
-        var errors = keys.Select(k => new ValidationError(k, OverflowRule, $"Adding this batch's delta to counter '{k}' would overflow Int64; it was not applied.")).ToList();
-        return [CreatePoisonEnvelope(message!, info, errors,
-            $"overflow at apply: {keys.Count} counter(s) not applied; the rest of the batch was applied", batch.BatchId, keys)];
+        metrics.MessagePoisoned(BatchOverflow.Rule);
+        return [CreatePoisonEnvelope(message!, info, BatchOverflow.Errors(keys), BatchOverflow.Reason(keys.Count), batch.BatchId, keys)];
     }
 
     /// <summary>
