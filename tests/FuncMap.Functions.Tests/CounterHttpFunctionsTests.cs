@@ -15,7 +15,7 @@ public class CounterHttpFunctionsTests
     private readonly FakeEntityClient _entities = new() { RunCounters = true };
 
     private static CounterHttpFunctions CreateFunctions(TimeSpan? waitTimeout = null) => new(
-        Options.Create(new FuncMapFunctionsOptions { WaitTimeout = waitTimeout ?? TimeSpan.FromSeconds(5) }),
+        Options.Create(new FuncMapFunctionsOptions { WaitTimeout = waitTimeout ?? TimeSpan.FromSeconds(5), BatchWaitTimeout = waitTimeout ?? TimeSpan.FromSeconds(5) }),
         Options.Create(new FuncMapHttpOptions()),
         TimeProvider.System,
         NullLogger<CounterHttpFunctions>.Instance);

@@ -18,10 +18,13 @@ namespace FuncMap.Functions.Counters;
 public static class CounterReplies
 {
     /// <summary>The wait before the first read: an owner needs at least a queue hop and a state write.</summary>
-    public static readonly TimeSpan FirstPollDelay = TimeSpan.FromMilliseconds(10);
+    public static readonly TimeSpan FirstPollDelay = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>The longest wait between two reads, which bounds what polling adds to the latency.</summary>
-    public static readonly TimeSpan MaxPollDelay = TimeSpan.FromMilliseconds(50);
+    /// <summary>
+    /// The longest wait between two reads, which bounds what polling adds to the latency. Every read costs the
+    /// host and storage about as much CPU as a share of the write itself, so reads back off quickly.
+    /// </summary>
+    public static readonly TimeSpan MaxPollDelay = TimeSpan.FromMilliseconds(100);
 
     /// <summary>A token for one waiting request; unique, so a caller never takes another's reply.</summary>
     public static string NewReplyTo() => Guid.NewGuid().ToString("N");

@@ -7,10 +7,17 @@ public sealed class FuncMapFunctionsOptions
     public const string SectionName = "FuncMap";
 
     /// <summary>
-    /// How long a <c>?wait=true</c> write waits for its owner's reply before it answers 202 with the operation id,
-    /// and a batch before it answers 503 (as the local host's owner timeout).
+    /// How long a <c>?wait=true</c> write waits for its owner's reply before it answers 503 with the operation id
+    /// (as the local host's owner timeout).
     /// </summary>
     public TimeSpan WaitTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long <c>POST /api/counters/batch</c> waits for the replies of all its keys' owners before it answers 503:
+    /// longer than <see cref="WaitTimeout"/>, because every distinct key is a separate entity to run and a batch
+    /// may hold thousands.
+    /// </summary>
+    public TimeSpan BatchWaitTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How long the queue trigger waits for every owner of a batch to reply (it must know which keys overflowed)

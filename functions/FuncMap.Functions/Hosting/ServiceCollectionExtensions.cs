@@ -14,7 +14,7 @@ public static class ServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<FuncMapFunctionsOptions>()
             .Bind(configuration.GetSection(FuncMapFunctionsOptions.SectionName))
-            .Validate(o => o.WaitTimeout > TimeSpan.Zero && o.QueueWaitTimeout > TimeSpan.Zero && o.SnapshotOverlap >= TimeSpan.Zero
+            .Validate(o => o.WaitTimeout > TimeSpan.Zero && o.BatchWaitTimeout > TimeSpan.Zero && o.QueueWaitTimeout > TimeSpan.Zero && o.SnapshotOverlap >= TimeSpan.Zero
                 && o.TombstoneRetention >= TimeSpan.Zero && o.SignalConcurrency > 0, "FuncMap settings must be positive.")
             .ValidateOnStart();
 

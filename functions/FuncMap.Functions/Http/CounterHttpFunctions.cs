@@ -179,13 +179,13 @@ public sealed class CounterHttpFunctions(
             return problem;
         }
 
-        var outcome = await BatchSignaler.ApplyAsync(client.Entities, batch!, settings.SignalConcurrency, settings.WaitTimeout, timeProvider, cancellationToken);
+        var outcome = await BatchSignaler.ApplyAsync(client.Entities, batch!, settings.SignalConcurrency, settings.BatchWaitTimeout, timeProvider, cancellationToken);
         if (outcome is null)
         {
             // Every signal is stored and will be applied; only the outcome is unknown. Re-posting the batch
             // (same batchId) counts once and answers with the outcome, as after the local host's timeout.
-            Log.BatchWaitTimedOut(logger, batch!.BatchId, batch.Deltas.Count, settings.WaitTimeout);
-            return CounterProblems.OwnerTimeout($"Not every owner of batch \"{batch.BatchId}\" answered within {settings.WaitTimeout.TotalSeconds:0.#} s; the batch stands. Post it again with the same batchId to learn its outcome.");
+            Log.BatchWaitTimedOut(logger, batch!.BatchId, batch.Deltas.Count, settings.BatchWaitTimeout);
+            return CounterProblems.OwnerTimeout($"Not every owner of batch \"{batch.BatchId}\" answered within {settings.BatchWaitTimeout.TotalSeconds:0.#} s; the batch stands. Post it again with the same batchId to learn its outcome.");
         }
 
         var overflowed = outcome.OverflowedKeys.Count == 0 ? null : outcome.OverflowedKeys;
