@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Azure.Storage.Queues;
 using FuncMap.LoadGen;
 using FuncMap.Storage;
 using Spectre.Console;
@@ -13,7 +14,11 @@ var base64 = new Option<bool>("--base64") { Description = "Base64-encode the mes
 var prefix = new Option<string>("--prefix") { Description = "Key prefix.", DefaultValueFactory = _ => "load:" };
 var seed = new Option<int>("--seed") { Description = "Seed of the workload (same seed, same totals).", DefaultValueFactory = _ => 12345 };
 var concurrency = new Option<int>("--concurrency") { Description = "Concurrent sends.", DefaultValueFactory = _ => 32 };
-var expectedFile = new Option<FileInfo?>("--expected") { Description = "Write the expected totals (JSON: key → value) to this file instead of printing them." };
+var expectedFile = new Option<FileInfo>("--expected")
+{
+    Description = "Where the expected totals (JSON: key → value) are written; the terminal gets a summary.",
+    DefaultValueFactory = _ => new FileInfo("loadgen-expected.json"),
+};
 
 var fill = new Command("fill", "Put increment batches on the queue and report the totals they must produce.")
 {
@@ -22,9 +27,16 @@ var fill = new Command("fill", "Put increment batches on the queue and report th
 fill.SetAction(async (parse, cancellationToken) =>
 {
     var workload = new QueueFill(parse.GetValue(batches), parse.GetValue(items), parse.GetValue(keys), parse.GetValue(prefix)!, parse.GetValue(seed));
+    if (workload.Validate() is { } invalid)
+    {
+        // Every message would be poisoned: say so before sending any.
+        await Console.Error.WriteLineAsync(invalid);
+        return 2;
+    }
+
     var (messages, totals) = workload.Build(parse.GetValue(base64));
-    var client = StorageConnection.FromConnectionString(parse.GetValue(connection)!).GetQueueClient(parse.GetValue(queue)!);
-    await client.CreateIfNotExistsAsync(cancellationToken);
+    var client = new QueueClient(parse.GetValue(connection)!, parse.GetValue(queue)!, StorageClientDefaults.Queues());
+    await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
     var started = System.Diagnostics.Stopwatch.StartNew();
     await AnsiConsole.Progress()
         .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -39,18 +51,10 @@ fill.SetAction(async (parse, cancellationToken) =>
         });
 
     var itemCount = (long)messages.Count * parse.GetValue(items);
-    AnsiConsole.MarkupLineInterpolated($"Sent [green]{messages.Count}[/] batches ({itemCount} items, {totals.Count} keys, sum {totals.Values.Sum()}) in {started.Elapsed.TotalSeconds:0.0} s.");
-    var json = JsonSerializer.Serialize(totals, new JsonSerializerOptions { WriteIndented = true });
-    if (parse.GetValue(expectedFile) is { } file)
-    {
-        await File.WriteAllTextAsync(file.FullName, json, cancellationToken);
-        AnsiConsole.MarkupLineInterpolated($"Expected totals written to {file.FullName}.");
-    }
-    else
-    {
-        Console.WriteLine(json);
-    }
-
+    AnsiConsole.MarkupLineInterpolated($"Sent [green]{messages.Count}[/] batches ({itemCount} items) in {started.Elapsed.TotalSeconds:0.0} s.");
+    var file = parse.GetValue(expectedFile)!;
+    await File.WriteAllTextAsync(file.FullName, JsonSerializer.Serialize(totals, new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
+    AnsiConsole.WriteLine(QueueFill.Summarize(totals, file.FullName));
     return 0;
 });
 

@@ -1,5 +1,7 @@
-using System.Text;
+using System.Globalization;
 using System.Text.Json;
+using FuncMap.Storage;
+using FuncMap.Validation;
 
 namespace FuncMap.LoadGen;
 
@@ -10,6 +12,37 @@ namespace FuncMap.LoadGen;
 /// </summary>
 public sealed class QueueFill(int batches, int itemsPerBatch, int keys, string prefix = "load:", int seed = 12345)
 {
+    /// <summary>Null when every key of the workload is a valid counter key, else why not (the first bad key's rule).</summary>
+    public string? Validate()
+    {
+        // The longest and the shortest generated keys bound the rest: the same prefix, 1 to n digits.
+        foreach (var key in new[] { prefix + "0", prefix + (Math.Max(keys, 1) - 1).ToString(CultureInfo.InvariantCulture) })
+        {
+            if (CounterKey.Validate(key, "--prefix") is { } error)
+            {
+                return $"--prefix \"{prefix}\" makes keys the service refuses (\"{key}\"): {error.Message}";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>One line for the terminal: how many keys, the grand total, the smallest and largest key total, and where the file is.</summary>
+    public static string Summarize(IReadOnlyDictionary<string, long> totals, string path)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        if (totals.Count == 0)
+        {
+            return $"Expected totals: no keys; written to {path}.";
+        }
+
+        var min = totals.MinBy(static t => t.Value);
+        var max = totals.MaxBy(static t => t.Value);
+        var sum = totals.Values.Aggregate(Int128.Zero, static (a, v) => a + v);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Expected totals: {totals.Count} keys, sum {sum}, smallest {min.Key} = {min.Value}, largest {max.Key} = {max.Value}; all {totals.Count} written to {path}.");
+    }
+
     /// <summary>Every message text in order and the totals they produce per key.</summary>
     public (List<string> Messages, SortedDictionary<string, long> Totals) Build(bool base64)
     {
@@ -29,7 +62,7 @@ public sealed class QueueFill(int batches, int itemsPerBatch, int keys, string p
             }
 
             var json = JsonSerializer.Serialize(new { batchId = $"{run}-{b}", items });
-            messages.Add(base64 ? Convert.ToBase64String(Encoding.UTF8.GetBytes(json)) : json);
+            messages.Add(IncrementMessages.Encode(json, base64));
         }
 
         return (messages, totals);

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using Azure.Data.Tables;
+using Azure.Storage.Queues;
 using FuncMap.Counters;
 using FuncMap.Engine;
 using FuncMap.Journal;
@@ -13,15 +15,15 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-// Storage benchmarks, each next to its raw baseline on the same Azurite in the same run:
-//   ingestion increments/s vs raw receive+delete of the same messages;
-//   snapshot of 10k changed counters among N vs a raw batched upsert of 10k rows;
-//   restore of R rows vs a raw scan of the same table (sequential, and by partition range in parallel).
+// Storage benchmarks, each next to its raw Azure SDK baseline on the same Azurite in the same run:
+//   ingestion increments/s vs raw SDK receive+delete of the same messages with the same loop count;
+//   snapshot of 10k changed counters among N vs raw SDK transactions of the same 10k rows;
+//   restore of R rows vs a raw SDK scan of the same table (sequential, and by partition range in parallel).
 // Usage: dotnet run -c Release --project bench/FuncMap.Storage.Benchmarks [-- --batches 2000 --counters 1000000 --rows 100000 --rounds 3 --only ingestion,snapshot,restore]
 var options = Args.Parse(args);
 await using var azurite = new AzuriteFixture();
 await azurite.StartAsync();
-var connection = StorageConnection.FromConnectionString(azurite.ConnectionString);
+var connection = new Connection(new TableServiceClient(azurite.ConnectionString, StorageClientDefaults.Tables()), new QueueServiceClient(azurite.ConnectionString, StorageClientDefaults.Queues()));
 Console.WriteLine($"Azurite on {azurite.TableEndpoint}; {Environment.ProcessorCount} cores; {options}");
 
 var results = new List<string>();
@@ -29,6 +31,11 @@ for (var round = 1; round <= options.Rounds && options.Runs("ingestion"); round+
 {
     Console.WriteLine($"--- round {round}");
     results.AddRange(await Ingestion.RunAsync(azurite, connection, options, round));
+}
+
+if (options.Runs("ingestion"))
+{
+    results.Add(Ingestion.Summary());
 }
 
 if (options.Runs("snapshot"))
@@ -44,6 +51,14 @@ Console.WriteLine();
 foreach (var line in results)
 {
     Console.WriteLine(line);
+}
+
+/// <summary>The SDK service clients of the Azurite under test.</summary>
+internal sealed record Connection(TableServiceClient Tables, QueueServiceClient Queues)
+{
+    public TableClient GetTableClient(string name) => Tables.GetTableClient(name);
+
+    public QueueClient GetQueueClient(string name) => Queues.GetQueueClient(name);
 }
 
 internal sealed record Args(int Batches, int ItemsPerBatch, int Keys, int Concurrency, int Counters, int Changed, int Rows, int Rounds, string Only)
@@ -66,34 +81,60 @@ internal sealed record Args(int Batches, int ItemsPerBatch, int Keys, int Concur
 
 internal static class Ingestion
 {
-    public static async Task<List<string>> RunAsync(AzuriteFixture azurite, StorageConnection connection, Args o, int round)
+    public static async Task<List<string>> RunAsync(AzuriteFixture azurite, Connection connection, Args o, int round)
     {
         var workload = new QueueFill(o.Batches, o.ItemsPerBatch, o.Keys, seed: round);
         var lines = new List<string>();
-
-        // Baseline: receive up to 32 + delete each, with the same number of receive loops, same messages.
-        var queue = connection.GetQueueClient(AzuriteFixture.UniqueQueueName("raw"));
-        await FillAsync(queue, workload.Build(base64: false).Messages);
-        var raw = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, o.Concurrency).Select(async _ =>
-        {
-            while (true)
-            {
-                var messages = await queue.ReceiveMessagesAsync(32, TimeSpan.FromSeconds(60));
-                if (messages.Count == 0)
-                {
-                    return;
-                }
-
-                await Task.WhenAll(messages.Select(m => queue.DeleteMessageAsync(m.MessageId, m.PopReceipt)));
-            }
-        }));
-        raw.Stop();
         var items = (double)o.Batches * o.ItemsPerBatch;
-        var rawRate = items / raw.Elapsed.TotalSeconds;
-        lines.Add($"ingest round {round}: raw receive+delete {o.Batches} msgs in {raw.Elapsed.TotalSeconds:0.00} s = {rawRate:N0} items/s ({o.Batches / raw.Elapsed.TotalSeconds:N0} msgs/s)");
 
+        // The baseline runs first in odd rounds and last in even ones, so that neither side always meets a warmer Azurite.
+        var rawRate = round % 2 == 1 ? await RawAsync() : 0;
         foreach (var mode in new[] { DurabilityMode.Journal, DurabilityMode.Snapshot })
+        {
+            var (applied, deleted) = await FuncMapAsync(mode);
+            (mode == DurabilityMode.Journal ? JournalDeleted : SnapshotApplied).Add(mode == DurabilityMode.Journal ? deleted : applied);
+        }
+
+        if (round % 2 == 0)
+        {
+            rawRate = await RawAsync();
+        }
+
+        Raw.Add(rawRate);
+        lines.Add($"ingest round {round}: ratios to this round's raw rate: Journal until deleted {JournalDeleted[^1] / rawRate:0.00}x, Snapshot until applied {SnapshotApplied[^1] / rawRate:0.00}x");
+        foreach (var line in lines)
+        {
+            Console.WriteLine(line);
+        }
+
+        return lines;
+
+        async Task<double> RawAsync()
+        {
+            // Baseline: receive up to 32 + delete each, with the same number of receive loops, same messages.
+            var queue = connection.GetQueueClient(AzuriteFixture.UniqueQueueName("raw"));
+            await FillAsync(queue, workload.Build(base64: false).Messages);
+            var raw = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, o.Concurrency).Select(async _ =>
+            {
+                while (true)
+                {
+                    var messages = (await queue.ReceiveMessagesAsync(32, TimeSpan.FromSeconds(60))).Value;
+                    if (messages.Length == 0)
+                    {
+                        return;
+                    }
+
+                    await Task.WhenAll(messages.Select(m => queue.DeleteMessageAsync(m.MessageId, m.PopReceipt)));
+                }
+            }));
+            raw.Stop();
+            var rate = items / raw.Elapsed.TotalSeconds;
+            lines.Add($"ingest round {round}: raw SDK receive+delete {o.Batches} msgs in {raw.Elapsed.TotalSeconds:0.00} s = {rate:N0} items/s ({o.Batches / raw.Elapsed.TotalSeconds:N0} msgs/s)");
+            return rate;
+        }
+
+        async Task<(double Applied, double Deleted)> FuncMapAsync(DurabilityMode mode)
         {
             var name = AzuriteFixture.UniqueQueueName("ing");
             var q = connection.GetQueueClient(name);
@@ -113,7 +154,7 @@ internal static class Ingestion
 
             var appliedIn = timer.Elapsed;
             // Done when every message was deleted too (Snapshot mode: only after a snapshot persisted it).
-            while (await q.GetApproximateCountAsync() > 0)
+            while ((await q.GetPropertiesAsync()).Value.ApproximateMessagesCount > 0)
             {
                 await Task.Delay(5);
             }
@@ -131,21 +172,30 @@ internal static class Ingestion
             Directory.Delete(dataDir, recursive: true);
             var rate = items / timer.Elapsed.TotalSeconds;
             var appliedRate = items / appliedIn.TotalSeconds;
-            lines.Add($"ingest round {round}: FuncMap ({mode}) {o.Batches} msgs applied in {appliedIn.TotalSeconds:0.00} s = {appliedRate:N0} items/s (ratio {appliedRate / rawRate:0.00}x), all deleted in {timer.Elapsed.TotalSeconds:0.00} s = {rate:N0} items/s, ratio {rate / rawRate:0.00}x (totals exact)");
+            lines.Add($"ingest round {round}: FuncMap ({mode}) {o.Batches} msgs applied in {appliedIn.TotalSeconds:0.00} s = {appliedRate:N0} items/s, all deleted in {timer.Elapsed.TotalSeconds:0.00} s = {rate:N0} items/s (totals exact)");
+            return (appliedRate, rate);
         }
-
-        foreach (var line in lines)
-        {
-            Console.WriteLine(line);
-        }
-
-        return lines;
     }
 
-    private static async Task FillAsync(IQueueClient queue, List<string> messages)
+    /// <summary>Per-round rates (items/s): the raw baseline, Journal mode until deleted, Snapshot mode until applied.</summary>
+    public static List<double> Raw { get; } = [];
+
+    public static List<double> JournalDeleted { get; } = [];
+
+    public static List<double> SnapshotApplied { get; } = [];
+
+    /// <summary>The summary of all rounds: medians, and the median of the per-round ratios.</summary>
+    public static string Summary()
+    {
+        var ratios = JournalDeleted.Zip(Raw, static (j, r) => j / r).ToList();
+        return $"ingest: {Raw.Count} rounds, medians: raw SDK receive+delete {Snapshot.Median(Raw):N0} items/s, FuncMap Journal until applied and deleted {Snapshot.Median(JournalDeleted):N0} items/s " +
+            $"(ratio of medians {Snapshot.Median(JournalDeleted) / Snapshot.Median(Raw):0.00}x, median of per-round ratios {Snapshot.Median(ratios):0.00}x), Snapshot mode until applied {Snapshot.Median(SnapshotApplied):N0} items/s";
+    }
+
+    private static async Task FillAsync(QueueClient queue, List<string> messages)
     {
         await queue.CreateIfNotExistsAsync();
-        await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (m, ct) => await queue.SendMessageAsync(m, cancellationToken: ct));
+        await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (m, ct) => await queue.SendMessageAsync(m, ct));
     }
 }
 
@@ -198,7 +248,7 @@ internal static class BenchHost
 
 internal static class Snapshot
 {
-    public static async Task<List<string>> RunAsync(StorageConnection connection, Args o)
+    public static async Task<List<string>> RunAsync(Connection connection, Args o)
     {
         var lines = new List<string>();
         await using var engine = new CounterEngine(new CounterEngineOptions());
@@ -211,7 +261,7 @@ internal static class Snapshot
         engine.Start();
         var table = connection.GetTableClient(AzuriteFixture.UniqueTableName("snap"));
         await table.CreateIfNotExistsAsync();
-        var writer = new SnapshotWriter(table, new StorageOptions().SnapshotParallelism);
+        var writer = new CounterSnapshotWriter(table, new StorageOptions().SnapshotParallelism);
         var stride = o.Counters / o.Changed;
         var ours = new List<double>();
         var raws = new List<double>();
@@ -222,7 +272,7 @@ internal static class Snapshot
                 await engine.ExecuteAsync("c:" + (i * stride).ToString(CultureInfo.InvariantCulture), CounterOperation.Add(1, $"op-{round}-{i}"), ct));
             var timer = Stopwatch.StartNew();
             var changes = await engine.CollectChangesAsync();
-            await writer.WriteAsync(changes, CancellationToken.None);
+            await writer.WriteAsync(changes.Select(CounterRow.From), CancellationToken.None);
             await engine.MarkPersistedAsync(changes);
             timer.Stop();
             if (changes.Count != o.Changed)
@@ -232,7 +282,7 @@ internal static class Snapshot
 
             ours.Add(timer.Elapsed.TotalMilliseconds);
 
-            // Baseline: the same 10k rows (same partitions, same transaction size and parallelism), prebuilt, upserted.
+            // Baseline: the same 10k rows (same partitions, same transaction size and parallelism), prebuilt, upserted with raw SDK transactions.
             var rows = changes.Select(c => new TableEntity(CounterPartition.KeyOf(c.Key), c.Key) { ["Value"] = c.Data.Value, ["Version"] = c.Data.Version, ["UpdatedAt"] = c.Data.UpdatedAt, ["OperationIds"] = string.Join('\n', c.RecentOperationIds ?? []) })
                 .GroupBy(static r => r.PartitionKey).Select(static g => g.ToList()).ToList();
             var raw = Stopwatch.StartNew();
@@ -240,7 +290,7 @@ internal static class Snapshot
             {
                 for (var s = 0; s < partition.Count; s += 100)
                 {
-                    await table.SubmitTransactionAsync(partition.Skip(s).Take(100).Select(TableTransactionAction.Upsert).ToList(), ct);
+                    await table.SubmitTransactionAsync(partition.Skip(s).Take(100).Select(static r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)), ct);
                 }
             });
             raw.Stop();
@@ -249,7 +299,7 @@ internal static class Snapshot
         }
 
         var (m, r) = (Median(ours), Median(raws));
-        lines.Add($"snapshot: {o.Changed:N0} changed among {o.Counters:N0} counters: FuncMap (collect+write+mark) median {m:N0} ms vs raw batched upsert of {o.Changed:N0} rows {r:N0} ms, ratio {m / r:0.00}x");
+        lines.Add($"snapshot: {o.Changed:N0} changed among {o.Counters:N0} counters: FuncMap (collect+write+mark) median {m:N0} ms vs raw SDK transactions of the same {o.Changed:N0} rows {r:N0} ms, ratio {m / r:0.00}x");
         return lines;
     }
 
@@ -262,7 +312,7 @@ internal static class Snapshot
 
 internal static class Restore
 {
-    public static async Task<List<string>> RunAsync(StorageConnection connection, Args o)
+    public static async Task<List<string>> RunAsync(Connection connection, Args o)
     {
         var table = connection.GetTableClient(AzuriteFixture.UniqueTableName("restore"));
         await table.CreateIfNotExistsAsync();
@@ -273,36 +323,30 @@ internal static class Restore
         {
             foreach (var chunk in g.Chunk(100))
             {
-                await table.SubmitTransactionAsync(chunk.Select(k => TableTransactionAction.Upsert(new TableEntity(g.Key, k)
+                await table.SubmitTransactionAsync(chunk.Select(k => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(g.Key, k)
                 {
                     ["Value"] = 7L, ["Version"] = 3L, ["UpdatedAt"] = now, ["OperationIds"] = "op-a\nop-b",
-                })).ToList(), ct);
+                })), ct);
             }
         });
         Console.WriteLine($"restore: wrote {o.Rows:N0} rows in {fill.Elapsed.TotalSeconds:0.0} s");
 
         var parallelism = new StorageOptions().RestoreParallelism;
-        // Four measurements per round, in a rotating order so none always runs first (Azurite warms up, Node's GC).
-        var names = new[] { "raw sequential scan", "raw parallel scan", "previous loader (sequential scan + Load)", "FuncMap restore (parallel ranges + Load)" };
+        // Three measurements per round, in a rotating order so none always runs first (Azurite warms up, Node's GC).
+        var names = new[] { "raw SDK sequential scan", "raw SDK parallel scan", "FuncMap restore (parallel ranges + Load)" };
         Func<Task<long>>[] runs =
         [
             async () =>
             {
                 long seen = 0;
-                await foreach (var page in table.QueryAsync(pageSize: TableRestoreLoader.PageSize))
+                await foreach (var page in table.QueryAsync<TableEntity>(maxPerPage: TableRestoreLoader.PageSize).AsPages())
                 {
-                    seen += page.Entities.Count;
+                    seen += page.Values.Count;
                 }
 
                 return seen;
             },
             () => RawParallelScanAsync(table, parallelism),
-            async () =>
-            {
-                await using var engine = new CounterEngine(new CounterEngineOptions());
-                var loaded = await PreviousLoader.LoadRowsAsync(table, engine);
-                return Check(loaded, engine.CounterCount);
-            },
             async () =>
             {
                 await using var engine = new CounterEngine(new CounterEngineOptions());
@@ -335,47 +379,24 @@ internal static class Restore
         var m = times.Select(Snapshot.Median).ToArray();
         return
         [
-            $"restore: {o.Rows:N0} rows, {o.Rounds} rounds, medians: raw sequential scan {m[0]:N0} ms, raw parallel scan ({parallelism} ranges at once) {m[1]:N0} ms, previous loader {m[2]:N0} ms, FuncMap restore {m[3]:N0} ms",
-            $"restore ratios: FuncMap / raw sequential scan {m[3] / m[0]:0.00}x (previous loader {m[2] / m[0]:0.00}x); FuncMap / raw parallel scan {m[3] / m[1]:0.00}x",
+            $"restore: {o.Rows:N0} rows, {o.Rounds} rounds, medians: raw SDK sequential scan {m[0]:N0} ms, raw SDK parallel scan ({parallelism} ranges at once) {m[1]:N0} ms, FuncMap restore {m[2]:N0} ms",
+            $"restore ratios: FuncMap / raw SDK parallel scan {m[2] / m[1]:0.00}x; FuncMap / raw SDK sequential scan {m[2] / m[0]:0.00}x",
         ];
 
         long Check(long loaded, long inEngine) => loaded == inEngine ? loaded : throw new InvalidOperationException($"loaded {loaded}, in engine {inEngine}");
     }
 
     /// <summary>The parallel baseline: the same 64 PartitionKey ranges, as many at once, rows only counted.</summary>
-    private static async Task<long> RawParallelScanAsync(ITableClient table, int parallelism)
+    private static async Task<long> RawParallelScanAsync(TableClient table, int parallelism)
     {
         long seen = 0;
         await Parallel.ForEachAsync(Enumerable.Range(0, CounterPartition.Count), new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (partition, ct) =>
         {
-            await foreach (var page in table.QueryAsync(TableRestoreLoader.RangeFilter(partition), pageSize: TableRestoreLoader.PageSize, cancellationToken: ct))
+            await foreach (var page in table.QueryAsync<TableEntity>(TableRestoreLoader.RangeFilter(partition), maxPerPage: TableRestoreLoader.PageSize, cancellationToken: ct).AsPages())
             {
-                Interlocked.Add(ref seen, page.Entities.Count);
+                Interlocked.Add(ref seen, page.Values.Count);
             }
         });
         return seen;
-    }
-
-    /// <summary>The loader before the parallel restore (commit 0b9cfd8): one sequential scan, the next page fetched while this one loads.</summary>
-    private static class PreviousLoader
-    {
-        public static async Task<long> LoadRowsAsync(ITableClient table, CounterEngine engine)
-        {
-            long rows = 0;
-            Task<TablePage>? next = table.QueryPageAsync(pageSize: TableRestoreLoader.PageSize);
-            while (next is not null)
-            {
-                var page = await next;
-                next = page.Continuation is { } continuation ? table.QueryPageAsync(pageSize: TableRestoreLoader.PageSize, continuation: continuation) : null;
-                foreach (var row in page.Entities)
-                {
-                    var (data, ids) = CounterRows.FromRow(row);
-                    engine.Load(row.RowKey, data, ids, persisted: true);
-                    rows++;
-                }
-            }
-
-            return rows;
-        }
     }
 }

@@ -3,7 +3,12 @@
 # killed with SIGKILL at seeded random moments and restarted; checks after every restart that every
 # acknowledged write is present exactly once and nothing is applied that was never sent.
 #   bash bench/crash/run.sh [--kills N] [--seconds S] [--seed N] [--writers N] [--keys N]
-# Writes the result into bench/README.md between <!-- crash:begin --> and <!-- crash:end -->.
+# Two hosts (own data directories, one Azurite) taking turns as the owner, the old one stopped, crashed or
+# paused at every switch; the same checks after every switch, plus: no version seen with two values, and
+# nothing acknowledged by an owner that woke up behind a newer one:
+#   bash bench/crash/run.sh --switches N [--seed N] [--writers N] [--keys N]
+# Writes the result into bench/README.md between <!-- crash:begin --> and <!-- crash:end -->
+# (two hosts: <!-- crash-two-hosts:begin --> and <!-- crash-two-hosts:end -->).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../readme-section.sh
@@ -23,7 +28,12 @@ status=$?
 set -e
 
 if [ -f "$out/result.md" ]; then
-  write_readme_section crash "Crash (kill -9)" "$(cat "$out/result.md")"
-  echo "==> Wrote the crash section of bench/README.md"
+  if [[ " $* " == *" --switches "* ]]; then
+    write_readme_section crash-two-hosts "Crash, two hosts (stop / kill -9 / SIGSTOP at every switch of owner)" "$(cat "$out/result.md")"
+    echo "==> Wrote the crash-two-hosts section of bench/README.md"
+  else
+    write_readme_section crash "Crash (kill -9)" "$(cat "$out/result.md")"
+    echo "==> Wrote the crash section of bench/README.md"
+  fi
 fi
 exit "$status"

@@ -60,6 +60,7 @@ public sealed class FunctionsMetrics
         OperationStatus.Overflow => "overflow",
         OperationStatus.NotFound => "not_found",
         OperationStatus.Duplicate => "duplicate",
+        OperationStatus.Mismatch => "idempotency_mismatch",
         _ => "applied",
     };
 }

@@ -13,6 +13,10 @@ internal static partial class Log
         Message = "Tombstone of counter {Key} at version {Version} purged")]
     public static partial void TombstonePurged(ILogger logger, string key, long version);
 
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Warning,
+        Message = "Operation {Operation} on counter {Key} refused: operation id {OperationId} was used before for a different request (idempotency.mismatch)")]
+    public static partial void OperationMismatched(ILogger logger, string key, string operation, string? operationId);
+
     [LoggerMessage(EventId = 6010, Level = LogLevel.Warning,
         Message = "Queue message {MessageId} (dequeue {DequeueCount}) can never succeed and was sent to the poison queue: {Reason}")]
     public static partial void MessagePoisoned(ILogger logger, string messageId, long dequeueCount, string reason);
@@ -20,6 +24,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 6011, Level = LogLevel.Information,
         Message = "Batch {BatchId} from queue message {MessageId}: {Items} items signalled as {Keys} key operations")]
     public static partial void BatchSignalled(ILogger logger, string batchId, string messageId, int items, int keys);
+
+    [LoggerMessage(EventId = 6012, Level = LogLevel.Warning,
+        Message = "Batch {BatchId} of queue message {MessageId} (dequeue {DequeueCount}) failed ({Kind}): {Error}; the runtime delivers it again")]
+    public static partial void BatchRetry(ILogger logger, string messageId, string batchId, long dequeueCount, string kind, string error);
 
     [LoggerMessage(EventId = 6020, Level = LogLevel.Information,
         Message = "Snapshot since {Since}: {Upserted} rows written, {Deleted} rows deleted, {Purges} tombstone purges scheduled")]
@@ -33,9 +41,13 @@ internal static partial class Log
         Message = "Batch {BatchId}: not all of its {Keys} owners answered within {Timeout}; answered 503, the signals stand")]
     public static partial void BatchWaitTimedOut(ILogger logger, string batchId, int keys, TimeSpan timeout);
 
-    [LoggerMessage(EventId = 6012, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 6014, Level = LogLevel.Warning,
         Message = "Batch {BatchId} from queue message {MessageId}: {Count} key(s) would overflow and were not applied ({Keys}); the rest of the batch was applied")]
     public static partial void KeysOverflowed(ILogger logger, string batchId, string messageId, int count, string keys);
+
+    [LoggerMessage(EventId = 6015, Level = LogLevel.Warning,
+        Message = "Batch {BatchId} from queue message {MessageId}: {Count} key(s) had this batch id applied before with another delta and were not applied ({Keys}); the rest of the batch was applied")]
+    public static partial void KeysMismatched(ILogger logger, string batchId, string messageId, int count, string keys);
 
     [LoggerMessage(EventId = 6040, Level = LogLevel.Information,
         Message = "Queue {QueueName} created")]

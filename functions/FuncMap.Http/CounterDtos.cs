@@ -14,13 +14,15 @@ public sealed record CounterResponse(string Key, long Value, long Version, DateT
 /// <summary>
 /// The answer to <c>POST /api/counters/batch</c>: the batch id, how many items were sent and how many
 /// distinct keys they touched; <see cref="OverflowedKeys"/> lists keys whose add was refused because the
-/// result would overflow (absent when none did).
+/// result would overflow, <see cref="MismatchedKeys"/> keys on which this batch id was applied before with
+/// another delta (refused, <c>idempotency.mismatch</c>); each is absent when empty.
 /// </summary>
 public sealed record BatchAcceptedResponse(
     string BatchId,
     int Items,
     int Keys,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? OverflowedKeys = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? OverflowedKeys = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? MismatchedKeys = null);
 
 /// <summary>One page of counters ordered by key; <see cref="ContinuationToken"/> is null on the last page.</summary>
 public sealed record CounterListResponse(IReadOnlyList<CounterResponse> Items, string? ContinuationToken);

@@ -50,6 +50,15 @@ public static class CounterProblems
         TypedResults.Problem(Create(StatusCodes.Status409Conflict, "The value would overflow.",
             $"Adding {delta} to counter \"{key}\" would overflow Int64; nothing was changed.", "counter.overflow"));
 
+    /// <summary>
+    /// 422: the <c>Idempotency-Key</c> was used before on this counter for a different request (another operation
+    /// or delta), so this one was not applied (draft-ietf-httpapi-idempotency-key-header).
+    /// </summary>
+    public static ProblemHttpResult IdempotencyMismatch(string key, string? operationId) =>
+        TypedResults.Problem(Create(StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused for a different request.",
+            $"Idempotency-Key \"{operationId}\" was used before on counter \"{key}\" for a different operation or delta; nothing was changed. Send a new key for a new request.",
+            "idempotency.mismatch"));
+
     /// <summary>413: the body is larger than the limit.</summary>
     public static ProblemHttpResult PayloadTooLarge(long maxBytes) =>
         TypedResults.Problem(Create(StatusCodes.Status413PayloadTooLarge, "The request body is too large.",
@@ -78,6 +87,17 @@ public static class CounterProblems
     public static ServiceUnavailableResult Stopping() =>
         new(Create(StatusCodes.Status503ServiceUnavailable, "The service is shutting down.",
             "The service accepts no more operations; retry against a running instance.", "service.stopping"), RetryAfterSeconds);
+
+    /// <summary>
+    /// 503 + <c>Retry-After</c>: the host's single-writer lease could have lapsed, so it acknowledges no write
+    /// (<paramref name="reason"/> says why; <paramref name="mayBeApplied"/>: the write was applied before the check).
+    /// </summary>
+    public static ServiceUnavailableResult LeaseLapsed(string reason, bool mayBeApplied, int retryAfterSeconds) =>
+        new(Create(StatusCodes.Status503ServiceUnavailable, "This host may not acknowledge writes.",
+            reason + (mayBeApplied
+                ? " The write may or may not take effect: retry it with the same Idempotency-Key, here later or against the storage's new owner."
+                : " Nothing was applied; retry later or against the storage's new owner."),
+            "lease.lapsed"), retryAfterSeconds);
 
     /// <summary>
     /// 503 + <c>Retry-After</c> for the engine's refusals (busy mailbox, owner timeout, shutdown),

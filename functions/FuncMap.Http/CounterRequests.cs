@@ -1,5 +1,6 @@
 using System.Globalization;
 using FuncMap.Batches;
+using FuncMap.Counters;
 using FuncMap.Validation;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -31,6 +32,36 @@ public static class CounterRequests
 {
     /// <summary>The header that carries a write's operation id.</summary>
     public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    /// <summary>The response header (value <c>true</c>) that marks the answer to a repeated write: nothing was applied again.</summary>
+    public const string IdempotentReplayedHeader = "Idempotent-Replayed";
+
+    /// <summary>Marks <paramref name="response"/> as the answer to a repeat of an already applied write.</summary>
+    public static void MarkReplayed(HttpResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        response.Headers[IdempotentReplayedHeader] = "true";
+    }
+
+    /// <summary>
+    /// The part of a write's answer that its operation id decides, the same on both hosts: a repeat of an applied
+    /// write (<see cref="OperationStatus.Duplicate"/>) is marked <c>Idempotent-Replayed: true</c> and otherwise
+    /// answered as the write is (null is returned); a write whose id was used for a different request
+    /// (<see cref="OperationStatus.Mismatch"/>) is refused with 422 <c>idempotency.mismatch</c>.
+    /// </summary>
+    public static ProblemHttpResult? IdempotencyVerdict(HttpResponse response, in WriteRequest write, OperationStatus? status)
+    {
+        switch (status)
+        {
+            case OperationStatus.Duplicate:
+                MarkReplayed(response);
+                return null;
+            case OperationStatus.Mismatch:
+                return CounterProblems.IdempotencyMismatch(write.Key, write.OperationId);
+            default:
+                return null;
+        }
+    }
 
     /// <summary>The page size when none is given.</summary>
     public const int DefaultPageSize = 100;
@@ -114,7 +145,7 @@ public static class CounterRequests
             return (null, body.Problem);
         }
 
-        if (body.Bytes.Span.Trim(" \t\r\n"u8).IsEmpty)
+        if (IncrementBatchParser.SkipByteOrderMark(body.Bytes.Span).Trim(" \t\r\n"u8).IsEmpty)
         {
             return (null, CounterProblems.Validation(new ValidationError("$", "body.required",
                 "The body is required: {\"batchId\": \"...\", \"items\": [{\"key\": \"...\", \"delta\": n}]}.")));
@@ -162,10 +193,10 @@ public static class CounterRequests
         }
         else if (!string.IsNullOrEmpty(prefixValue))
         {
-            // A prefix follows the key rule (it is the start of a key).
-            if (CounterKey.Validate(prefixValue, "prefix") is { } prefixError)
+            // A prefix is the start of a key: the key's length and charset rules.
+            if (CounterKey.ValidatePrefix(prefixValue) is { } prefixError)
             {
-                (errors ??= []).Add(prefixError with { Rule = prefixError.Rule.Replace("key.", "prefix.", StringComparison.Ordinal) });
+                (errors ??= []).Add(prefixError);
             }
             else
             {

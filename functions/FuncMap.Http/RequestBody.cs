@@ -71,7 +71,11 @@ public static class RequestBody
         return new(buffer.AsMemory(0, length), null);
     }
 
-    /// <summary>True for <c>application/json</c> and <c>application/*+json</c>, with no charset or UTF-8.</summary>
+    /// <summary>
+    /// True for <c>application/json</c> and <c>application/*+json</c>, with no charset or UTF-8. The header is
+    /// parsed by the framework's media-type parser, so case, whitespace and a quoted charset value are
+    /// compared as RFC 9110 §5.6.6 and §8.3 say (<c>charset="utf-8"</c> is <c>charset=utf-8</c>).
+    /// </summary>
     public static bool IsJson(string? contentType)
     {
         if (string.IsNullOrEmpty(contentType) || !MediaTypeHeaderValue.TryParse(contentType, out var media))
@@ -79,17 +83,20 @@ public static class RequestBody
             return false;
         }
 
-        var type = media.MediaType;
-        var json = type.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-            || (type.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && type.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+        var json = media.Type.Equals("application", StringComparison.OrdinalIgnoreCase)
+            && (media.SubType.Equals("json", StringComparison.OrdinalIgnoreCase) || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase));
         if (!json)
         {
             return false;
         }
 
-        var charset = media.Charset;
-        return !charset.HasValue
-            || charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase)
+        if (!media.Charset.HasValue)
+        {
+            return true;
+        }
+
+        var charset = HeaderUtilities.UnescapeAsQuotedString(media.Charset);
+        return charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase)
             || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
     }
 

@@ -38,6 +38,13 @@ public interface IJournalCheckpoint
     long Checkpoint();
 
     /// <summary>
+    /// Records appended from now on are written under the single-writer lease <paramref name="epoch"/> (kept in
+    /// each segment's header): starts a new segment that carries it. Call once the lease is claimed, before the
+    /// engine starts; replay then never lets a record override a row that a newer owner wrote.
+    /// </summary>
+    void BeginEpoch(long epoch);
+
+    /// <summary>
     /// Deletes the segment files whose sequence number is lower than <paramref name="sequence"/>.
     /// The segment the writer still has open is kept (it goes at a later call): normally the writer has
     /// moved on long before the snapshot has written its table.

@@ -10,8 +10,11 @@ namespace FuncMap.Journal;
 /// The on-disk format, little-endian throughout.
 /// <para>
 /// Segment <c>journal-{sequence:D20}.log</c>: a 24-byte header — magic <c>FMJL</c> (u32), format
-/// version (u16), reserved (u16), sequence (i64), CRC-32C of the previous 16 bytes (u32), reserved (u32) —
-/// then frames.
+/// version (u16), reserved (u16), sequence (i64), CRC-32C (u32), lease epoch (u32) — then frames.
+/// The CRC covers the first 16 bytes and the epoch (format version 2); version 1 headers have no epoch
+/// (read as 0) and a CRC of the first 16 bytes only. The epoch is the single-writer lease epoch every
+/// record of the segment was written under, so that replay never lets a record override a row a newer
+/// owner wrote.
 /// </para>
 /// <para>
 /// Frame (one per group commit, i.e. per write + fsync): payload length (u32), CRC-32C of the payload
@@ -28,7 +31,8 @@ namespace FuncMap.Journal;
 internal static class JournalFormat
 {
     public const uint Magic = 0x4C4A4D46; // "FMJL"
-    public const ushort FormatVersion = 1;
+    public const ushort FormatVersion = 2;
+    private const ushort FormatVersionWithoutEpoch = 1;
     public const int HeaderSize = 24;
     public const int FrameHeaderSize = 8;
     public const int FramePrefixSize = 12;
@@ -52,36 +56,52 @@ internal static class JournalFormat
             && long.TryParse(fileName.AsSpan(FilePrefix.Length, 20), NumberStyles.None, CultureInfo.InvariantCulture, out sequence);
     }
 
-    public static void WriteHeader(Span<byte> destination, long sequence)
+    public static void WriteHeader(Span<byte> destination, long sequence, uint epoch)
     {
         destination[..HeaderSize].Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(destination, Magic);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], FormatVersion);
         BinaryPrimitives.WriteInt64LittleEndian(destination[8..], sequence);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[16..], Crc32C.Compute(destination[..16]));
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[20..], epoch);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[16..], HeaderChecksum(destination, FormatVersion));
     }
 
-    /// <summary>Returns null when the header is valid for <paramref name="expectedSequence"/>, otherwise what is wrong.</summary>
-    public static string? CheckHeader(ReadOnlySpan<byte> header, long expectedSequence)
+    /// <summary>Returns null when the header is valid for <paramref name="expectedSequence"/>, otherwise what is wrong; <paramref name="epoch"/> is the segment's lease epoch.</summary>
+    public static string? CheckHeader(ReadOnlySpan<byte> header, long expectedSequence, out uint epoch)
     {
+        epoch = 0;
         if (BinaryPrimitives.ReadUInt32LittleEndian(header) != Magic)
         {
             return "the segment header has no journal magic";
         }
 
-        if (BinaryPrimitives.ReadUInt32LittleEndian(header[16..]) != Crc32C.Compute(header[..16]))
+        var version = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
+        if (version is not (FormatVersion or FormatVersionWithoutEpoch))
+        {
+            return $"the segment has format version {version}; this build reads versions {FormatVersionWithoutEpoch} and {FormatVersion}";
+        }
+
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header[16..]) != HeaderChecksum(header, version))
         {
             return "the segment header's checksum does not match";
         }
 
-        var version = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
-        if (version != FormatVersion)
-        {
-            return $"the segment has format version {version}; this build reads version {FormatVersion}";
-        }
-
+        epoch = version == FormatVersion ? BinaryPrimitives.ReadUInt32LittleEndian(header[20..]) : 0;
         var sequence = BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
         return sequence == expectedSequence ? null : $"the header says sequence {sequence} but the file name says {expectedSequence}";
+    }
+
+    private static uint HeaderChecksum(ReadOnlySpan<byte> header, ushort version)
+    {
+        if (version == FormatVersionWithoutEpoch)
+        {
+            return Crc32C.Compute(header[..16]);
+        }
+
+        Span<byte> covered = stackalloc byte[20];
+        header[..16].CopyTo(covered);
+        header[20..24].CopyTo(covered[16..]);
+        return Crc32C.Compute(covered);
     }
 
     /// <summary>An upper bound of the bytes <see cref="WriteRecord"/> needs for <paramref name="operation"/>.</summary>

@@ -37,4 +37,7 @@ internal static partial class Log
 
     [LoggerMessage(1210, LogLevel.Warning, "Journal segment {File} holds only zeros: it was created but its header was never synced, so nothing in it was acknowledged; deleted.")]
     public static partial void EmptySegmentDeleted(ILogger logger, string file);
+
+    [LoggerMessage(1211, LogLevel.Warning, "Journal segment {File}, frame at {Offset}: a record of key {Key} is not loaded: {Reason} ({Rule}).")]
+    public static partial void RecordSkipped(ILogger logger, string file, long offset, string key, string reason, string rule);
 }

@@ -53,6 +53,9 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     private long _commits;
     private long _recordsWritten;
 
+    // The lease epoch written into each new segment's header (set by BeginEpoch).
+    private long _epoch;
+
     /// <summary>Opens (creating if needed) the journal directory, takes its lock, and starts the writer.</summary>
     public OperationJournal(JournalOptions options, ILogger<OperationJournal>? logger = null, IMeterFactory? meterFactory = null)
         : this(options, logger, meterFactory, FileSegment.Create)
@@ -174,6 +177,19 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             Monitor.Pulse(_gate);
             return sequence;
         }
+    }
+
+    /// <inheritdoc />
+    public void BeginEpoch(long epoch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(epoch, uint.MaxValue);
+        lock (_gate)
+        {
+            Interlocked.Exchange(ref _epoch, epoch);
+        }
+
+        Checkpoint();
     }
 
     /// <inheritdoc />
@@ -452,7 +468,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         try
         {
             Span<byte> header = stackalloc byte[JournalFormat.HeaderSize];
-            JournalFormat.WriteHeader(header, sequence);
+            JournalFormat.WriteHeader(header, sequence, (uint)Interlocked.Read(ref _epoch));
             file.Write(header);
             file.FlushToDisk();
         }

@@ -18,9 +18,15 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
 {
     private const int MaxTailScanBytes = int.MaxValue - 64;
 
+    // The lease epoch of the segment being read (its header's).
+    private uint _epoch;
+
     public long Records { get; private set; }
 
     public long Frames { get; private set; }
+
+    /// <summary>Records not loaded because the service cannot serve their key.</summary>
+    public long SkippedRecords { get; private set; }
 
     private enum Tail
     {
@@ -87,7 +93,7 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
         try
         {
             ReadExactly(handle, buffer.AsSpan(0, JournalFormat.HeaderSize), 0);
-            if (JournalFormat.CheckHeader(buffer, sequence) is { } headerProblem)
+            if (JournalFormat.CheckHeader(buffer, sequence, out _epoch) is { } headerProblem)
             {
                 // Only the newest segment can have been created (preallocated, synced) without its header
                 // being synced; then it is zeros throughout and nothing in it was acknowledged.
@@ -162,8 +168,17 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
                 throw new JournalCorruptException(path, position, $"record {i} of the frame cannot be decoded");
             }
 
-            engine.Load(key, data, operationId is null ? null : [operationId], persisted: false);
             records = records[read..];
+            if (FuncMap.Validation.CounterKey.Validate(key) is { } unservable)
+            {
+                // Written under an older key rule (e.g. "." before dot segments were refused): no route could read,
+                // write or delete it, so it is not loaded; the record stays in the segment until truncation.
+                SkippedRecords++;
+                Log.RecordSkipped(logger, path, position, key, unservable.Message, unservable.Rule);
+                continue;
+            }
+
+            engine.Load(key, data, operationId is null ? null : [operationId], persisted: false, _epoch);
         }
 
         if (!records.IsEmpty)

@@ -1,39 +1,34 @@
-using Azure.Identity;
-using FuncMap.Storage;
+using Azure.Data.Tables;
+using Azure.Storage.Queues;
 using Microsoft.Extensions.Options;
 
 namespace FuncMap.Local.Storage;
 
-/// <summary>One storage connection (one HTTP pipeline) and the clients of the tables and queues the host uses.</summary>
+/// <summary>The clients of the tables and queues the host uses, from the one registered table and queue service client.</summary>
 public sealed class CounterStorage
 {
-    /// <summary>Connects as <paramref name="options"/> say: a connection string, or endpoints with <c>DefaultAzureCredential</c>.</summary>
-    public CounterStorage(IOptions<StorageOptions> options)
+    /// <summary>The host's tables and queues on <paramref name="tables"/> and <paramref name="queues"/>, named as <paramref name="options"/> say.</summary>
+    public CounterStorage(TableServiceClient tables, QueueServiceClient queues, IOptions<StorageOptions> options)
     {
+        ArgumentNullException.ThrowIfNull(tables);
+        ArgumentNullException.ThrowIfNull(queues);
         ArgumentNullException.ThrowIfNull(options);
         var o = options.Value;
-        o.Validate();
-        var connection = o.UsesIdentity
-            ? StorageConnection.FromTokenCredential(o.TableServiceUri!, o.QueueServiceUri!, new DefaultAzureCredential(new DefaultAzureCredentialOptions
-            {
-                ManagedIdentityClientId = string.IsNullOrWhiteSpace(o.ManagedIdentityClientId) ? null : o.ManagedIdentityClientId,
-            }))
-            : StorageConnection.FromConnectionString(o.ConnectionString);
-        Counters = connection.GetTableClient(o.TableName);
-        Leases = connection.GetTableClient(o.LeaseTableName);
-        Queue = connection.GetQueueClient(o.QueueName);
-        PoisonQueue = connection.GetQueueClient(o.PoisonQueueName);
+        Counters = tables.GetTableClient(o.TableName);
+        Leases = tables.GetTableClient(o.LeaseTableName);
+        Queue = queues.GetQueueClient(o.QueueName);
+        PoisonQueue = queues.GetQueueClient(o.PoisonQueueName);
     }
 
     /// <summary>The snapshot table.</summary>
-    public ITableClient Counters { get; }
+    public TableClient Counters { get; }
 
     /// <summary>The table of the single-writer lease.</summary>
-    public ITableClient Leases { get; }
+    public TableClient Leases { get; }
 
     /// <summary>The increment queue.</summary>
-    public IQueueClient Queue { get; }
+    public QueueClient Queue { get; }
 
     /// <summary>The poison queue.</summary>
-    public IQueueClient PoisonQueue { get; }
+    public QueueClient PoisonQueue { get; }
 }

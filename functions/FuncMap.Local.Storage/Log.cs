@@ -5,8 +5,8 @@ namespace FuncMap.Local.Storage;
 /// <summary>The local host's storage log messages (EventIds 1400–1499).</summary>
 internal static partial class Log
 {
-    [LoggerMessage(1400, LogLevel.Information, "Lease claimed by {Owner} for {Seconds} s; this host is the single writer of the storage.")]
-    public static partial void LeaseClaimed(ILogger logger, string owner, double seconds);
+    [LoggerMessage(1400, LogLevel.Information, "Lease claimed by {Owner} for {Seconds} s, epoch {Epoch}; this host is the single writer of the storage.")]
+    public static partial void LeaseClaimed(ILogger logger, string owner, double seconds, long epoch);
 
     [LoggerMessage(1401, LogLevel.Critical, "Another host owns the storage: lease held by {Owner} until {ExpiresAt:O}. This host refuses to start.")]
     public static partial void LeaseHeld(ILogger logger, string owner, DateTimeOffset expiresAt);
@@ -26,8 +26,28 @@ internal static partial class Log
     [LoggerMessage(1406, LogLevel.Warning, "Lease of {Owner} could not be released; it expires by itself.")]
     public static partial void LeaseReleaseFailed(ILogger logger, Exception exception, string owner);
 
-    [LoggerMessage(1407, LogLevel.Warning, "Took over the expired lease of {PreviousOwner} (expired {ExpiredAt:O}).")]
-    public static partial void LeaseTakenOver(ILogger logger, string previousOwner, DateTimeOffset expiredAt);
+    [LoggerMessage(1407, LogLevel.Warning, "Took over the expired lease of {PreviousOwner} (expired {ExpiredAt:O}); lease epoch {Epoch}.")]
+    public static partial void LeaseTakenOver(ILogger logger, string previousOwner, DateTimeOffset expiredAt, long epoch);
+
+    [LoggerMessage(1442, LogLevel.Critical, "Lease lapsed: by this host's clock it could have expired {Ago} ms ago ({Reason}). Writes are refused with 503 and queue ingestion stops until a renewal succeeds.")]
+    public static partial void LeaseLapsed(ILogger logger, double ago, string reason);
+
+    [LoggerMessage(1443, LogLevel.Warning, "Lease valid again after a lapse (renewed; nobody took it over): writes are acknowledged again.")]
+    public static partial void LeaseValidAgain(ILogger logger);
+
+    [LoggerMessage(1444, LogLevel.Critical, "UNCLEAN TAKEOVER (AllowUncleanTakeover): the previous owner {PreviousOwner}, last seen {LastSeen:O}, did not stop cleanly. " +
+        "Writes it acknowledged after its last snapshot persisted are lost for this storage (they stay in its journal, which is not replayed here; " +
+        "counters it changed since then go back to the table's version and their version numbers are reused). Lease epoch {Epoch}.")]
+    public static partial void UncleanTakeover(ILogger logger, string previousOwner, DateTimeOffset lastSeen, long epoch);
+
+    [LoggerMessage(1445, LogLevel.Critical, "{Message}")]
+    public static partial void LeaseRefused(ILogger logger, string message);
+
+    [LoggerMessage(1447, LogLevel.Warning, "Queue message {MessageId} not deleted: the lease could have lapsed; it reappears and its batch id deduplicates it.")]
+    public static partial void DeleteSkippedLeaseLapsed(ILogger logger, string messageId);
+
+    [LoggerMessage(1446, LogLevel.Critical, "Snapshot fenced: {Message} Stopping the host.")]
+    public static partial void SnapshotFenced(ILogger logger, string message);
 
     [LoggerMessage(1410, LogLevel.Information, "Restored {Rows} counters from table {Table} in {ElapsedMilliseconds} ms.")]
     public static partial void Restored(ILogger logger, long rows, string table, double elapsedMilliseconds);
@@ -38,11 +58,11 @@ internal static partial class Log
     [LoggerMessage(1412, LogLevel.Information, "Restoring from table {Table}: {Rows} counters loaded, {RangesDone}/{Ranges} partition ranges read, {ElapsedMilliseconds} ms so far.")]
     public static partial void RestoreProgress(ILogger logger, long rows, string table, int rangesDone, int ranges, double elapsedMilliseconds);
 
-    [LoggerMessage(1413, LogLevel.Warning, "Table {Table} holds a foreign row ({PartitionKey}, {RowKey}): FuncMap writes that key in partition {Expected}. Skipped, not loaded.")]
-    public static partial void ForeignRow(ILogger logger, string partitionKey, string rowKey, string expected, string table);
+    [LoggerMessage(1413, LogLevel.Warning, "Table {Table} holds a row the service cannot serve ({PartitionKey}, {RowKey}): {Reason} ({Rule}). Skipped, not loaded, not deleted.")]
+    public static partial void RowSkipped(ILogger logger, string partitionKey, string rowKey, string reason, string rule, string table);
 
-    [LoggerMessage(1414, LogLevel.Warning, "Restore skipped {Count} foreign rows of table {Table} (PartitionKey not the counter partition of the RowKey; the first ones are logged above). FuncMap never updates or deletes them.")]
-    public static partial void ForeignRowsSkipped(ILogger logger, long count, string table);
+    [LoggerMessage(1414, LogLevel.Warning, "Restore skipped {Count} rows of table {Table} whose key the service cannot serve (the first ones are logged above, each with its reason). FuncMap never updates or deletes them.")]
+    public static partial void RowsSkipped(ILogger logger, long count, string table);
 
     [LoggerMessage(1420, LogLevel.Information, "Snapshot {Run} wrote {Rows} rows in {ElapsedMilliseconds} ms (final: {Final}).")]
     public static partial void SnapshotWritten(ILogger logger, long run, int rows, double elapsedMilliseconds, bool final);
@@ -55,6 +75,12 @@ internal static partial class Log
 
     [LoggerMessage(1423, LogLevel.Error, "Final snapshot abandoned: {Consequence}.")]
     public static partial void FinalSnapshotAbandoned(ILogger logger, string consequence);
+
+    [LoggerMessage(1424, LogLevel.Warning, "Final snapshot not written within {Seconds} s (Journal mode): nothing is lost; the journal holds every acknowledged write and the next start replays it.")]
+    public static partial void FinalSnapshotGaveUpJournaled(ILogger logger, double seconds);
+
+    [LoggerMessage(1425, LogLevel.Critical, "Final snapshot not written within {Seconds} s (Snapshot mode, no journal): the changes of {Counters} counter(s) since the last snapshot are LOST.")]
+    public static partial void FinalSnapshotGaveUpLosing(ILogger logger, double seconds, int counters);
 
     [LoggerMessage(1430, LogLevel.Information, "Ingesting queue {Queue} with {Concurrency} receive loops; a message is deleted once {Safe}.")]
     public static partial void IngestionStarted(ILogger logger, string queue, int concurrency, string safe);
@@ -83,8 +109,11 @@ internal static partial class Log
     [LoggerMessage(1438, LogLevel.Warning, "Batch {BatchId}: {Count} counters would overflow and were not applied ({Keys}); the rest of the batch was applied.")]
     public static partial void KeysOverflowed(ILogger logger, string batchId, int count, string keys);
 
-    [LoggerMessage(1439, LogLevel.Error, "Batch {BatchId}: the overflow report could not be sent to the poison queue.")]
-    public static partial void OverflowReportFailed(ILogger logger, Exception exception, string batchId);
+    [LoggerMessage(1446, LogLevel.Warning, "Batch {BatchId}: {Count} counter(s) not applied because the batch id was applied to them before with another total (idempotency.mismatch): {Keys}.")]
+    public static partial void KeysMismatched(ILogger logger, string batchId, int count, string keys);
+
+    [LoggerMessage(1439, LogLevel.Error, "Batch {BatchId}: the poison envelope naming the keys it could not change ({Reason}) could not be sent; the log line before names them.")]
+    public static partial void RefusedKeysReportFailed(ILogger logger, Exception exception, string? batchId, string reason);
 
     [LoggerMessage(1440, LogLevel.Debug, "Queue message {MessageId} could not be deleted or renewed: {Error}")]
     public static partial void DeleteFailed(ILogger logger, string messageId, string error);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Azure.Storage.Queues.Models;
 using FuncMap.Batches;
 using FuncMap.Engine;
 using FuncMap.Storage;
@@ -128,8 +129,8 @@ public sealed class QueueIngestionService : BackgroundService
         {
             try
             {
-                await _storage.Queue.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
-                await _storage.PoisonQueue.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+                await _storage.Queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+                await _storage.PoisonQueue.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
                 return;
             }
             catch (Exception ex) when (StorageFailures.IsStorage(ex))
@@ -151,6 +152,13 @@ public sealed class QueueIngestionService : BackgroundService
         {
             while (!cancellationToken.IsCancellationRequested)
             {
+                if (!_lease.IsValid)
+                {
+                    // The lease could have lapsed: take nothing this host could not acknowledge (IsValid logged why).
+                    await Task.Delay(_options.MaxPollDelay, _time, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
                 if (_pending.Count >= MaxPendingMessages)
                 {
                     // Snapshot mode holds applied messages until a snapshot; do not take more than it can release.
@@ -158,10 +166,10 @@ public sealed class QueueIngestionService : BackgroundService
                     continue;
                 }
 
-                IReadOnlyList<QueueMessage> messages;
+                QueueMessage[] messages;
                 try
                 {
-                    messages = await _storage.Queue.ReceiveMessagesAsync(_options.ReceiveBatchSize, _options.VisibilityTimeout, cancellationToken).ConfigureAwait(false);
+                    messages = (await _storage.Queue.ReceiveMessagesAsync(_options.ReceiveBatchSize, _options.VisibilityTimeout, cancellationToken).ConfigureAwait(false)).Value;
                     failures = 0;
                     _status.IngestionSucceeded();
                 }
@@ -173,7 +181,7 @@ public sealed class QueueIngestionService : BackgroundService
                     continue;
                 }
 
-                if (messages.Count == 0)
+                if (messages.Length == 0)
                 {
                     // An empty queue is polled less often, up to MaxPollDelay.
                     await Task.Delay(Backoff.Delay(idle++, _options.MaxPollDelay), _time, cancellationToken).ConfigureAwait(false);
@@ -207,15 +215,16 @@ public sealed class QueueIngestionService : BackgroundService
     {
         try
         {
-            var parsed = IncrementBatchParser.ParseQueueMessage(message.MessageText);
+            var parsed = IncrementMessages.Parse(message);
             if (parsed.Batch is not { } batch)
             {
                 Log.MessageInvalid(_logger, message.MessageId, message.DequeueCount, string.Join("; ", parsed.Errors));
-                await PoisonAsync(message, PoisonEnvelope.For(message, "invalid message: it can never succeed", parsed.Errors), cancellationToken).ConfigureAwait(false);
+                await PoisonAsync(message, IncrementMessages.Invalid(message, parsed.Errors), cancellationToken).ConfigureAwait(false);
                 return;
             }
 
-            if (_completed.TryGet(batch.BatchId, out var run))
+            var content = batch.ContentFingerprint();
+            if (_completed.TryGetSame(batch.BatchId, content, out var run))
             {
                 _metrics.Message("duplicate");
                 Log.MessageDuplicate(_logger, message.MessageId, batch.BatchId);
@@ -225,13 +234,18 @@ public sealed class QueueIngestionService : BackgroundService
                 // Not cancelled by the stop: an apply cut short is safe (the batch id deduplicates), but completing it is simpler to reason about.
                 var result = await _engine.ApplyBatchAsync(batch, CancellationToken.None).ConfigureAwait(false);
                 run = _snapshots.RunsStarted;
-                _completed.Add(batch.BatchId, run);
+                _completed.Add(batch.BatchId, content, run);
                 Interlocked.Increment(ref _applied);
                 _metrics.Message(result.Applied == 0 && result.Duplicates > 0 ? "duplicate" : "applied");
                 _metrics.Items(batch.ItemCount);
                 if (result.OverflowedKeys.Count > 0)
                 {
                     await ReportOverflowAsync(message, batch, result.OverflowedKeys, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (result.MismatchedKeys.Count > 0)
+                {
+                    await ReportMismatchAsync(message, batch, result.MismatchedKeys, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -258,7 +272,7 @@ public sealed class QueueIngestionService : BackgroundService
                 Log.MessageFailed(_logger, ex, message.MessageId);
             }
 
-            if (message.DequeueCount < _options.MaxDeliveries)
+            if (IncrementMessages.GiveUp(message, ex, _options.MaxDeliveries) is not { } envelope)
             {
                 _metrics.Message("retry");
                 Log.MessageRetry(_logger, message.MessageId, message.DequeueCount, ex.Message);
@@ -268,7 +282,7 @@ public sealed class QueueIngestionService : BackgroundService
             Log.MessageGaveUp(_logger, message.MessageId, message.DequeueCount, ex.Message);
             try
             {
-                await PoisonAsync(message, PoisonEnvelope.For(message, "too many deliveries: " + ex.Message, []), cancellationToken).ConfigureAwait(false);
+                await PoisonAsync(message, envelope, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception poisonEx) when (StorageFailures.IsStorage(poisonEx) || poisonEx is OperationCanceledException)
             {
@@ -277,19 +291,36 @@ public sealed class QueueIngestionService : BackgroundService
         }
     }
 
-    private async Task ReportOverflowAsync(QueueMessage message, IncrementBatch batch, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    private Task ReportOverflowAsync(QueueMessage message, IncrementBatch batch, IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         _metrics.Overflowed(keys.Count);
         Log.KeysOverflowed(_logger, batch.BatchId, keys.Count, string.Join(", ", keys.Take(10)));
-        var envelope = PoisonEnvelope.For(message, BatchOverflow.Reason(keys.Count), BatchOverflow.Errors(keys), batch.BatchId, keys);
+        return ReportRefusedKeysAsync(IncrementMessages.Overflowed(message, batch.BatchId, keys), cancellationToken);
+    }
+
+    /// <summary>
+    /// Keys on which the batch id was applied before with another total: refused by their owners (the rest of the batch
+    /// stands), and reported on the poison queue with the reason <c>idempotency.mismatch</c>, so nothing is dropped
+    /// without a trace.
+    /// </summary>
+    private Task ReportMismatchAsync(QueueMessage message, IncrementBatch batch, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        _metrics.Mismatched(keys.Count);
+        Log.KeysMismatched(_logger, batch.BatchId, keys.Count, string.Join(", ", keys.Take(10)));
+        return ReportRefusedKeysAsync(IncrementMessages.Mismatched(message, batch.BatchId, keys), cancellationToken);
+    }
+
+    /// <summary>Sends the envelope naming keys an applied batch could not change; the rest of the batch stands either way.</summary>
+    private async Task ReportRefusedKeysAsync(PoisonEnvelope envelope, CancellationToken cancellationToken)
+    {
         try
         {
             await _storage.PoisonQueue.SendMessageAsync(envelope.ToJson(), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (StorageFailures.IsStorage(ex))
         {
-            // The rest of the batch stands; the log line above names the keys.
-            Log.OverflowReportFailed(_logger, ex, batch.BatchId);
+            // The log line written before names the keys.
+            Log.RefusedKeysReportFailed(_logger, ex, envelope.BatchId, envelope.Reason);
         }
     }
 
@@ -303,6 +334,14 @@ public sealed class QueueIngestionService : BackgroundService
 
     private async Task DeleteAsync(string messageId, string popReceipt, CancellationToken cancellationToken)
     {
+        // A delete acknowledges the message: only under a valid lease, checked after the apply was durable. Without
+        // one, the message reappears after its visibility timeout and its batch id deduplicates it wherever it lands.
+        if (!_lease.IsValid)
+        {
+            Log.DeleteSkippedLeaseLapsed(_logger, messageId);
+            return;
+        }
+
         try
         {
             await _storage.Queue.DeleteMessageAsync(messageId, popReceipt, cancellationToken).ConfigureAwait(false);
@@ -354,8 +393,9 @@ public sealed class QueueIngestionService : BackgroundService
         {
             try
             {
-                var receipt = await _storage.Queue.UpdateVisibilityAsync(p.MessageId, p.PopReceipt, _options.VisibilityTimeout, ct).ConfigureAwait(false);
-                _pending[p.MessageId] = p with { PopReceipt = receipt, VisibleUntil = _time.GetUtcNow() + _options.VisibilityTimeout };
+                // No new body: only the visibility moves (the SDK sends no message when it is null).
+                var receipt = (await _storage.Queue.UpdateMessageAsync(p.MessageId, p.PopReceipt, (string?)null, _options.VisibilityTimeout, ct).ConfigureAwait(false)).Value;
+                _pending[p.MessageId] = p with { PopReceipt = receipt.PopReceipt, VisibleUntil = receipt.NextVisibleOn };
             }
             catch (Exception ex) when (StorageFailures.IsStorage(ex) && !StorageFailures.IsTransient(ex))
             {

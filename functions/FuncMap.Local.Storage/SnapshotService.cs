@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FuncMap.Engine;
 using FuncMap.Journal;
+using FuncMap.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -26,7 +27,7 @@ public sealed class SnapshotService : BackgroundService
     private readonly StorageMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly SnapshotWriter _writer;
+    private readonly CounterSnapshotWriter _writer;
     private readonly SemaphoreSlim _runLock = new(1, 1);
     private TaskCompletionSource _persisted = NewSignal();
     private IReadOnlyList<CounterChange>? _finalChanges;
@@ -35,7 +36,7 @@ public sealed class SnapshotService : BackgroundService
     private long _persistedRun;
 
     internal SnapshotService(CounterEngine engine, CounterStorage storage, IOptions<StorageOptions> options, IEnumerable<IJournalCheckpoint> journal,
-        LeaseService lease, StartGate gate, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<SnapshotService> logger)
+        CounterSnapshotWriter writer, LeaseService lease, StartGate gate, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<SnapshotService> logger)
     {
         _engine = engine;
         _storage = storage;
@@ -47,7 +48,7 @@ public sealed class SnapshotService : BackgroundService
         _metrics = metrics;
         _time = time;
         _logger = logger;
-        _writer = new SnapshotWriter(storage.Counters, _options.SnapshotParallelism);
+        _writer = writer;
     }
 
     /// <summary>The number of runs started so far (a run's number is its start count).</summary>
@@ -86,20 +87,33 @@ public sealed class SnapshotService : BackgroundService
             return; // Nothing was loaded and nothing served: nothing to write.
         }
 
+        // Bounded, so that a stop with storage away ends (and the lease release still gets its turn): what giving up
+        // means depends on the mode, and is said in one line.
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(_options.FinalSnapshotTimeout);
         var done = false;
         for (var failures = 0; !done; failures++)
         {
             try
             {
-                done = await RunAsync(final: true, cancellationToken).ConfigureAwait(false);
+                done = await RunAsync(final: true, bound.Token).ConfigureAwait(false);
                 if (!done)
                 {
-                    await Task.Delay(Backoff.Delay(failures, _options.SnapshotMaxBackoff), _time, cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(Backoff.Delay(failures, _options.SnapshotMaxBackoff), _time, bound.Token).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException)
             {
-                Log.FinalSnapshotAbandoned(_logger, _engine.IsJournaled ? "the journal keeps what it did not write" : "changes since the last snapshot are lost (Snapshot mode)");
+                var seconds = _options.FinalSnapshotTimeout.TotalSeconds;
+                if (_engine.IsJournaled)
+                {
+                    Log.FinalSnapshotGaveUpJournaled(_logger, seconds);
+                }
+                else
+                {
+                    Log.FinalSnapshotGaveUpLosing(_logger, seconds, _finalChanges?.Count ?? 0);
+                }
+
                 return;
             }
         }
@@ -173,7 +187,7 @@ public sealed class SnapshotService : BackgroundService
                 }
 
                 changes = collected.Count;
-                await _writer.WriteAsync(collected, cancellationToken).ConfigureAwait(false);
+                await _writer.WriteAsync(collected.Select(CounterRow.From), cancellationToken).ConfigureAwait(false);
                 if (!final)
                 {
                     await _engine.MarkPersistedAsync(collected, cancellationToken).ConfigureAwait(false);
@@ -188,6 +202,11 @@ public sealed class SnapshotService : BackgroundService
                 _metrics.Snapshot(success: true, elapsed, changes);
                 _status.SnapshotSucceeded();
                 Volatile.Write(ref _persistedRun, run);
+                if (final)
+                {
+                    _lease.MarkStoppedCleanly();
+                }
+
                 Interlocked.Exchange(ref _persisted, NewSignal()).TrySetResult();
                 if (changes > 0 || final)
                 {
@@ -195,6 +214,14 @@ public sealed class SnapshotService : BackgroundService
                 }
 
                 return true;
+            }
+            catch (CounterFencedException ex)
+            {
+                // A newer owner raised the fence: nothing of this run was written, and nothing more will be.
+                _lease.Fenced(ex);
+                _metrics.Snapshot(success: false, Stopwatch.GetElapsedTime(started), changes);
+                _status.SnapshotFailed(ex);
+                return final;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {

@@ -9,6 +9,12 @@ public sealed class StorageOptions
     /// <summary>The configuration key that turns storage off (<c>false</c>): the host then keeps counters in memory only.</summary>
     public const string EnabledKey = "FuncMap:Storage:Enabled";
 
+    /// <summary>The configuration key of <see cref="AllowUncleanTakeover"/>.</summary>
+    public const string AllowUncleanTakeoverKey = "FuncMap:Storage:AllowUncleanTakeover";
+
+    /// <summary>The command-line switch that sets <see cref="AllowUncleanTakeover"/> for one start.</summary>
+    public const string AllowUncleanTakeoverSwitch = "--allow-unclean-takeover";
+
     /// <summary>The configuration key of the data directory (owner id and directory lock).</summary>
     public const string DataDirectoryKey = "FuncMap:DataDirectory";
 
@@ -48,6 +54,12 @@ public sealed class StorageOptions
     /// <summary>How many partition ranges the restore at start reads at once (rows are still loaded by one loop).</summary>
     public int RestoreParallelism { get; set; } = 8;
 
+    /// <summary>
+    /// How long a graceful stop tries to write the final snapshot (retrying while storage fails) before it gives up;
+    /// shorter than the host's shutdown timeout (30 s), so the lease release and the rest of the stop still run.
+    /// </summary>
+    public TimeSpan FinalSnapshotTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The longest wait between two snapshot attempts after failures (the backoff's cap).</summary>
     public TimeSpan SnapshotMaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -75,6 +87,20 @@ public sealed class StorageOptions
     /// <summary>How long the single-writer lease lasts; it is renewed every third of it.</summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long before the lease could expire (by this host's monotonic clock, counted from when the last renewal was
+    /// sent) the host stops acknowledging writes. Covers clock-rate differences between hosts and the time from the
+    /// check to the answer leaving the process.
+    /// </summary>
+    public TimeSpan LeaseSafetyMargin { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Take over an expired lease whose owner did not stop cleanly (off by default, like Kafka's unclean leader
+    /// election): the writes that owner acknowledged after its last snapshot are then lost. Set it for one start with
+    /// <see cref="AllowUncleanTakeoverSwitch"/>.
+    /// </summary>
+    public bool AllowUncleanTakeover { get; set; }
+
     internal bool UsesIdentity => TableServiceUri is not null || QueueServiceUri is not null;
 
     internal void Validate()
@@ -91,6 +117,7 @@ public sealed class StorageOptions
 
         Require(SnapshotInterval > TimeSpan.Zero, "SnapshotInterval must be positive.");
         Require(SnapshotParallelism >= 1, "SnapshotParallelism must be at least 1.");
+        Require(FinalSnapshotTimeout > TimeSpan.Zero, "FinalSnapshotTimeout must be positive.");
         Require(RestoreParallelism >= 1, "RestoreParallelism must be at least 1.");
         Require(IngestionConcurrency >= 1, "IngestionConcurrency must be at least 1.");
         Require(ReceiveBatchSize is >= 1 and <= 32, "ReceiveBatchSize must be from 1 to 32.");
@@ -98,6 +125,7 @@ public sealed class StorageOptions
         Require(MaxDeliveries >= 1, "MaxDeliveries must be at least 1.");
         Require(CompletedBatchIdCapacity >= 0, "CompletedBatchIdCapacity must not be negative.");
         Require(LeaseDuration >= TimeSpan.FromSeconds(3), "LeaseDuration must be at least 3 seconds.");
+        Require(LeaseSafetyMargin > TimeSpan.Zero && LeaseSafetyMargin < LeaseDuration * 2 / 3, "LeaseSafetyMargin must be positive and less than two thirds of LeaseDuration (renewals run every third).");
         Require(MaxPollDelay > TimeSpan.Zero, "MaxPollDelay must be positive.");
     }
 
@@ -107,5 +135,15 @@ public sealed class StorageOptions
         {
             throw new InvalidOperationException("FuncMap:Storage:" + message);
         }
+    }
+
+    /// <summary>
+    /// The command line with <see cref="AllowUncleanTakeoverSwitch"/> replaced by <c>--FuncMap:Storage:AllowUncleanTakeover=true</c>
+    /// (the configuration binder reads keys with values only).
+    /// </summary>
+    public static string[] ExpandSwitches(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        return Array.ConvertAll(args, static a => string.Equals(a, AllowUncleanTakeoverSwitch, StringComparison.Ordinal) ? "--" + AllowUncleanTakeoverKey + "=true" : a);
     }
 }

@@ -1,4 +1,9 @@
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Identity;
+using Azure.Storage.Queues;
 using FuncMap.Engine;
+using FuncMap.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -53,17 +58,19 @@ public static class StorageServiceCollectionExtensions
             var root = provider.GetService<IHostEnvironment>()?.ContentRootPath ?? Directory.GetCurrentDirectory();
             return new DataDirectory(Path.GetFullPath(string.IsNullOrWhiteSpace(configured) ? ".data" : configured, root));
         });
+        AddStorageClients(services);
         services.AddSingleton<CounterStorage>();
         services.AddSingleton<StorageStatus>();
         services.AddSingleton<StorageMetrics>();
         services.AddSingleton<StartGate>();
+        services.AddSingleton(static p => new CounterSnapshotWriter(p.GetRequiredService<CounterStorage>().Counters, p.GetRequiredService<IOptions<StorageOptions>>().Value.SnapshotParallelism));
         services.AddSingleton(static p => new LeaseService(
             p.GetRequiredService<CounterStorage>(), p.GetRequiredService<IOptions<StorageOptions>>(), p.GetRequiredService<DataDirectory>(),
-            p.GetRequiredService<IHostApplicationLifetime>(), p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(),
+            p.GetServices<Journal.IJournalCheckpoint>(), p.GetRequiredService<StartGate>(), p.GetRequiredService<IHostApplicationLifetime>(), p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(),
             p.GetRequiredService<TimeProvider>(), p.GetRequiredService<ILogger<LeaseService>>()));
         services.AddSingleton(static p => new SnapshotService(
             p.GetRequiredService<CounterEngine>(), p.GetRequiredService<CounterStorage>(), p.GetRequiredService<IOptions<StorageOptions>>(),
-            p.GetServices<Journal.IJournalCheckpoint>(), p.GetRequiredService<LeaseService>(), p.GetRequiredService<StartGate>(),
+            p.GetServices<Journal.IJournalCheckpoint>(), p.GetRequiredService<CounterSnapshotWriter>(), p.GetRequiredService<LeaseService>(), p.GetRequiredService<StartGate>(),
             p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(), p.GetRequiredService<TimeProvider>(),
             p.GetRequiredService<ILogger<SnapshotService>>()));
         services.AddSingleton(static p => new QueueIngestionService(
@@ -72,9 +79,9 @@ public static class StorageServiceCollectionExtensions
             p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(), p.GetRequiredService<TimeProvider>(),
             p.GetRequiredService<ILogger<QueueIngestionService>>()));
         services.AddSingleton<ICounterLoader>(static p => new TableRestoreLoader(
-            p.GetRequiredService<CounterStorage>(), p.GetRequiredService<LeaseService>(), p.GetRequiredService<IOptions<StorageOptions>>(),
-            p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(), p.GetRequiredService<TimeProvider>(),
-            p.GetRequiredService<ILogger<TableRestoreLoader>>()));
+            p.GetRequiredService<CounterStorage>(), p.GetRequiredService<CounterSnapshotWriter>(), p.GetRequiredService<LeaseService>(),
+            p.GetRequiredService<IOptions<StorageOptions>>(), p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(),
+            p.GetRequiredService<TimeProvider>(), p.GetRequiredService<ILogger<TableRestoreLoader>>()));
         services.AddSingleton<ICounterLoader>(static p => p.GetRequiredService<StartGate>());
 
         // Stop order is the reverse: ingestion, then the final snapshot (which stops the engine first), then the lease.
@@ -82,7 +89,33 @@ public static class StorageServiceCollectionExtensions
         services.AddHostedService(static p => p.GetRequiredService<SnapshotService>());
         services.AddHostedService(static p => p.GetRequiredService<QueueIngestionService>());
 
-        services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: HealthTags);
+        services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: HealthTags)
+            .AddCheck<LeaseHealthCheck>("lease", tags: LeaseHealthCheck.Tags);
         return services;
+    }
+
+    /// <summary>
+    /// One <see cref="TableServiceClient"/> and one <see cref="QueueServiceClient"/> for the host, as the Azure SDK's
+    /// samples build them: a connection string (<c>UseDevelopmentStorage=true</c> included) parsed by the SDK, or the
+    /// service URIs with one <see cref="DefaultAzureCredential"/> (a user-assigned managed identity when
+    /// <see cref="StorageOptions.ManagedIdentityClientId"/> is set). Not <c>AddAzureClients</c>: its log forwarding
+    /// listens to every Azure SDK event source at Verbose, which cost the ingestion loop measurably (bench/README.md).
+    /// </summary>
+    private static void AddStorageClients(IServiceCollection services)
+    {
+        services.AddKeyedSingleton<TokenCredential>(StorageOptions.SectionName, static (p, _) => new DefaultAzureCredential(new DefaultAzureCredentialOptions
+        {
+            ManagedIdentityClientId = Settings(p).ManagedIdentityClientId is { Length: > 0 } id ? id : null,
+        }));
+        services.AddSingleton(static p => Settings(p) is { UsesIdentity: true } s
+            ? new TableServiceClient(s.TableServiceUri!, Credential(p), StorageClientDefaults.Tables())
+            : new TableServiceClient(Settings(p).ConnectionString, StorageClientDefaults.Tables()));
+        services.AddSingleton(static p => Settings(p) is { UsesIdentity: true } s
+            ? new QueueServiceClient(s.QueueServiceUri!, Credential(p), StorageClientDefaults.Queues())
+            : new QueueServiceClient(Settings(p).ConnectionString, StorageClientDefaults.Queues()));
+
+        static StorageOptions Settings(IServiceProvider p) => p.GetRequiredService<IOptions<StorageOptions>>().Value;
+
+        static TokenCredential Credential(IServiceProvider p) => p.GetRequiredKeyedService<TokenCredential>(StorageOptions.SectionName);
     }
 }

@@ -14,6 +14,7 @@ public sealed class StorageStatus(TimeProvider time)
     private DateTimeOffset? _ingestionErrorAt;
     private string? _leaseError;
     private string? _restoreError;
+    private string? _leaseLapse;
 
     /// <summary>When the last snapshot persisted, or null before the first.</summary>
     public DateTimeOffset? LastSnapshot
@@ -23,6 +24,18 @@ public sealed class StorageStatus(TimeProvider time)
             lock (_lock)
             {
                 return _lastSnapshot;
+            }
+        }
+    }
+
+    /// <summary>Why the lease lapsed (writes are refused), or null while it is valid.</summary>
+    public string? LeaseLapse
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _leaseLapse;
             }
         }
     }
@@ -114,6 +127,14 @@ public sealed class StorageStatus(TimeProvider time)
         lock (_lock)
         {
             _leaseError = exception.Message;
+        }
+    }
+
+    internal void LeaseLapsed(string? reason)
+    {
+        lock (_lock)
+        {
+            _leaseLapse = reason;
         }
     }
 

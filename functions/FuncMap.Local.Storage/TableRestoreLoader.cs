@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Azure.Data.Tables;
 using FuncMap.Counters;
 using FuncMap.Engine;
 using FuncMap.Storage;
@@ -23,10 +24,11 @@ public sealed class TableRestoreLoader : ICounterLoader
     /// <summary>A progress line is logged every this many rows loaded.</summary>
     internal const long ProgressInterval = 100_000;
 
-    /// <summary>Foreign rows logged one by one; the rest are only counted.</summary>
-    private const int ForeignRowsLogged = 10;
+    /// <summary>Skipped rows logged one by one (each with its reason); the rest are only counted.</summary>
+    private const int SkippedRowsLogged = 1000;
 
     private readonly CounterStorage _storage;
+    private readonly CounterSnapshotWriter _writer;
     private readonly LeaseService _lease;
     private readonly StorageOptions _options;
     private readonly StorageStatus _status;
@@ -34,9 +36,10 @@ public sealed class TableRestoreLoader : ICounterLoader
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    internal TableRestoreLoader(CounterStorage storage, LeaseService lease, IOptions<StorageOptions> options, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<TableRestoreLoader> logger)
+    internal TableRestoreLoader(CounterStorage storage, CounterSnapshotWriter writer, LeaseService lease, IOptions<StorageOptions> options, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<TableRestoreLoader> logger)
     {
         _storage = storage;
+        _writer = writer;
         _lease = lease;
         _options = options.Value;
         _status = status;
@@ -58,12 +61,15 @@ public sealed class TableRestoreLoader : ICounterLoader
             try
             {
                 var started = Stopwatch.GetTimestamp();
-                var result = await LoadRowsAsync(_storage.Counters, engine, _options.RestoreParallelism, _logger, cancellationToken).ConfigureAwait(false);
+                // Fences first: from here on no older owner can change a row, so the rows read next stay as read.
+                await _storage.Counters.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+                await _writer.RaiseFencesAsync(_lease.Epoch, cancellationToken).ConfigureAwait(false);
+                var result = await LoadRowsAsync(_storage.Counters, engine, _options.RestoreParallelism, _logger, cancellationToken, metrics: _metrics).ConfigureAwait(false);
                 _status.RestoreWaiting(null);
                 _metrics.Restored(result.Rows);
-                if (result.ForeignRows > 0)
+                if (result.SkippedRows > 0)
                 {
-                    Log.ForeignRowsSkipped(_logger, result.ForeignRows, _storage.Counters.Name);
+                    Log.RowsSkipped(_logger, result.SkippedRows, _storage.Counters.Name);
                 }
 
                 Log.Restored(_logger, result.Rows, _storage.Counters.Name, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -86,28 +92,32 @@ public sealed class TableRestoreLoader : ICounterLoader
     /// PartitionKey exactly once, so a row outside the 64 names ("", "1", "000", "64", "x") is read too, by the
     /// range it sorts into, and found foreign; no extra query is needed.
     /// </summary>
-    internal static TableFilter RangeFilter(int partition)
+    internal static string RangeFilter(int partition)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(partition, CounterPartition.Count);
         if (partition == 0)
         {
-            return TableFilter.PartitionKey.Lt(CounterPartition.Name(1));
+            return TableClient.CreateQueryFilter($"PartitionKey lt {CounterPartition.Name(1)}");
         }
 
-        var lower = TableFilter.PartitionKey.Ge(CounterPartition.Name(partition));
-        return partition == CounterPartition.Count - 1 ? lower : lower.And(TableFilter.PartitionKey.Lt(CounterPartition.Name(partition + 1)));
+        var lower = CounterPartition.Name(partition);
+        return partition == CounterPartition.Count - 1
+            ? TableClient.CreateQueryFilter($"PartitionKey ge {lower}")
+            : TableClient.CreateQueryFilter($"PartitionKey ge {lower} and PartitionKey lt {CounterPartition.Name(partition + 1)}");
     }
 
     /// <summary>
     /// Creates the table if missing and loads every row: the 64 partition ranges are queried
     /// <paramref name="parallelism"/> at a time, rows parsed by the readers, and loaded by this one loop.
-    /// A row whose PartitionKey is not <see cref="CounterPartition.KeyOf"/> its RowKey is foreign (FuncMap never
-    /// writes it there, so a snapshot would never update or delete it): it is logged and skipped, not loaded.
-    /// A row lacking a column throws <see cref="InvalidDataException"/> (not transient: the start fails).
+    /// Every row is validated by the shared row schema (<see cref="CounterRows"/>): a row whose key the service cannot
+    /// serve (<see cref="CounterRows.CheckServable"/>: a key the API refuses, or a PartitionKey FuncMap never writes it
+    /// in) is skipped, logged with PartitionKey, RowKey and reason, and counted (<c>funcmap.storage.restore.skipped_rows</c>),
+    /// never loaded nor deleted; a row whose state cannot be read exactly throws <see cref="InvalidDataException"/>
+    /// naming the row and column (not transient: the start fails, with exit code 1).
     /// Progress is logged every <paramref name="progressInterval"/> rows loaded.
     /// </summary>
-    internal static async Task<RestoreResult> LoadRowsAsync(ITableClient table, CounterEngine engine, int parallelism, ILogger logger, CancellationToken cancellationToken, long progressInterval = ProgressInterval)
+    internal static async Task<RestoreResult> LoadRowsAsync(TableClient table, CounterEngine engine, int parallelism, ILogger logger, CancellationToken cancellationToken, long progressInterval = ProgressInterval, StorageMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(table);
         ArgumentNullException.ThrowIfNull(engine);
@@ -124,7 +134,7 @@ public sealed class TableRestoreLoader : ICounterLoader
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        var state = new ReadState(table, pages.Writer, logger);
+        var state = new ReadState(table, pages.Writer, logger, metrics);
         var reading = ReadAllAsync(state, parallelism, stop.Token);
 
         long rows = 0;
@@ -138,7 +148,7 @@ public sealed class TableRestoreLoader : ICounterLoader
                 {
                     foreach (var row in page.Rows)
                     {
-                        engine.Load(row.Key, row.Data, row.OperationIds, persisted: true);
+                        engine.Load(row.Key, row.Data, row.OperationIds, persisted: true, row.Epoch);
                     }
 
                     rows += page.Rows.Length;
@@ -168,7 +178,7 @@ public sealed class TableRestoreLoader : ICounterLoader
 
         // The channel completes when every reader has ended; a reader's failure surfaces here (first one).
         await reading.ConfigureAwait(false);
-        return new RestoreResult(rows, Volatile.Read(ref state.ForeignRows));
+        return new RestoreResult(rows, Volatile.Read(ref state.SkippedRows));
     }
 
     private static async Task ReadAllAsync(ReadState state, int parallelism, CancellationToken cancellationToken)
@@ -186,18 +196,15 @@ public sealed class TableRestoreLoader : ICounterLoader
 
     private static async ValueTask ReadRangeAsync(ReadState state, int partition, CancellationToken cancellationToken)
     {
-        var filter = RangeFilter(partition);
-        TableContinuation? continuation = null;
-        do
+        // AsPages follows the service's continuation (NextPartitionKey/NextRowKey) until the range is read.
+        var pages = state.Table.QueryAsync<TableEntity>(RangeFilter(partition), maxPerPage: PageSize, cancellationToken: cancellationToken).AsPages();
+        await foreach (var page in pages.ConfigureAwait(false))
         {
-            var page = await state.Table.QueryPageAsync(filter, pageSize: PageSize, continuation: continuation, cancellationToken: cancellationToken).ConfigureAwait(false);
-            continuation = page.Continuation;
-            if (page.Entities.Count > 0)
+            if (page.Values.Count > 0)
             {
-                await state.Writer.WriteAsync(Parse(state, page.Entities), cancellationToken).ConfigureAwait(false);
+                await state.Writer.WriteAsync(Parse(state, page.Values), cancellationToken).ConfigureAwait(false);
             }
         }
-        while (continuation is not null);
 
         Interlocked.Increment(ref state.RangesDone);
     }
@@ -207,39 +214,47 @@ public sealed class TableRestoreLoader : ICounterLoader
         var rows = new List<ParsedRow>(entities.Count);
         foreach (var entity in entities)
         {
-            if (!string.Equals(entity.PartitionKey, CounterPartition.KeyOf(entity.RowKey), StringComparison.Ordinal))
+            if (CounterFence.IsFence(entity))
             {
-                if (Interlocked.Increment(ref state.ForeignRows) <= ForeignRowsLogged)
+                continue;
+            }
+
+            if (CounterRows.CheckServable(entity) is { } unservable)
+            {
+                state.Metrics?.RowSkipped(unservable.Rule);
+                if (Interlocked.Increment(ref state.SkippedRows) <= SkippedRowsLogged)
                 {
-                    Log.ForeignRow(state.Logger, entity.PartitionKey, entity.RowKey, CounterPartition.KeyOf(entity.RowKey), state.Table.Name);
+                    Log.RowSkipped(state.Logger, entity.PartitionKey, entity.RowKey, unservable.Message, unservable.Rule, state.Table.Name);
                 }
 
                 continue;
             }
 
-            var (data, ids) = CounterRows.FromRow(entity);
-            rows.Add(new ParsedRow(entity.RowKey, data, ids));
+            var row = CounterRows.FromEntity(entity);
+            rows.Add(new ParsedRow(row.Key, row.ToData(), row.OperationIds, row.Epoch));
         }
 
         return new ParsedPage([.. rows]);
     }
 
-    private sealed class ReadState(ITableClient table, ChannelWriter<ParsedPage> writer, ILogger logger)
+    private sealed class ReadState(TableClient table, ChannelWriter<ParsedPage> writer, ILogger logger, StorageMetrics? metrics)
     {
-        public long ForeignRows;
+        public StorageMetrics? Metrics { get; } = metrics;
+
+        public long SkippedRows;
         public int RangesDone;
 
-        public ITableClient Table { get; } = table;
+        public TableClient Table { get; } = table;
 
         public ChannelWriter<ParsedPage> Writer { get; } = writer;
 
         public ILogger Logger { get; } = logger;
     }
 
-    private readonly record struct ParsedRow(string Key, CounterData Data, string[]? OperationIds);
+    private readonly record struct ParsedRow(string Key, CounterData Data, IReadOnlyList<string>? OperationIds, long Epoch);
 
     private sealed record ParsedPage(ParsedRow[] Rows);
 }
 
-/// <summary>What a restore read: rows loaded into the engine, and foreign rows skipped.</summary>
-internal readonly record struct RestoreResult(long Rows, long ForeignRows);
+/// <summary>What a restore read: rows loaded into the engine, and rows skipped because the service cannot serve their key.</summary>
+internal readonly record struct RestoreResult(long Rows, long SkippedRows);

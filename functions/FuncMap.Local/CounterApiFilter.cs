@@ -1,19 +1,26 @@
 using FuncMap.Http;
+using FuncMap.Local.Storage;
 using Microsoft.Extensions.Options;
 
 namespace FuncMap.Local;
 
 /// <summary>
 /// The gate in front of every <c>/api</c> endpoint, in one filter to keep the hot path short:
-/// the access key (401), readiness (503 + <c>Retry-After</c> while starting or stopping), and the
-/// engine's refusals (busy, timeout, stopped: 503 + <c>Retry-After</c>).
+/// the access key (401), readiness (503 + <c>Retry-After</c> while starting or stopping), the
+/// engine's refusals (busy, timeout, stopped: 503 + <c>Retry-After</c>), and, with storage, the
+/// single-writer lease: a write is acknowledged only while the lease is valid, checked when it arrives
+/// and again once the engine answered (after the journal's fsync) and before the answer is written, so
+/// a host paused past its lease answers nothing as success (503 <c>lease.lapsed</c>).
 /// </summary>
 internal sealed class CounterApiFilter(
     EngineReadiness readiness,
     IOptions<FuncMapLocalOptions> options,
     HttpMetrics metrics,
-    ILogger<CounterApiFilter> logger) : IEndpointFilter
+    ILogger<CounterApiFilter> logger,
+    LeaseService? lease = null) : IEndpointFilter
 {
+    private const int LeaseRetryAfterSeconds = 5;
+
     private readonly AccessKeyCheck? _accessKey =
         string.IsNullOrEmpty(options.Value.AccessKey) ? null : new AccessKeyCheck(options.Value.AccessKey);
 
@@ -38,9 +45,17 @@ internal sealed class CounterApiFilter(
             return problem;
         }
 
+        var write = lease is not null && !HttpMethods.IsGet(request.Method);
+        if (write && LeaseRefusal(request, mayBeApplied: false) is { } refused)
+        {
+            return refused;
+        }
+
         try
         {
-            return await next(context);
+            var result = await next(context);
+            // Any answer to a write (200, 202, 204, a 409 after the apply) reports durable state: only under a valid lease.
+            return write && LeaseRefusal(request, mayBeApplied: true) is { } lapsed ? lapsed : result;
         }
         catch (Exception ex) when (CounterProblems.FromEngineException(ex) is { } unavailable)
         {
@@ -49,5 +64,17 @@ internal sealed class CounterApiFilter(
             Log.Unavailable(logger, request.Method, request.Path, reason);
             return unavailable;
         }
+    }
+
+    private ServiceUnavailableResult? LeaseRefusal(HttpRequest request, bool mayBeApplied)
+    {
+        if (lease!.IsValid || lease.Refusal is not { } reason)
+        {
+            return null;
+        }
+
+        metrics.Rejected("lease.lapsed");
+        Log.Unavailable(logger, request.Method, request.Path, "lease.lapsed");
+        return CounterProblems.LeaseLapsed(reason, mayBeApplied, LeaseRetryAfterSeconds);
     }
 }

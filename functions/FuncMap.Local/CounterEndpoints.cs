@@ -21,6 +21,7 @@ public static class CounterEndpoints
             .WithTags("Counters")
             .AddEndpointFilter<CounterApiFilter>()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         api.MapPost("/{key}/add", AddAsync).WithName("AddToCounter")
@@ -52,7 +53,7 @@ public static class CounterEndpoints
             return problem;
         }
 
-        return await WriteAsync(engine, write, CounterOperation.Add(delta, write.OperationId), cancellationToken);
+        return await WriteAsync(request, engine, write, CounterOperation.Add(delta, write.OperationId), cancellationToken);
     }
 
     private static async Task<Results<Accepted, Ok<CounterResponse>, ProblemHttpResult>> ResetAsync(
@@ -63,7 +64,7 @@ public static class CounterEndpoints
             return invalid;
         }
 
-        return await WriteAsync(engine, write, CounterOperation.Reset(write.OperationId), cancellationToken);
+        return await WriteAsync(request, engine, write, CounterOperation.Reset(write.OperationId), cancellationToken);
     }
 
     private static async Task<Results<Accepted, NoContent, ProblemHttpResult>> DeleteAsync(
@@ -77,11 +78,16 @@ public static class CounterEndpoints
         var operation = CounterOperation.Delete(write.OperationId);
         if (!write.Wait)
         {
-            await engine.AcceptAsync(write.Key, operation, cancellationToken);
-            return TypedResults.Accepted(Location(write.Key));
+            var accepted = await engine.AcceptAsync(write.Key, operation, cancellationToken);
+            return Verdict(request, write, accepted) is { } refusedAccept ? refusedAccept : TypedResults.Accepted(Location(write.Key));
         }
 
         var result = await engine.ExecuteAsync(write.Key, operation, cancellationToken);
+        if (Verdict(request, write, result) is { } refused)
+        {
+            return refused;
+        }
+
         return result.Status == OperationStatus.NotFound
             ? CounterProblems.CounterNotFound(write.Key)
             : TypedResults.NoContent();
@@ -129,32 +135,47 @@ public static class CounterEndpoints
         // Waits for every owner: the answer can then say which keys overflowed. The batch id is every
         // key's operation id, so re-posting the batch (after a 503, say) counts it once.
         var result = await engine.ApplyBatchAsync(batch!, cancellationToken);
-        var overflowed = result.OverflowedKeys.Count == 0 ? null : result.OverflowedKeys;
-        return TypedResults.Accepted((string?)null, new BatchAcceptedResponse(batch!.BatchId, batch.ItemCount, batch.Deltas.Count, overflowed));
+        if (result.Applied == 0 && result.Duplicates > 0)
+        {
+            CounterRequests.MarkReplayed(request.HttpContext.Response);
+        }
+
+        return TypedResults.Accepted((string?)null, new BatchAcceptedResponse(batch!.BatchId, batch.ItemCount, batch.Deltas.Count,
+            result.OverflowedKeys.Count == 0 ? null : result.OverflowedKeys,
+            result.MismatchedKeys.Count == 0 ? null : result.MismatchedKeys));
     }
 
     private static async Task<Results<Accepted, Ok<CounterResponse>, ProblemHttpResult>> WriteAsync(
-        CounterEngine engine, WriteRequest write, CounterOperation operation, CancellationToken cancellationToken)
+        HttpRequest request, CounterEngine engine, WriteRequest write, CounterOperation operation, CancellationToken cancellationToken)
     {
         if (!write.Wait)
         {
             // Without an Idempotency-Key the operation id stays null: the owner is in this process, so
             // nothing between the handler and the owner retries, and a made-up id would only fill the
-            // dedup window. A client that retries sends an Idempotency-Key.
-            await engine.AcceptAsync(write.Key, operation, cancellationToken);
-            return TypedResults.Accepted(Location(write.Key));
+            // dedup window. A client that retries sends an Idempotency-Key; then the owner's verdict
+            // (replay or mismatch) is awaited, and given.
+            var accepted = await engine.AcceptAsync(write.Key, operation, cancellationToken);
+            return Verdict(request, write, accepted) is { } refusedAccept ? refusedAccept : TypedResults.Accepted(Location(write.Key));
         }
 
         var result = await engine.ExecuteAsync(write.Key, operation, cancellationToken);
+        if (Verdict(request, write, result) is { } refused)
+        {
+            return refused;
+        }
+
         return result.Status switch
         {
             OperationStatus.Applied => TypedResults.Ok(CounterResponse.From(result.Counter)),
-            // A repeated Idempotency-Key: nothing changed; answer with the counter as it is now.
+            // A repeat (marked replayed above): nothing changed; answer with the counter as it is now.
             OperationStatus.Duplicate when result.Counter.Key is not null => TypedResults.Ok(CounterResponse.From(result.Counter)),
             OperationStatus.Overflow => CounterProblems.Overflow(write.Key, operation.Delta),
             _ => CounterProblems.CounterNotFound(write.Key),
         };
     }
+
+    private static ProblemHttpResult? Verdict(HttpRequest request, WriteRequest write, OperationResult? result) =>
+        CounterRequests.IdempotencyVerdict(request.HttpContext.Response, write, result?.Status);
 
     private static string Location(string key) => "/api/counters/" + key;
 }

@@ -71,7 +71,7 @@ public static class FuncMapLocalExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(LiveTag) });
-        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(ReadyTag) });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(ReadyTag), ResponseWriter = WriteReadiness });
         app.MapOpenApi();
 
         if (app.Services.GetRequiredService<IOptions<FuncMapLocalOptions>>().Value.Bench.NoopEndpoint)
@@ -82,6 +82,49 @@ public static class FuncMapLocalExtensions
         }
 
         return app;
+    }
+
+    /// <summary>
+    /// Runs the host until it stops and returns the process exit code. A start that fails (the lease is held by
+    /// another host, the data directory is locked, the port is taken) or a stop that throws ends the process with
+    /// exit code 1 and one line on stderr that says why (<see cref="HostExit"/>), instead of an unhandled exception,
+    /// which the runtime turns into an abort (SIGABRT). A host that stopped itself with a code
+    /// (<see cref="Environment.ExitCode"/>: a failed restore, a lost lease) keeps it.
+    /// </summary>
+    public static int RunToExitCode(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var started = false;
+        using var registration = app.Lifetime.ApplicationStarted.Register(() => started = true);
+        try
+        {
+            app.Run();
+            return Environment.ExitCode;
+        }
+        catch (Exception ex)
+        {
+            // The app's services are disposed by now: only what was captured before is used.
+            return started ? HostExit.FailedToStop(ex) : HostExit.FailedToStart(ex);
+        }
+    }
+
+    /// <summary>
+    /// <c>/readyz</c> as plain text: the status on the first line, then one line per check that is not healthy
+    /// (<c>name: description</c>), so an operator sees why a host is out of rotation (a lapsed lease, say).
+    /// </summary>
+    private static Task WriteReadiness(HttpContext context, HealthReport report)
+    {
+        var text = new System.Text.StringBuilder(report.Status.ToString());
+        foreach (var (name, entry) in report.Entries)
+        {
+            if (entry.Status != HealthStatus.Healthy)
+            {
+                text.Append('\n').Append(name).Append(": ").Append(entry.Description ?? entry.Status.ToString());
+            }
+        }
+
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(text.ToString());
     }
 
     private static CounterEngine CreateEngine(IServiceProvider services)

@@ -1,26 +1,35 @@
 using FuncMap.Local;
 using FuncMap.Local.Storage;
 
-var builder = WebApplication.CreateBuilder(args);
+// --allow-unclean-takeover is FuncMap:Storage:AllowUncleanTakeover=true for this start.
+WebApplication app;
+try
+{
+    var builder = WebApplication.CreateBuilder(StorageOptions.ExpandSwitches(args));
 
-// The engine, its hosted lifecycle, ProblemDetails, health checks, OpenAPI and metrics.
-builder.AddFuncMapLocal();
+    // The engine, its hosted lifecycle, ProblemDetails, health checks, OpenAPI and metrics.
+    builder.AddFuncMapLocal();
 
-// ---- Storage and durability plug in here. ----------------------------------------------------
-// They register ICounterLoader implementations (snapshot restore, journal replay) and, for the
-// journal, an IOperationLog; the engine factory and EngineHostedService pick them up from DI.
-builder.AddFuncMapStorage(); // FuncMap:Storage: snapshots to table Counters, restore, queue ingestion, writer lease
-builder.AddFuncMapJournal();  // FuncMap:Durability:Mode = Journal (default) | Snapshot
-// ------------------------------------------------------------------------------------------------
+    // ---- Storage and durability plug in here. ------------------------------------------------
+    // They register ICounterLoader implementations (snapshot restore, journal replay) and, for the
+    // journal, an IOperationLog; the engine factory and EngineHostedService pick them up from DI.
+    builder.AddFuncMapStorage(); // FuncMap:Storage: snapshots to table Counters, restore, queue ingestion, writer lease
+    builder.AddFuncMapJournal();  // FuncMap:Durability:Mode = Journal (default) | Snapshot
+    // --------------------------------------------------------------------------------------------
 
-var app = builder.Build();
+    app = builder.Build();
+}
+catch (Exception ex) when (ex is not HostAbortedException) // HostAbortedException: WebApplicationFactory took the host
+{
+    return HostExit.FailedToStart(ex); // invalid configuration: one line on stderr, exit code 1
+}
 
 app.UseFuncMapLocal();       // exception handler (500 without details), ProblemDetails for bare status codes
 app.MapFuncMapOperations();  // /healthz, /readyz, /openapi/v1.json (and /bench/noop when enabled)
 app.MapCounters();           // /api/counters...
 app.MapFuncMapJournalBench(); // POST /bench/journal-groups (bench/load only: with FuncMap:Bench:NoopEndpoint)
 
-app.Run();
+return app.RunToExitCode(); // a failed start or stop: one line on stderr and exit code 1, never an unhandled exception
 
 /// <summary>The local host's entry point (public for <c>WebApplicationFactory&lt;Program&gt;</c>).</summary>
 public partial class Program;

@@ -132,6 +132,39 @@ public sealed class CounterRulesTests
         Assert.Equal((5L, 1L, T1), (data.Value, data.Version, data.UpdatedAtTicks));
     }
 
+    [Theory]
+    [InlineData(100L, "add")]
+    [InlineData(0L, "reset")]
+    [InlineData(0L, "delete")]
+    public void Apply_SameIdForDifferentRequest_MismatchAndNothingChanges(long delta, string kind)
+    {
+        var data = default(CounterData);
+        var window = new OperationWindow();
+        CounterRules.Apply(ref data, window, CounterOperation.Add(5, "op-A"), T1);
+        var other = kind switch
+        {
+            "add" => CounterOperation.Add(delta, "op-A"),
+            "reset" => CounterOperation.Reset("op-A"),
+            _ => CounterOperation.Delete("op-A"),
+        };
+
+        var status = CounterRules.Apply(ref data, window, other, T2);
+
+        Assert.Equal(OperationStatus.Mismatch, status);
+        Assert.Equal((5L, 1L, T1, true), (data.Value, data.Version, data.UpdatedAtTicks, data.Exists));
+        Assert.Equal(OperationStatus.Duplicate, CounterRules.Apply(ref data, window, CounterOperation.Add(5, "op-A"), T2));
+    }
+
+    [Fact]
+    public void OperationWindow_Entry_IsIdTabFingerprint()
+    {
+        Assert.Equal("op-A\tadd:-7", OperationWindow.Entry(CounterOperation.Add(-7, "op-A")));
+        Assert.Equal("b 1\treset", OperationWindow.Entry(CounterOperation.Reset("b 1")));
+        Assert.Equal("x\tdelete", OperationWindow.Entry(CounterOperation.Delete("x")));
+        Assert.Equal("op-A", OperationWindow.IdOf("op-A\tadd:-7").ToString());
+        Assert.Equal("op-A", OperationWindow.IdOf("op-A").ToString());
+    }
+
     [Fact]
     public void Apply_OperationIdsAreCaseSensitive_BothApplied()
     {
@@ -201,7 +234,7 @@ public sealed class CounterStateTests
         Assert.Equal(OperationStatus.Applied, state.Apply(CounterOperation.Add(-2), T1.AddSeconds(3)));
 
         Assert.Equal((3L, 2L, true, T1.AddSeconds(3)), (state.Value, state.Version, state.Exists, state.UpdatedAt));
-        Assert.Equal(["a1"], state.RecentOperationIds);
+        Assert.Equal(["a1\tadd:5"], state.RecentOperationIds);
     }
 
     [Fact]
@@ -216,13 +249,13 @@ public sealed class CounterStateTests
         var restored = JsonSerializer.Deserialize<CounterState>(json)!;
 
         Assert.Equal((12L, 2L, true, T1.AddMinutes(1)), (restored.Value, restored.Version, restored.Exists, restored.UpdatedAt));
-        Assert.Equal(["a1", "a2"], restored.RecentOperationIds);
+        Assert.Equal(["a1\tadd:5", "a2\tadd:7"], restored.RecentOperationIds);
         Assert.Equal(OperationStatus.Duplicate, restored.Apply(CounterOperation.Add(5, "a1"), T1.AddMinutes(2)));
         Assert.Equal(OperationStatus.Applied, restored.Apply(CounterOperation.Add(1, "a3"), T1.AddMinutes(2)));
         Assert.Equal(13, restored.Value);
 
         var again = JsonSerializer.Deserialize<CounterState>(JsonSerializer.Serialize(restored))!;
-        Assert.Equal(["a1", "a2", "a3"], again.RecentOperationIds);
+        Assert.Equal(["a1\tadd:5", "a2\tadd:7", "a3\tadd:1"], again.RecentOperationIds);
         Assert.Equal((13L, 3L), (again.Value, again.Version));
     }
 
@@ -243,6 +276,20 @@ public sealed class CounterStateTests
     }
 
     [Fact]
+    public void Apply_StateWrittenBeforeFingerprints_LoadsAndTreatsBareIdAsSameRequest()
+    {
+        // Entity state and table rows written before fingerprints hold bare ids.
+        var state = JsonSerializer.Deserialize<CounterState>("""{"Value":5,"Version":1,"UpdatedAt":"2026-11-22T10:00:00+00:00","Exists":true,"RecentOperationIds":["op-A"]}""")!;
+
+        Assert.Equal(OperationStatus.Duplicate, state.Apply(CounterOperation.Add(5, "op-A"), T1));
+        Assert.Equal(OperationStatus.Duplicate, state.Apply(CounterOperation.Reset("op-A"), T1));
+        Assert.Equal(OperationStatus.Applied, state.Apply(CounterOperation.Add(1, "op-B"), T1));
+        Assert.Equal(OperationStatus.Mismatch, state.Apply(CounterOperation.Add(2, "op-B"), T1));
+        Assert.Equal(["op-A", "op-B\tadd:1"], state.RecentOperationIds);
+        Assert.Equal((6L, 2L), (state.Value, state.Version));
+    }
+
+    [Fact]
     public void Apply_MoreThan64Ids_StateKeepsOnlyTheWindow()
     {
         var state = new CounterState();
@@ -252,7 +299,7 @@ public sealed class CounterStateTests
         }
 
         Assert.Equal(OperationWindow.Capacity, state.RecentOperationIds.Length);
-        Assert.Equal("id6", state.RecentOperationIds[0]);
+        Assert.Equal("id6\tadd:1", state.RecentOperationIds[0]);
         Assert.Equal(OperationStatus.Applied, state.Apply(CounterOperation.Add(1, "id0"), T1));
     }
 }

@@ -60,7 +60,7 @@ public sealed class EngineFailureTests
 
         Assert.True(engine.IsJournaled);
         var applied = Assert.Single(append.Operations);
-        Assert.Equal(("k", 3L, 1L, "op-1"), (applied.Key, applied.After.Value, applied.After.Version, applied.OperationId));
+        Assert.Equal(("k", 3L, 1L, "op-1\tadd:3"), (applied.Key, applied.After.Value, applied.After.Version, applied.OperationId));
         Assert.False(accept.IsCompleted);
 
         durable.SetResult();

@@ -91,7 +91,7 @@ public sealed class EngineOperationTests
         var first = await engine.ApplyBatchAsync(batch);
         var second = await engine.ApplyBatchAsync(batch);
 
-        Assert.Equal(new BatchResult("batch-1", 50, 0, []), first with { OverflowedKeys = [] });
+        Assert.Equal(new BatchResult("batch-1", 50, 0, [], []), first with { OverflowedKeys = [], MismatchedKeys = [] });
         Assert.Empty(first.OverflowedKeys);
         Assert.Equal((0, 50), (second.Applied, second.Duplicates));
         foreach (var key in keys)
@@ -117,6 +117,34 @@ public sealed class EngineOperationTests
     }
 
     [Fact]
+    public async Task ApplyBatchAsync_ReusedIdWithNewKeyAndOtherDelta_AppliesNewKeyRefusesChangedKey()
+    {
+        await using var engine = Engines.Started(Engines.Options(4));
+        await engine.ApplyBatchAsync(IncrementBatchParser.Aggregate("dup-1", [new("d:a", 1), new("d:c", 1)]).Batch!);
+
+        var second = await engine.ApplyBatchAsync(IncrementBatchParser.Aggregate("dup-1", [new("d:b", 1), new("d:a", 1), new("d:c", 2)]).Batch!);
+
+        Assert.Equal((1, 1), (second.Applied, second.Duplicates));
+        Assert.Equal(["d:c"], second.MismatchedKeys);
+        Assert.Equal((1L, 1L, 1L), (Value(engine, "d:a"), Value(engine, "d:b"), Value(engine, "d:c")));
+    }
+
+    [Fact]
+    public async Task AcceptAsync_WithoutJournalReusedIdForOtherRequest_ReturnsMismatch()
+    {
+        await using var engine = Engines.Started();
+        Assert.Null(await engine.AcceptAsync("k", CounterOperation.Add(5)));
+        Assert.Equal(OperationStatus.Applied, (await engine.AcceptAsync("k", CounterOperation.Add(5, "op-A")))?.Status);
+
+        Assert.Equal(OperationStatus.Duplicate, (await engine.AcceptAsync("k", CounterOperation.Add(5, "op-A")))?.Status);
+        Assert.Equal(OperationStatus.Mismatch, (await engine.AcceptAsync("k", CounterOperation.Add(100, "op-A")))?.Status);
+        Assert.Equal(OperationStatus.Mismatch, (await engine.AcceptAsync("k", CounterOperation.Reset("op-A")))?.Status);
+        Assert.Equal(10, Value(engine, "k"));
+    }
+
+    private static long Value(CounterEngine engine, string key) => engine.TryGet(key, out var counter) ? counter.Value : -1;
+
+    [Fact]
     public async Task ApplyBatchAsync_EmptyBatch_CompletesWithoutWaitingForTheTimeout()
     {
         var options = Engines.Options(1);
@@ -125,7 +153,7 @@ public sealed class EngineOperationTests
 
         var result = await engine.ApplyBatchAsync(new IncrementBatch("empty", 0, []));
 
-        Assert.Equal(new BatchResult("empty", 0, 0, []), result with { OverflowedKeys = [] });
+        Assert.Equal(new BatchResult("empty", 0, 0, [], []), result with { OverflowedKeys = [], MismatchedKeys = [] });
         Assert.Empty(result.OverflowedKeys);
     }
 

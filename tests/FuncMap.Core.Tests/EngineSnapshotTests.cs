@@ -24,7 +24,7 @@ public sealed class EngineSnapshotTests
 
         Assert.Equal(["a", "b"], changes.Keys.Order(StringComparer.Ordinal));
         Assert.Equal((1L, 1L, true), (changes["a"].Data.Value, changes["a"].Data.Version, changes["a"].Data.Exists));
-        Assert.Equal(["x"], changes["a"].RecentOperationIds!);
+        Assert.Equal(["x\tadd:1"], changes["a"].RecentOperationIds!);
         Assert.Null(changes["b"].RecentOperationIds);
 
         await engine.MarkPersistedAsync([.. changes.Values]);
@@ -151,7 +151,64 @@ public sealed class EngineSnapshotTests
 
         var applied = await engine.ExecuteAsync("k", CounterOperation.Add(1, "op-7"));
         Assert.Equal((7L, 7L), (applied.Counter.Value, applied.Counter.Version));
-        Assert.Equal(["op-4", "op-5", "op-6", "op-7"], Assert.Single(await engine.CollectChangesAsync()).RecentOperationIds!);
+        Assert.Equal(["op-4", "op-5", "op-6", "op-7\tadd:1"], Assert.Single(await engine.CollectChangesAsync()).RecentOperationIds!);
+    }
+
+    [Fact]
+    public async Task Load_FingerprintedEntries_ReusedIdForOtherRequestRefusedAfterRestart()
+    {
+        var engine = new CounterEngine(Engines.Options(2));
+        engine.Load("k", Data(5, 1), ["op-A\tadd:5"], persisted: true);
+        engine.Load("k", Data(6, 2), ["op-A\tadd:5", "op-B\treset"], persisted: false);
+        engine.Start();
+        await using var owned = engine;
+
+        Assert.Equal(OperationStatus.Duplicate, (await engine.ExecuteAsync("k", CounterOperation.Add(5, "op-A"))).Status);
+        Assert.Equal(OperationStatus.Mismatch, (await engine.ExecuteAsync("k", CounterOperation.Add(100, "op-A"))).Status);
+        Assert.Equal(OperationStatus.Mismatch, (await engine.ExecuteAsync("k", CounterOperation.Add(1, "op-B"))).Status);
+        Assert.Equal(["op-A\tadd:5", "op-B\treset"], Assert.Single(await engine.CollectChangesAsync()).RecentOperationIds!);
+    }
+
+    [Fact]
+    public async Task Load_RecordOfOlderEpoch_NeverOverridesRowOfNewerEpoch_InEitherOrder()
+    {
+        // The old owner's journal holds version 7 (epoch 1); the new owner's row has version 6 (epoch 2): the row wins,
+        // and the journal record's operation id is dropped with it, so a retry of that write is applied, not skipped.
+        var engine = new CounterEngine(Engines.Options(2));
+        engine.Load("row-first", Data(106, 6), ["new-6"], persisted: true, epoch: 2);
+        engine.Load("row-first", Data(7, 7), ["old-7"], persisted: false, epoch: 1);
+        engine.Load("journal-first", Data(7, 7), ["old-7"], persisted: false, epoch: 1);
+        engine.Load("journal-first", Data(106, 6), ["new-6"], persisted: true, epoch: 2);
+        engine.Load("same-version", Data(100, 1), ["new-1"], persisted: true, epoch: 2);
+        engine.Load("same-version", Data(1, 1), ["old-1"], persisted: false, epoch: 1);
+        engine.Start();
+        await using var owned = engine;
+
+        foreach (var key in new[] { "row-first", "journal-first" })
+        {
+            Assert.True(engine.TryGet(key, out var counter));
+            Assert.Equal((106L, 6L), (counter.Value, counter.Version));
+            Assert.Equal(OperationStatus.Applied, (await engine.ExecuteAsync(key, CounterOperation.Add(1, "old-7"))).Status);
+            Assert.Equal(OperationStatus.Duplicate, (await engine.ExecuteAsync(key, CounterOperation.Add(1, "new-6"))).Status);
+        }
+
+        Assert.True(engine.TryGet("same-version", out var same));
+        Assert.Equal((100L, 1L), (same.Value, same.Version));
+    }
+
+    [Fact]
+    public async Task Load_RecordOfNewerEpoch_ReplacesRowOfOlderEpoch_AndNeedsASnapshot()
+    {
+        var engine = new CounterEngine(Engines.Options(2));
+        engine.Load("k", Data(40, 40), ["old"], persisted: true, epoch: 1);
+        engine.Load("k", Data(5, 40), ["new"], persisted: false, epoch: 3);
+        engine.Start();
+        await using var owned = engine;
+
+        Assert.True(engine.TryGet("k", out var counter));
+        Assert.Equal((5L, 40L), (counter.Value, counter.Version));
+        var change = Assert.Single(await engine.CollectChangesAsync()); // same version as the row, another value: dirty
+        Assert.Equal(["new"], change.RecentOperationIds!);
     }
 
     [Fact]

@@ -207,6 +207,91 @@ public sealed class IncrementBatchParserTests
         Assert.Equal([new KeyDelta("a", long.MaxValue)], result.Batch!.Deltas);
     }
 
+    [Theory]
+    [InlineData(9223372036854775807, 1, -1)]
+    [InlineData(1, 9223372036854775807, -1)]
+    [InlineData(-1, 1, 9223372036854775807)]
+    [InlineData(-9223372036854775808, -1, 1)]
+    [InlineData(-1, -9223372036854775808, 1)]
+    public void Parse_TotalFitsWhateverTheItemOrder_IsValid(long a, long b, long c)
+    {
+        var result = Parse($$"""{"batchId":"ovf-b3","items":[{"key":"ovf5","delta":{{a}}},{"key":"ovf5","delta":{{b}}},{"key":"ovf5","delta":{{c}}}]}""");
+
+        Assert.True(result.IsValid, Rules(result));
+        Assert.Equal([new KeyDelta("ovf5", a + b + c)], result.Batch!.Deltas);
+    }
+
+    [Fact]
+    public void Parse_TwoKeysWhoseTotalsDoNotFit_ReportsBothByName()
+    {
+        var result = Parse($$"""{"batchId":"b","items":[{"key":"up","delta":{{long.MaxValue}}},{"key":"down","delta":{{long.MinValue}}},{"key":"ok","delta":1},{"key":"up","delta":{{long.MaxValue}}},{"key":"down","delta":-1},{"key":"up","delta":-1}]}""");
+
+        Assert.False(result.IsValid);
+        Assert.Equal("batch.overflow,batch.overflow", Rules(result));
+        Assert.Contains("\"up\" add up to 18446744073709551613", result.Errors[0].Message, StringComparison.Ordinal);
+        Assert.Contains("\"down\" add up to -9223372036854775809", result.Errors[1].Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Aggregate_ShuffledItems_SameOutcome()
+    {
+        var random = new Random(11);
+        for (var round = 0; round < 200; round++)
+        {
+            var items = Enumerable.Range(0, 12).Select(_ => new IncrementItem(
+                "k" + random.Next(3),
+                random.Next(4) switch { 0 => long.MaxValue, 1 => long.MinValue, _ => random.NextInt64(-5, 6) })).ToList();
+            var expected = IncrementBatchParser.Aggregate("b", items);
+            var shuffled = items.OrderBy(_ => random.Next()).ToList();
+
+            var actual = IncrementBatchParser.Aggregate("b", shuffled);
+
+            Assert.Equal(expected.IsValid, actual.IsValid);
+            Assert.Equal(
+                (expected.Batch?.Deltas ?? []).OrderBy(d => d.Key, StringComparer.Ordinal),
+                (actual.Batch?.Deltas ?? []).OrderBy(d => d.Key, StringComparer.Ordinal));
+            Assert.Equal(
+                expected.Errors.Select(e => e.Message).Order(StringComparer.Ordinal),
+                actual.Errors.Select(e => e.Message).Order(StringComparer.Ordinal));
+        }
+    }
+
+    /// <summary>RFC 8259 §8.1: parsers may ignore a byte order mark; every JSON input does (queue plain and base64, bodies).</summary>
+    [Fact]
+    public void ParseQueueMessage_LeadingUtf8ByteOrderMark_Ignored()
+    {
+        var json = """{"batchId":"bom-1","items":[{"key":"k","delta":2}]}""";
+        byte[] bom = [0xEF, 0xBB, 0xBF];
+        byte[][] messages =
+        [
+            [.. bom, .. Encoding.UTF8.GetBytes(json)],
+            [.. bom, .. Encoding.UTF8.GetBytes(" \n" + json)],
+            [.. bom, .. Encoding.UTF8.GetBytes(Convert.ToBase64String(Encoding.UTF8.GetBytes(json)))],
+            Encoding.UTF8.GetBytes(Convert.ToBase64String([.. bom, .. Encoding.UTF8.GetBytes(json)])),
+        ];
+
+        foreach (var message in messages)
+        {
+            var result = IncrementBatchParser.ParseQueueMessage(message);
+            Assert.True(result.IsValid, Rules(result));
+            Assert.Equal([new KeyDelta("k", 2)], result.Batch!.Deltas);
+        }
+
+        Assert.True(IncrementBatchParser.ParseQueueMessage("\uFEFF" + json).IsValid);
+        Assert.True(IncrementBatchParser.Parse([.. bom, .. Encoding.UTF8.GetBytes(json)]).IsValid);
+        Assert.Null(DeltaParser.ParseAddBody([.. bom, .. """{"delta": 7}"""u8], out var delta));
+        Assert.Equal(7, delta);
+    }
+
+    [Fact]
+    public void ParseQueueMessage_NeitherJsonNorBase64_SaysHowItStarts()
+    {
+        var result = IncrementBatchParser.ParseQueueMessage([0xFF, 0xFE, (byte)'{']);
+
+        Assert.Equal("message.encoding", Rules(result));
+        Assert.Contains("starts with the bytes FFFE7B", result.Errors[0].Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parse_ManyBadItems_ErrorListIsBounded()
     {

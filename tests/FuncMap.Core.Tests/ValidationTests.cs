@@ -79,6 +79,38 @@ public sealed class CounterKeyTests
         Assert.False(CounterKey.IsValid(key));
     }
 
+    [Theory]
+    [InlineData(".")]
+    [InlineData("..")]
+    public void Validate_DotSegment_ReportsDotSegment(string key)
+    {
+        var error = CounterKey.Validate(key, "items[0].key");
+
+        Assert.Equal(("items[0].key", "key.dotSegment"), (error?.Field, error?.Rule));
+        Assert.False(CounterKey.IsValid(key));
+    }
+
+    [Theory]
+    [InlineData("...")]
+    [InlineData(".a")]
+    [InlineData("a.")]
+    [InlineData("a..b")]
+    [InlineData(":")]
+    [InlineData("::")]
+    public void Validate_DotsOrColonsBesideOtherCharacters_ReturnsNull(string key) =>
+        Assert.True(CounterKey.IsValid(key));
+
+    [Theory]
+    [InlineData(".")]
+    [InlineData("..")]
+    [InlineData("page:")]
+    public void ValidatePrefix_StartOfAValidKey_ReturnsNull(string prefix) =>
+        Assert.Null(CounterKey.ValidatePrefix(prefix));
+
+    [Fact]
+    public void ValidatePrefix_BadCharacter_ReportsPrefixCharset() =>
+        Assert.Equal("prefix.charset", CounterKey.ValidatePrefix("a/")?.Rule);
+
     [Fact]
     public void Validate_ControlCharacter_NamesItsPositionPrintably()
     {

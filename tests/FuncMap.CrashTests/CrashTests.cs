@@ -21,6 +21,17 @@ public sealed class CrashTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task TwoHosts_FourSwitchesByStopCrashAndPause_NoAcknowledgedWriteLostOrCountedTwice_NoStaleAcknowledgement()
+    {
+        // Seed 3 draws stop, pause, pause, crash: every way of leaving once at least.
+        var result = await RunAsync(new CrashOptions { Switches = 4, Writers = 8, Keys = 64, Seed = 3, HostDll = HostDll() }, twoHosts: true);
+        Assert.True(result.Passed, result.TwoHostSummary());
+        Assert.Equal((4, 0L, 0L, 0L, 0L), (result.Switches, result.Lost, result.Duplicated, result.ConflictingVersions, result.StaleAcknowledged));
+        Assert.True(result.SwitchesByStop > 0 && result.SwitchesByCrash > 0 && result.SwitchesByPause > 0, result.TwoHostSummary());
+        Assert.Equal(result.SwitchesByCrash, result.RefusedTakeovers);
+    }
+
+    [Fact]
     public async Task KillNine_InSnapshotModeWithoutStorage_LosesAcknowledgedWrites()
     {
         var data = Path.Combine(Path.GetTempPath(), "funcmap-crash-control", Guid.NewGuid().ToString("N"));
@@ -36,16 +47,16 @@ public sealed class CrashTests(ITestOutputHelper output)
         }
     }
 
-    private async Task<CrashResult> RunAsync(CrashOptions options)
+    private async Task<CrashResult> RunAsync(CrashOptions options, bool twoHosts = false)
     {
         using var writer = new StringWriter();
-        var result = await CrashHarness.RunAsync(options, writer);
+        var result = twoHosts ? await TwoHostHarness.RunAsync(options, writer) : await CrashHarness.RunAsync(options, writer);
         output.WriteLine(writer.ToString());
         return result;
     }
 
     /// <summary>The host built in the same configuration as this test (CI builds the solution in Release).</summary>
-    private static string HostDll()
+    internal static string HostDll()
     {
         var configuration = typeof(CrashTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(static a => a.Key == "Configuration").Value!;
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

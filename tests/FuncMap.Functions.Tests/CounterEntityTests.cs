@@ -33,6 +33,22 @@ public class CounterEntityTests
         Assert.Equal(3, counter.Current!.Value);
     }
 
+    [Theory]
+    [InlineData(CounterOperations.Add, 100)]
+    [InlineData(CounterOperations.Reset, 0)]
+    [InlineData(CounterOperations.Delete, 0)]
+    public async Task Write_OperationIdReusedForOtherRequest_MismatchAndStateUnchanged(string operation, long delta)
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("op-A", 5));
+
+        var outcome = await counter.RunAsync(operation, new CounterCommand("op-A", delta));
+
+        Assert.Equal(OperationStatus.Mismatch, outcome!.Status);
+        Assert.Equal((5L, 1L, true), (counter.Current!.Value, counter.Current.Version, counter.Current.Exists));
+        Assert.Equal(["op-A\tadd:5"], counter.Current.RecentOperationIds);
+    }
+
     [Fact]
     public async Task Add_ResultBeyondInt64_RejectedAndStateUnchanged()
     {
@@ -119,7 +135,7 @@ public class CounterEntityTests
         Assert.True(counter.State.HasState);
         Assert.False(counter.Current!.Exists);
         Assert.Equal(2, counter.Current.Version);
-        Assert.Equal<string>(["a", "d"], counter.Current.RecentOperationIds);
+        Assert.Equal<string>(["a\tadd:7", "d\tdelete"], counter.Current.RecentOperationIds);
     }
 
     [Fact]
@@ -226,9 +242,9 @@ public class CounterEntityTests
         await counter.RunAsync(CounterOperations.Add, new CounterCommand("c", long.MaxValue, ReplyTo: "caller-2"));
 
         var state = (CounterEntityState)counter.State.GetState(typeof(CounterEntityState))!;
-        Assert.Equal((OperationStatus.Applied, 5L, 1L), Summary(state.FindReply("caller-1", "a")));
-        Assert.Equal((OperationStatus.Overflow, 6L, 2L), Summary(state.FindReply("caller-2", "c")));
-        Assert.Null(state.FindReply("caller-3", "d"));
+        Assert.Equal((OperationStatus.Applied, 5L, 1L), Summary(state.FindReply("caller-1", CounterOperation.Add(5, "a"))));
+        Assert.Equal((OperationStatus.Overflow, 6L, 2L), Summary(state.FindReply("caller-2", CounterOperation.Add(long.MaxValue, "c"))));
+        Assert.Null(state.FindReply("caller-3", CounterOperation.Add(1, "d")));
     }
 
     [Fact]
@@ -242,8 +258,8 @@ public class CounterEntityTests
 
         var state = (CounterEntityState)counter.State.GetState(typeof(CounterEntityState))!;
         Assert.Equal(CounterEntityState.MaxReplies, state.Replies.Count);
-        Assert.Equal((OperationStatus.Duplicate, 17L, 17L), Summary(state.FindReply("caller-0", "op-0")));
-        Assert.Equal((OperationStatus.Applied, 2L, 2L), Summary(state.FindReply("caller-1", "op-1")));
+        Assert.Equal((OperationStatus.Duplicate, 17L, 17L), Summary(state.FindReply("caller-0", CounterOperation.Add(1, "op-0"))));
+        Assert.Equal((OperationStatus.Applied, 2L, 2L), Summary(state.FindReply("caller-1", CounterOperation.Add(1, "op-1"))));
     }
 
     [Fact]
@@ -254,9 +270,22 @@ public class CounterEntityTests
         await counter.RunAsync(CounterOperations.Reset, new CounterCommand("r", ReplyTo: "caller"));
 
         var state = (CounterEntityState)counter.State.GetState(typeof(CounterEntityState))!;
-        Assert.Equal(OperationStatus.NotFound, state.FindReply("caller", "r")!.Status);
+        Assert.Equal(OperationStatus.NotFound, state.FindReply("caller", CounterOperation.Reset("r"))!.Status);
         await counter.RunAsync(CounterOperations.Purge, 0L);
         Assert.False(counter.State.HasState);
+    }
+
+    [Fact]
+    public async Task FindReply_ReplyPushedOutAndIdAppliedForAnotherDelta_Mismatch()
+    {
+        var counter = new CounterHarness();
+        for (var i = 0; i <= CounterEntityState.MaxReplies; i++)
+        {
+            await counter.RunAsync(CounterOperations.Add, new CounterCommand($"op-{i}", 1, ReplyTo: $"caller-{i}"));
+        }
+
+        var state = (CounterEntityState)counter.State.GetState(typeof(CounterEntityState))!;
+        Assert.Equal(OperationStatus.Mismatch, state.FindReply("caller-0", CounterOperation.Add(2, "op-0"))!.Status);
     }
 
     private static (OperationStatus Status, long Value, long Version) Summary(CounterOutcome? outcome) =>

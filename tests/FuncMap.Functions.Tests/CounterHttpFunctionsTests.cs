@@ -181,6 +181,40 @@ public class CounterHttpFunctionsTests
         Assert.Equal("engine.timeout", unavailable.Value.Extensions["rule"]);
     }
 
+    [Fact]
+    public async Task AddAsync_SameIdempotencyKeyWithWait_RepeatMarkedReplayedAndReusedForAnotherDelta422()
+    {
+        var functions = CreateFunctions();
+        var client = new FakeDurableTaskClient(_entities);
+        var first = Request("POST", "?wait=true", """{"delta": 10}""", idempotencyKey: "order-4711");
+        var repeat = Request("POST", "?wait=true", """{"delta": 10}""", idempotencyKey: "order-4711");
+        var other = Request("POST", "?wait=true", """{"delta": 11}""", idempotencyKey: "order-4711");
+
+        var applied = await functions.AddAsync(first, client, "idem", CancellationToken.None);
+        var replayed = await functions.AddAsync(repeat, client, "idem", CancellationToken.None);
+        var refused = await functions.AddAsync(other, client, "idem", CancellationToken.None);
+
+        Assert.Equal((10L, 1L), (Assert.IsType<Ok<CounterResponse>>(applied.Result).Value!.Value, Assert.IsType<Ok<CounterResponse>>(replayed.Result).Value!.Version));
+        Assert.False(first.HttpContext.Response.Headers.ContainsKey(CounterRequests.IdempotentReplayedHeader));
+        Assert.Equal("true", repeat.HttpContext.Response.Headers[CounterRequests.IdempotentReplayedHeader].ToString());
+        var problem = Assert.IsType<ProblemHttpResult>(refused.Result);
+        Assert.Equal((StatusCodes.Status422UnprocessableEntity, "idempotency.mismatch"), (problem.StatusCode, problem.ProblemDetails.Extensions["rule"]));
+    }
+
+    [Fact]
+    public async Task BatchAsync_SameBatchIdWithAnotherDelta_202ListingTheMismatchedKey()
+    {
+        var functions = CreateFunctions();
+        await functions.BatchAsync(Request("POST", json: """{"batchId": "b-9", "items": [{"key": "m", "delta": 1}]}"""), new FakeDurableTaskClient(_entities), CancellationToken.None);
+
+        var result = await functions.BatchAsync(
+            Request("POST", json: """{"batchId": "b-9", "items": [{"key": "m", "delta": 2}, {"key": "n", "delta": 1}]}"""), new FakeDurableTaskClient(_entities), CancellationToken.None);
+
+        var accepted = Assert.IsType<Accepted<BatchAcceptedResponse>>(result.Result);
+        Assert.Equal(["m"], accepted.Value!.MismatchedKeys!);
+        Assert.Null(accepted.Value.OverflowedKeys);
+    }
+
     [Theory]
     [InlineData("GET", "nothing/here")]
     [InlineData("POST", "counters/k/increment")]

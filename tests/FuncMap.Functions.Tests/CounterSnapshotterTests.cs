@@ -1,74 +1,101 @@
+using Azure.Data.Tables;
 using FuncMap.Counters;
 using FuncMap.Functions.Counters;
 using FuncMap.Functions.Hosting;
 using FuncMap.Functions.Snapshots;
+using FuncMap.Storage;
+using FuncMap.Testing;
 using Microsoft.DurableTask.Entities;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace FuncMap.Functions.Tests;
 
-public class CounterSnapshotterTests
+/// <summary>
+/// The snapshot function's writer against a real Azurite: the rows it leaves in the table are read back with the
+/// Azure SDK. The Durable entity client is a test double (the entity states and the cursor it serves).
+/// </summary>
+[Collection(AzuriteTests.Name)]
+public sealed class CounterSnapshotterTests
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
 
     private readonly FakeEntityClient _entities = new();
-    private readonly FakeTableServiceClient _tables = new();
     private readonly ManualTimeProvider _time = new(Start);
-    private readonly FuncMapFunctionsOptions _options = new() { SnapshotOverlap = TimeSpan.FromMinutes(2), TombstoneRetention = TimeSpan.FromHours(1) };
+    private readonly FuncMapFunctionsOptions _options;
+    private readonly TableServiceClient _tables;
+    private readonly TableClient _table;
+
+    public CounterSnapshotterTests(AzuriteFixture azurite)
+    {
+        _options = new() { SnapshotOverlap = TimeSpan.FromMinutes(2), TombstoneRetention = TimeSpan.FromHours(1), SnapshotTable = AzuriteFixture.UniqueTableName("counters") };
+        // The app's own client construction (AzureWebJobsStorage as a connection string), pointed at this Azurite.
+        _tables = StorageClients.CreateTableServiceClient(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { [StorageClients.ConnectionName] = azurite.ConnectionString }).Build());
+        _table = _tables.GetTableClient(_options.SnapshotTable);
+    }
 
     private CounterSnapshotter CreateSnapshotter() =>
         new(_tables, _time, Options.Create(_options), new FunctionsMetrics(new TestMeterFactory()), NullLogger<CounterSnapshotter>.Instance);
 
-    private void PutCounter(string key, long value, long version, bool exists = true, DateTimeOffset? updatedAt = null, DateTimeOffset? lastModified = null)
+    private void PutCounter(string key, long value, long version, bool exists = true, DateTimeOffset? updatedAt = null, DateTimeOffset? lastModified = null, string[]? ids = null)
     {
-        var state = new CounterState { Value = value, Version = version, Exists = exists, UpdatedAt = updatedAt ?? Start.AddMinutes(-1) };
+        var state = new CounterState { Value = value, Version = version, Exists = exists, UpdatedAt = updatedAt ?? Start.AddMinutes(-1), RecentOperationIds = ids ?? [] };
         _entities.Entities[Counter.IdOf(key)] = (state, lastModified ?? state.UpdatedAt);
+    }
+
+    /// <summary>The raw entities, to check column types as well as what the shared reader makes of them.</summary>
+    private async Task<Dictionary<string, TableEntity>> ReadTableAsync()
+    {
+        var rows = new Dictionary<string, TableEntity>(StringComparer.Ordinal);
+        await foreach (var row in _table.QueryAsync<TableEntity>())
+        {
+            rows[row.RowKey] = row;
+        }
+
+        return rows;
     }
 
     [Fact]
     public async Task RunAsync_FirstRun_WritesEveryLiveCounterAsTheContractRow()
     {
-        PutCounter("page:home", 5, 3);
+        PutCounter("page:home", long.MaxValue, 3, ids: ["op-1", "batch 7"]);
         PutCounter("page:cart", -1, 1);
 
         var result = await CreateSnapshotter().RunAsync(_entities, CancellationToken.None);
 
         Assert.Null(result.Since);
         Assert.Equal(2, result.Upserted);
-        var row = _tables.Table.Rows[(CounterPartition.KeyOf("page:home"), "page:home")];
-        Assert.Equal(5L, row["Value"]);
-        Assert.Equal(3L, row["Version"]);
-        Assert.Equal(Start.AddMinutes(-1), row["UpdatedAt"]);
-        Assert.Equal(2, _tables.Table.Rows.Count);
+        var rows = await ReadTableAsync();
+        Assert.Equal(2, rows.Count);
+        var home = rows["page:home"];
+        Assert.Equal(CounterPartition.KeyOf("page:home"), home.PartitionKey);
+        Assert.Equal(long.MaxValue, home["Value"]);
+        Assert.Equal(3L, home["Version"]);
+        Assert.Equal(Start.AddMinutes(-1), home.GetDateTimeOffset("UpdatedAt"));
+        Assert.Equal("op-1\nbatch 7", home["OperationIds"]);
+        Assert.False(rows["page:cart"].ContainsKey("OperationIds"));
+        // What the local host's restore reads back.
+        Assert.Equal(new CounterRow("page:cart", -1, 1, Start.AddMinutes(-1), null), CounterRows.FromEntity(rows["page:cart"]));
     }
 
     [Fact]
-    public async Task RunAsync_CounterWithOperationIds_RowCarriesThemNewlineSeparated()
+    public async Task RunAsync_ManyCountersInOnePartition_AllWrittenInTransactionsTheServiceAccepts()
     {
-        var state = new CounterState { Value = 2, Version = 2, Exists = true, UpdatedAt = Start, RecentOperationIds = ["op-1", "batch 7"] };
-        _entities.Entities[Counter.IdOf("k")] = (state, Start);
-        PutCounter("no-ids", 1, 1);
-
-        await CreateSnapshotter().RunAsync(_entities, CancellationToken.None);
-
-        Assert.Equal("op-1\nbatch 7", _tables.Table.Rows[(CounterPartition.KeyOf("k"), "k")]["OperationIds"]);
-        Assert.False(_tables.Table.Rows[(CounterPartition.KeyOf("no-ids"), "no-ids")].ContainsKey("OperationIds"));
-    }
-
-    [Fact]
-    public async Task RunAsync_ManyCountersInOnePartition_TransactionsOfAtMost100RowsOfOnePartition()
-    {
+        // The service refuses a transaction over 100 rows: 250 rows of one partition only land when split.
         var keys = Enumerable.Range(0, 100_000).Select(i => $"k{i}").Where(k => CounterPartition.KeyOf(k) == "07").Take(250).ToList();
         foreach (var key in keys)
         {
             PutCounter(key, 1, 1);
         }
 
-        await CreateSnapshotter().RunAsync(_entities, CancellationToken.None);
+        var result = await CreateSnapshotter().RunAsync(_entities, CancellationToken.None);
 
-        Assert.Equal(250, _tables.Table.Rows.Count);
-        Assert.Equal<int>([100, 100, 50], _tables.Table.Transactions.Select(t => t.Count).ToArray());
+        Assert.Equal(250, result.Upserted);
+        var rows = await ReadTableAsync();
+        Assert.Equal(keys.Order(StringComparer.Ordinal), rows.Keys.Order(StringComparer.Ordinal));
+        Assert.All(rows.Values, r => Assert.Equal("07", r.PartitionKey));
     }
 
     [Fact]
@@ -83,7 +110,7 @@ public class CounterSnapshotterTests
         Assert.Equal(Start.AddMinutes(-3), result.Since);
         Assert.Equal(Start.AddMinutes(-3), _entities.Queries.Single().LastModifiedFrom);
         Assert.Equal("@counter@", _entities.Queries.Single().InstanceIdStartsWith);
-        Assert.Equal<string>(["recent"], _tables.Table.Rows.Keys.Select(k => k.Row).ToArray());
+        Assert.Equal(["recent"], (await ReadTableAsync()).Keys);
     }
 
     [Fact]
@@ -99,14 +126,17 @@ public class CounterSnapshotterTests
     [Fact]
     public async Task RunAsync_DeletedCounter_DeletesRowAndSchedulesPurgeAfterRetention()
     {
+        PutCounter("gone", 5, 3);
+        PutCounter("stays", 1, 1);
+        await CreateSnapshotter().RunAsync(_entities, CancellationToken.None);
+        Assert.True((await ReadTableAsync()).ContainsKey("gone"));
         var deletedAt = Start.AddMinutes(-5);
-        _tables.Table.Rows[(CounterPartition.KeyOf("gone"), "gone")] = new Azure.Data.Tables.TableEntity(CounterPartition.KeyOf("gone"), "gone");
         PutCounter("gone", 0, 4, exists: false, updatedAt: deletedAt);
 
         var result = await CreateSnapshotter().RunAsync(_entities, CancellationToken.None);
 
         Assert.Equal(1, result.Deleted);
-        Assert.Empty(_tables.Table.Rows);
+        Assert.Equal(["stays"], (await ReadTableAsync()).Keys);
         var purge = Assert.Single(_entities.Signals, s => s.Operation == CounterOperations.Purge);
         Assert.Equal(Counter.IdOf("gone"), purge.Id);
         Assert.Equal(4L, purge.Input);
@@ -125,28 +155,39 @@ public class CounterSnapshotterTests
     }
 
     [Fact]
-    public async Task RunAsync_TombstoneWhoseRowIsAlreadyGone_CompletesAndAdvancesCursor()
+    public async Task RunAsync_TombstoneWhoseRowIsAlreadyGoneBesideLiveRowsOfItsPartition_CompletesAndAdvancesCursor()
     {
+        // One transaction holds the delete of a row that is not there and upserts of its partition: the service
+        // fails the whole transaction with ResourceNotFound; the delete is done, the upserts must still land.
+        var partition = CounterPartition.KeyOf("gone");
+        var neighbours = Enumerable.Range(0, 10_000).Select(i => $"n{i}").Where(k => CounterPartition.KeyOf(k) == partition).Take(3).ToList();
         PutCounter("gone", 0, 4, exists: false);
+        foreach (var key in neighbours)
+        {
+            PutCounter(key, 2, 2);
+        }
 
         var result = await CreateSnapshotter().RunAsync(_entities, CancellationToken.None);
 
-        Assert.Equal(1, result.Deleted);
-        Assert.Equal<(string, string)>([(CounterPartition.KeyOf("gone"), "gone")], _tables.Table.Deletes);
+        Assert.Equal((3, 1), (result.Upserted, result.Deleted));
+        Assert.Equal(neighbours.Order(StringComparer.Ordinal), (await ReadTableAsync()).Keys.Order(StringComparer.Ordinal));
         Assert.Single(_entities.Signals, s => s.Id == SnapshotCursor.Id);
     }
 
     [Fact]
-    public async Task RunAsync_TableFails_ThrowsWithoutAdvancingCursor()
+    public async Task RunAsync_ServiceRefusesARow_ThrowsNamingTheRowWithoutPurgesOrAdvancingCursor()
     {
-        PutCounter("a", 1, 1);
-        _entities.FailSignalsWith = null;
-        var failing = new FailingTableServiceClient();
-        var snapshotter = new CounterSnapshotter(failing, _time, Options.Create(_options), new FunctionsMetrics(new TestMeterFactory()), NullLogger<CounterSnapshotter>.Instance);
+        PutCounter("fine", 1, 1);
+        PutCounter("gone", 0, 2, exists: false);
+        // A column over 64 KiB: the table service refuses the row.
+        PutCounter("huge", 1, 1, ids: [new string('x', 40_000)]);
 
-        await Assert.ThrowsAsync<Azure.RequestFailedException>(() => snapshotter.RunAsync(_entities, CancellationToken.None));
+        var failure = await Assert.ThrowsAsync<CounterRowWriteException>(() => CreateSnapshotter().RunAsync(_entities, CancellationToken.None));
 
+        Assert.Equal("huge", failure.RowKey);
+        Assert.False(string.IsNullOrEmpty(failure.ErrorCode));
         Assert.DoesNotContain(_entities.Signals, s => s.Id == SnapshotCursor.Id);
+        Assert.DoesNotContain(_entities.Signals, s => s.Operation == CounterOperations.Purge);
     }
 
     [Fact]
@@ -158,20 +199,6 @@ public class CounterSnapshotterTests
         var result = await CreateSnapshotter().RunAsync(_entities, CancellationToken.None);
 
         Assert.Equal(1, result.Upserted);
-    }
-
-    private sealed class FailingTableServiceClient : Azure.Data.Tables.TableServiceClient
-    {
-        public override Azure.Data.Tables.TableClient GetTableClient(string tableName) => new FailingTableClient();
-    }
-
-    private sealed class FailingTableClient : Azure.Data.Tables.TableClient
-    {
-        public override Task<Azure.Response<Azure.Data.Tables.Models.TableItem>> CreateIfNotExistsAsync(CancellationToken cancellationToken = default) =>
-            Task.FromResult<Azure.Response<Azure.Data.Tables.Models.TableItem>>(null!);
-
-        public override Task<Azure.Response<IReadOnlyList<Azure.Response>>> SubmitTransactionAsync(
-            IEnumerable<Azure.Data.Tables.TableTransactionAction> transactionActions, CancellationToken cancellationToken = default) =>
-            throw new Azure.RequestFailedException(503, "Server busy");
+        Assert.Equal(["a"], (await ReadTableAsync()).Keys);
     }
 }

@@ -1,8 +1,5 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
-using Azure;
-using Azure.Data.Tables;
-using Azure.Data.Tables.Models;
 using FuncMap.Functions.Counters;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client.Entities;
@@ -225,54 +222,6 @@ internal sealed class FakeEntityClient() : DurableEntityClient("test")
 
     private static EntityMetadata<T> Metadata<T>(EntityInstanceId id, (object State, DateTimeOffset LastModified) entry) =>
         new(id, JsonSerializer.Deserialize<T>(JsonSerializer.Serialize(entry.State, entry.State.GetType()))) { LastModifiedTime = entry.LastModified };
-}
-
-/// <summary>A table service with one in-memory table that records transactions and deletes.</summary>
-internal sealed class FakeTableServiceClient : TableServiceClient
-{
-    public FakeTableClient Table { get; } = new();
-
-    public override TableClient GetTableClient(string tableName) => Table;
-}
-
-/// <summary>Rows by (partition, row key); transactions are checked against the service's rules.</summary>
-internal sealed class FakeTableClient : TableClient
-{
-    public Dictionary<(string Partition, string Row), TableEntity> Rows { get; } = [];
-
-    public List<IReadOnlyList<TableTransactionAction>> Transactions { get; } = [];
-
-    public List<(string Partition, string Row)> Deletes { get; } = [];
-
-    public override Task<Response<TableItem>> CreateIfNotExistsAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult<Response<TableItem>>(null!);
-
-    public override Task<Response<IReadOnlyList<Response>>> SubmitTransactionAsync(IEnumerable<TableTransactionAction> transactionActions, CancellationToken cancellationToken = default)
-    {
-        var actions = transactionActions.ToList();
-        if (actions.Count is 0 or > 100 || actions.Select(a => a.Entity.PartitionKey).Distinct().Count() != 1
-            || actions.Select(a => a.Entity.RowKey).Distinct().Count() != actions.Count)
-        {
-            throw new RequestFailedException(400, "Not a valid entity-group transaction.");
-        }
-
-        Transactions.Add(actions);
-        foreach (var action in actions)
-        {
-            Rows[(action.Entity.PartitionKey, action.Entity.RowKey)] = (TableEntity)action.Entity;
-        }
-
-        return Task.FromResult<Response<IReadOnlyList<Response>>>(null!);
-    }
-
-    public override Task<Response> DeleteEntityAsync(string partitionKey, string rowKey, ETag ifMatch = default, CancellationToken cancellationToken = default)
-    {
-        // The service answers 404 for a row that is not there; the double throws it, the strictest reading.
-        Deletes.Add((partitionKey, rowKey));
-        return Rows.Remove((partitionKey, rowKey))
-            ? Task.FromResult<Response>(null!)
-            : Task.FromException<Response>(new RequestFailedException(404, "The specified resource does not exist."));
-    }
 }
 
 /// <summary>A Durable client whose only working part is its entity client: the app starts no orchestrations.</summary>

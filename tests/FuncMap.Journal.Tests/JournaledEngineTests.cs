@@ -45,7 +45,7 @@ public sealed class JournaledEngineTests : IDisposable
                     Assert.Equal(OperationStatus.Applied, (await engine.ExecuteAsync("dedup", CounterOperation.Add(i, $"dedup-{i}"))).Status);
                 }
 
-                Assert.Equal(OperationStatus.Duplicate, (await engine.ExecuteAsync("dedup", CounterOperation.Add(100, "dedup-3"))).Status);
+                Assert.Equal(OperationStatus.Duplicate, (await engine.ExecuteAsync("dedup", CounterOperation.Add(3, "dedup-3"))).Status);
                 await engine.ExecuteAsync("gone", CounterOperation.Add(7));
                 await engine.ExecuteAsync("gone", CounterOperation.Delete());
                 await engine.ExecuteAsync("reset", CounterOperation.Add(7));
@@ -79,8 +79,12 @@ public sealed class JournaledEngineTests : IDisposable
         }
 
         Assert.False(restarted.TryGet("gone", out _));
-        var duplicate = await restarted.ExecuteAsync("dedup", CounterOperation.Add(100, "dedup-2"));
+        var duplicate = await restarted.ExecuteAsync("dedup", CounterOperation.Add(2, "dedup-2"));
         Assert.Equal((OperationStatus.Duplicate, 15L, 5L), (duplicate.Status, duplicate.Counter.Value, duplicate.Counter.Version));
+        // Replay rebuilt each id's fingerprint from the journal: the same id with another delta is refused.
+        var mismatch = await restarted.ExecuteAsync("dedup", CounterOperation.Add(100, "dedup-2"));
+        Assert.Equal((OperationStatus.Mismatch, 15L, 5L), (mismatch.Status, mismatch.Counter.Value, mismatch.Counter.Version));
+        Assert.Equal(OperationStatus.Mismatch, (await restarted.ExecuteAsync("dedup", CounterOperation.Reset("dedup-1"))).Status);
         Assert.Equal(OperationStatus.Duplicate, (await restarted.ExecuteAsync("reset", CounterOperation.Reset("reset-op"))).Status);
         var next = await restarted.ExecuteAsync("dedup", CounterOperation.Add(1, "dedup-6"));
         Assert.Equal((OperationStatus.Applied, 16L, 6L), (next.Status, next.Counter.Value, next.Counter.Version));

@@ -94,6 +94,58 @@ public sealed class IngestionTests(AzuriteFixture azurite)
         Assert.Equal((101L, 101L), ((await host.GetAsync("hot"))!.Value, (await host.GetAsync("hot"))!.Version));
     }
 
+    /// <summary>
+    /// The field report: a reused batch id skipped a whole message, so a key the first batch never touched was never
+    /// applied and nothing went to the poison queue. Now one rule, per counter, the same as the HTTP batch and the
+    /// same after a restart: a new key is applied, the same (key, total) is a replay, another total is refused and
+    /// reported on the poison queue with reason idempotency.mismatch.
+    /// </summary>
+    [Fact]
+    public async Task ReusedBatchId_NewKeyApplied_SameKeyOnce_OtherTotalPoisoned_AlsoAfterRestart()
+    {
+        using var setup = new StorageSetup(azurite, DurabilityMode.Journal);
+        await setup.Queue.CreateIfNotExistsAsync();
+        await using (var host = setup.Start())
+        {
+            await host.WaitReadyAsync();
+            await setup.Queue.SendMessageAsync(Batch("dup-1", ("d:a", 1)));
+            await Eventually.TrueAsync(async () => (await host.GetAsync("d:a"))?.Value == 1, "the first batch");
+            await setup.Queue.SendMessageAsync(Batch("dup-1", ("d:b", 1), ("d:a", 1)));
+            await Eventually.TrueAsync(async () => (await host.GetAsync("d:b"))?.Value == 1, "the new key of the reused batch id");
+            await setup.Queue.SendMessageAsync(Batch("dup-1", ("d:a", 2), ("d:c", 1)));
+            var envelope = Assert.Single(await setup.ReceivePoisonAsync(1));
+            Assert.StartsWith("idempotency.mismatch", envelope.Reason, StringComparison.Ordinal);
+            Assert.Equal("dup-1", envelope.BatchId);
+            Assert.Equal(["d:a"], envelope.Keys!);
+            Assert.Equal([("d:a", "idempotency.mismatch")], envelope.Errors.Select(static e => (e.Field, e.Rule)));
+            await Eventually.TrueAsync(async () => (await host.GetAsync("d:c"))?.Value == 1, "the rest of the mismatched batch");
+            await Eventually.TrueAsync(async () => await setup.Queue.GetApproximateCountAsync() == 0, "every message handled");
+            Assert.Equal((1L, 1L), ((await host.GetAsync("d:a"))!.Value, (await host.GetAsync("d:a"))!.Version));
+        }
+
+        await using var restarted = setup.Start();
+        await restarted.WaitReadyAsync();
+        await setup.Queue.SendMessageAsync(Batch("dup-1", ("d:e", 1), ("d:a", 1), ("d:b", 1)));
+        await Eventually.TrueAsync(async () => (await restarted.GetAsync("d:e"))?.Value == 1, "a new key after the restart");
+        await Eventually.TrueAsync(async () => await setup.Queue.GetApproximateCountAsync() == 0, "the message handled");
+        Assert.Equal((1L, 1L, 1L), ((await restarted.GetAsync("d:a"))!.Value, (await restarted.GetAsync("d:b"))!.Value, (await restarted.GetAsync("d:c"))!.Value));
+    }
+
+    /// <summary>The field report: a plain message starting with a UTF-8 BOM was poisoned as "neither JSON nor base64".</summary>
+    [Fact]
+    public async Task PlainMessageWithUtf8ByteOrderMark_Applied()
+    {
+        using var setup = new StorageSetup(azurite, DurabilityMode.Journal);
+        await setup.Queue.CreateIfNotExistsAsync();
+        await using var host = setup.Start();
+        await host.WaitReadyAsync();
+
+        await setup.Queue.SendMessageAsync(new BinaryData([0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(Batch("bom-1", ("bom", 4)))]));
+
+        await Eventually.TrueAsync(async () => (await host.GetAsync("bom"))?.Value == 4, "the message with a byte order mark");
+        Assert.Equal(0, await setup.PoisonQueue.GetApproximateCountAsync());
+    }
+
     [Fact]
     public async Task MalformedMessages_EachPoisonedWithReason_NothingApplied_ValidUnaffected()
     {
@@ -119,7 +171,7 @@ public sealed class IngestionTests(AzuriteFixture azurite)
 
         // Azurite refuses to store a message over 64 KiB, so that one is handed to the handler directly.
         var huge = Batch("huge", ("bad4", 1)) + new string(' ', 64 * 1024);
-        await host.Ingestion.HandleAsync(new QueueMessage("huge-id", "receipt", 1, DateTimeOffset.UtcNow, null, huge), CancellationToken.None);
+        await host.Ingestion.HandleAsync(Azure.Storage.Queues.Models.QueuesModelFactory.QueueMessage("huge-id", "receipt", BinaryData.FromString(huge), 1, insertedOn: DateTimeOffset.UtcNow), CancellationToken.None);
 
         var envelopes = await setup.ReceivePoisonAsync(bad.Count + 1);
         Assert.Equal(bad.Count + 1, envelopes.Count);
@@ -189,7 +241,7 @@ public sealed class IngestionTests(AzuriteFixture azurite)
         await Eventually.TrueAsync(() => Task.FromResult(DateTime.UtcNow > renewedAt), "one visibility timeout to pass");
         Assert.Equal(1, host.Ingestion.PendingCount);
         Assert.Equal(1, await setup.Queue.GetApproximateCountAsync());
-        Assert.Empty(await setup.Queue.ReceiveMessagesAsync(1, TimeSpan.FromSeconds(3)));
+        Assert.Empty((await setup.Queue.ReceiveMessagesAsync(1, TimeSpan.FromSeconds(3))).Value);
         Assert.Empty(await setup.ReadTableAsync());
 
         Assert.True(await host.Snapshots.SnapshotNowAsync(CancellationToken.None));

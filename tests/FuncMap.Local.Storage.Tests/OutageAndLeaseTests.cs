@@ -1,5 +1,6 @@
 using System.Net;
 using FuncMap.Journal;
+using FuncMap.Storage;
 using FuncMap.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -47,7 +48,7 @@ public sealed class OutageAndLeaseTests(AzuriteFixture azurite)
             using (var ready = await host.Client.GetAsync("/readyz"))
             {
                 Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-                Assert.Equal("Degraded", await ready.Content.ReadAsStringAsync());
+                Assert.StartsWith("Degraded\nstorage: Storage degraded", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             }
 
             var health = host.Services.GetRequiredService<HealthCheckService>();
@@ -118,8 +119,8 @@ public sealed class OutageAndLeaseTests(AzuriteFixture azurite)
         }
 
         // Simulate a kill -9: the lease row still says "ours, live". The same installation reclaims it at once.
-        var row = new FuncMap.Storage.TableEntity(LeaseService.PartitionKey, LeaseService.RowKey) { ["Owner"] = owner, ["ExpiresAt"] = DateTimeOffset.UtcNow.AddHours(1) };
-        var leases = FuncMap.Storage.StorageConnection.FromConnectionString(azurite.ConnectionString).GetTableClient(setup.LeaseTableName);
+        var row = new Azure.Data.Tables.TableEntity(LeaseService.PartitionKey, LeaseService.RowKey) { ["Owner"] = owner, ["ExpiresAt"] = DateTimeOffset.UtcNow.AddHours(1) };
+        var leases = new Azure.Data.Tables.TableClient(azurite.ConnectionString, setup.LeaseTableName);
         await leases.UpsertEntityAsync(row);
         await using (var host = setup.Start())
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using FuncMap.Journal;
+using FuncMap.Storage;
 using FuncMap.Testing;
 
 namespace FuncMap.Local.Storage.Tests;
@@ -84,7 +85,7 @@ public sealed class SnapshotTests(AzuriteFixture azurite)
         var seeded = new[] { ("pre:a", 11L, 3L), ("pre:b", -4L, 9L) };
         foreach (var (key, value, version) in seeded)
         {
-            await setup.Table.UpsertEntityAsync(new FuncMap.Storage.TableEntity(FuncMap.Counters.CounterPartition.KeyOf(key), key)
+            await setup.Table.UpsertEntityAsync(new Azure.Data.Tables.TableEntity(FuncMap.Counters.CounterPartition.KeyOf(key), key)
             {
                 [CounterRows.Value] = value,
                 [CounterRows.Version] = version,

@@ -1,9 +1,12 @@
 using System.Globalization;
 using System.Net.Http.Json;
+using Azure.Data.Tables;
+using Azure.Storage.Queues;
 using FuncMap.Journal;
 using FuncMap.Storage;
 using FuncMap.Testing;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FuncMap.Local.Storage.Tests;
@@ -27,10 +30,9 @@ public sealed class StorageSetup : IDisposable
         QueueName = AzuriteFixture.UniqueQueueName("inc");
         PoisonQueueName = QueueName + "-poison";
         DataDirectory = Path.Combine(Path.GetTempPath(), "funcmap-storage-" + Guid.NewGuid().ToString("N"));
-        var connection = StorageConnection.FromConnectionString(azurite.ConnectionString);
-        Table = connection.GetTableClient(TableName);
-        Queue = connection.GetQueueClient(QueueName);
-        PoisonQueue = connection.GetQueueClient(PoisonQueueName);
+        Table = azurite.Table(TableName);
+        Queue = azurite.Queue(QueueName);
+        PoisonQueue = azurite.Queue(PoisonQueueName);
     }
 
     public AzuriteFixture Azurite { get; }
@@ -47,16 +49,17 @@ public sealed class StorageSetup : IDisposable
 
     public string DataDirectory { get; set; }
 
-    public ITableClient Table { get; }
+    public TableClient Table { get; }
 
-    public IQueueClient Queue { get; }
+    public QueueClient Queue { get; }
 
-    public IQueueClient PoisonQueue { get; }
+    public QueueClient PoisonQueue { get; }
 
     /// <summary>Settings every host of this setup gets (tests may add or override).</summary>
     public Dictionary<string, string?> Settings { get; } = new(StringComparer.Ordinal);
 
-    public StorageHost Start(Action<Dictionary<string, string?>>? configure = null)
+    /// <summary>Starts a host; <paramref name="services"/> replaces registrations after the host's own (a fake clock, say).</summary>
+    public StorageHost Start(Action<Dictionary<string, string?>>? configure = null, Action<IServiceCollection>? services = null)
     {
         var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
@@ -81,7 +84,7 @@ public sealed class StorageSetup : IDisposable
         }
 
         configure?.Invoke(settings);
-        return new StorageHost(this, settings);
+        return new StorageHost(this, settings, services);
     }
 
     public void Dispose()
@@ -95,13 +98,13 @@ public sealed class StorageSetup : IDisposable
         }
     }
 
-    /// <summary>Every row of the snapshot table by key.</summary>
+    /// <summary>Every counter row of the snapshot table by key (the partitions' fence rows left out).</summary>
     public async Task<Dictionary<string, TableEntity>> ReadTableAsync()
     {
         var rows = new Dictionary<string, TableEntity>(StringComparer.Ordinal);
-        await foreach (var page in Table.QueryAsync())
+        await foreach (var row in Table.QueryAsync<TableEntity>())
         {
-            foreach (var row in page.Entities)
+            if (!CounterFence.IsFence(row))
             {
                 rows[row.RowKey] = row;
             }
@@ -116,9 +119,9 @@ public sealed class StorageSetup : IDisposable
         var envelopes = new List<PoisonEnvelope>();
         await Eventually.TrueAsync(async () =>
         {
-            foreach (var message in await PoisonQueue.ReceiveMessagesAsync(32, TimeSpan.FromMinutes(5)))
+            foreach (var message in (await PoisonQueue.ReceiveMessagesAsync(32, TimeSpan.FromMinutes(5))).Value)
             {
-                envelopes.Add(PoisonEnvelope.Parse(message.MessageText)!);
+                envelopes.Add(PoisonEnvelope.Parse(message.Body.ToString())!);
             }
 
             return envelopes.Count >= expected;
@@ -132,7 +135,7 @@ public sealed class StorageHost : IAsyncDisposable
 {
     private readonly WebApplicationFactory<Program> _factory;
 
-    internal StorageHost(StorageSetup setup, Dictionary<string, string?> settings)
+    internal StorageHost(StorageSetup setup, Dictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     {
         Setup = setup;
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
@@ -142,6 +145,11 @@ public sealed class StorageHost : IAsyncDisposable
             foreach (var (key, value) in settings)
             {
                 builder.UseSetting(key, value);
+            }
+
+            if (services is not null)
+            {
+                builder.ConfigureTestServices(services);
             }
         });
         Client = _factory.CreateClient();
@@ -236,4 +244,11 @@ public static class Eventually
             await Task.Delay(25);
         }
     }
+}
+
+/// <summary>The queue's approximate message count, as the tests poll it.</summary>
+internal static class QueueClientTestExtensions
+{
+    public static async Task<int> GetApproximateCountAsync(this QueueClient queue) =>
+        (await queue.GetPropertiesAsync()).Value.ApproximateMessagesCount;
 }

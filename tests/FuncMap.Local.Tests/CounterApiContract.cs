@@ -181,6 +181,61 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         Assert.Equal((11L, 3L), ((await AddAsync(key, 0)).Value, (await GetAsync(key)).Version));
     }
 
+    /// <summary>
+    /// draft-ietf-httpapi-idempotency-key-header: a repeat is answered as a replay (marked), a key reused for another
+    /// operation or delta is refused with 422 and changes nothing (the issue's case: a reset "answered" 200 value 5).
+    /// </summary>
+    [ContractFact]
+    public async Task IdempotencyKey_ReusedForDifferentRequest_Returns422AndRepeatIsMarkedReplayed()
+    {
+        var key = NewPrefix() + "op";
+        using (var first = await SendWithKeyAsync(HttpMethod.Post, $"api/counters/{key}/add?wait=true", "op-A", """{"delta": 5}"""))
+        {
+            Assert.Equal((5L, 1L), Pair(await ReadCounterAsync(first)));
+            Assert.False(first.Headers.Contains("Idempotent-Replayed"));
+        }
+
+        using (var repeat = await SendWithKeyAsync(HttpMethod.Post, $"api/counters/{key}/add?wait=true", "op-A", """{"delta": 5}"""))
+        {
+            Assert.Equal((5L, 1L), Pair(await ReadCounterAsync(repeat)));
+            Assert.Equal(["true"], repeat.Headers.GetValues("Idempotent-Replayed"));
+        }
+
+        using (var otherDelta = await SendWithKeyAsync(HttpMethod.Post, $"api/counters/{key}/add?wait=true", "op-A", """{"delta": 100}"""))
+        {
+            await AssertProblemAsync(otherDelta, (HttpStatusCode)422, "idempotency.mismatch");
+        }
+
+        using (var reset = await SendWithKeyAsync(HttpMethod.Post, $"api/counters/{key}/reset?wait=true", "op-A", null))
+        {
+            await AssertProblemAsync(reset, (HttpStatusCode)422, "idempotency.mismatch");
+        }
+
+        using (var delete = await SendWithKeyAsync(HttpMethod.Delete, $"api/counters/{key}?wait=true", "op-A", null))
+        {
+            await AssertProblemAsync(delete, (HttpStatusCode)422, "idempotency.mismatch");
+        }
+
+        Assert.Equal((5L, 1L), Pair(await GetAsync(key)));
+    }
+
+    [ContractFact]
+    public async Task Batch_ReusedIdWithNewKey_AppliesTheNewKeyAndCountsTheOldOnce()
+    {
+        var prefix = NewPrefix();
+        using (var first = await PostJsonAsync("api/counters/batch", $$"""{"batchId": "{{prefix}}dup-1", "items": [{"key": "{{prefix}}a", "delta": 1}]}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        }
+
+        using (var second = await PostJsonAsync("api/counters/batch", $$"""{"batchId": "{{prefix}}dup-1", "items": [{"key": "{{prefix}}b", "delta": 1}, {"key": "{{prefix}}a", "delta": 1}]}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, second.StatusCode);
+        }
+
+        Assert.Equal((1L, 1L), ((await AddAsync($"{prefix}a", 0)).Value, (await AddAsync($"{prefix}b", 0)).Value));
+    }
+
     [ContractFact]
     public async Task IdempotencyKey_Invalid_Returns400NamingTheHeader()
     {
@@ -445,6 +500,132 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures.Take(20)));
         Assert.Equal(before, Target.UnexpectedErrors);
     }
+
+    [ContractFact]
+    public async Task Batch_DotSegmentKeys_Returns400AndCreatesNothing()
+    {
+        var prefix = NewPrefix();
+        var body = $$"""{"batchId": "{{prefix}}dots", "items": [{"key": ".", "delta": 5}, {"key": "..", "delta": 7}, {"key": "{{prefix}}ok", "delta": 1}]}""";
+        using var response = await PostJsonAsync("api/counters/batch", body);
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "key.dotSegment");
+        var errors = problem.GetProperty("errors").EnumerateArray().Select(e => (e.GetProperty("field").GetString(), e.GetProperty("rule").GetString())).ToList();
+        Assert.Equal([("items[0].key", "key.dotSegment"), ("items[1].key", "key.dotSegment")], errors);
+        using var missing = await Client.GetAsync($"api/counters/{prefix}ok");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    /// <summary>
+    /// Every shape of key the rule accepts that URL handling could touch (dots and colons at either end, alone
+    /// or repeated) is created, read, found at its Location, listed, reset and deleted through its own routes.
+    /// </summary>
+    [ContractFact]
+    public async Task Routes_KeysWithDotsAndColons_RoundTrip()
+    {
+        var id = Guid.NewGuid().ToString("N")[..12];
+        string[] keys = ["...", ":", "::", ".:.", $".{id}", $"{id}.", $"{id}..", $"...{id}", $":{id}", $"{id}:", $"{id}:.:", $"{id}.-_"];
+        foreach (var key in keys)
+        {
+            // The short keys are shared by every run against one host: start from no counter.
+            using (await Client.DeleteAsync($"api/counters/{key}?wait=true"))
+            {
+            }
+
+            using (var added = await PostJsonAsync($"api/counters/{key}/add?wait=true", """{"delta": 3}"""))
+            {
+                var counter = await ReadCounterAsync(added);
+                Assert.Equal((key, 3L), (counter.Key, counter.Value));
+            }
+
+            using (var accepted = await PostJsonAsync($"api/counters/{key}/add", """{"delta": 4}"""))
+            {
+                Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+                Assert.EndsWith($"/api/counters/{key}", accepted.Headers.Location?.OriginalString);
+            }
+
+            Assert.Equal((key, 7L), ((await AddAsync(key, 0)).Key, (await GetAsync(key)).Value));
+            var listed = await ListAsync($"api/counters?prefix={Uri.EscapeDataString(key)}&pageSize=1000");
+            Assert.Contains(listed.Items, c => c.Key == key);
+
+            using (var reset = await Client.PostAsync($"api/counters/{key}/reset?wait=true", null))
+            {
+                Assert.Equal(0, (await ReadCounterAsync(reset)).Value);
+            }
+
+            using (var deleted = await Client.DeleteAsync($"api/counters/{key}?wait=true"))
+            {
+                Assert.True(deleted.StatusCode == HttpStatusCode.NoContent, $"DELETE {key}: {(int)deleted.StatusCode}");
+            }
+
+            using var gone = await Client.GetAsync($"api/counters/{key}");
+            await AssertProblemAsync(gone, HttpStatusCode.NotFound, "counter.notFound");
+        }
+    }
+
+    [ContractFact]
+    public async Task Bodies_LeadingUtf8ByteOrderMark_Ignored()
+    {
+        var prefix = NewPrefix();
+        using (var add = await Client.PostAsync($"api/counters/{prefix}bom/add?wait=true", WithBom("""{"delta": 3}""")))
+        {
+            Assert.Equal(3, (await ReadCounterAsync(add)).Value);
+        }
+
+        using (var batch = await Client.PostAsync("api/counters/batch", WithBom($$"""{"batchId": "{{prefix}}bom", "items": [{"key": "{{prefix}}bom", "delta": 4}]}""")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, batch.StatusCode);
+        }
+
+        Assert.Equal(7, (await AddAsync($"{prefix}bom", 0)).Value);
+
+        static ByteArrayContent WithBom(string json)
+        {
+            var content = new ByteArrayContent([0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(json)]);
+            content.Headers.ContentType = new("application/json");
+            return content;
+        }
+    }
+
+    [ContractFact]
+    public async Task Add_QuotedCharset_IsAcceptedOnAddAndBatch()
+    {
+        var prefix = NewPrefix();
+        foreach (var contentType in new[] { "application/json;charset=\"utf-8\"", "application/json; charset=\"UTF-8\"", "application/json;charset=UTF-8" })
+        {
+            var add = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"delta": 2}"""));
+            add.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            using (var response = await Client.PostAsync($"api/counters/{prefix}q/add?wait=true", add))
+            {
+                await ReadCounterAsync(response);
+            }
+
+            var batch = new ByteArrayContent(Encoding.UTF8.GetBytes($$"""{"batchId": "{{prefix}}{{contentType.Length}}", "items": [{"key": "{{prefix}}q", "delta": 1}]}"""));
+            batch.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            using (var response = await Client.PostAsync("api/counters/batch", batch))
+            {
+                Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"{contentType}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            }
+        }
+
+        var quotedOther = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"delta": 2}"""));
+        quotedOther.Headers.TryAddWithoutValidation("Content-Type", "application/json;charset=\"utf-16\"");
+        using var refused = await Client.PostAsync($"api/counters/{prefix}q/add?wait=true", quotedOther);
+        await AssertProblemAsync(refused, HttpStatusCode.UnsupportedMediaType, "body.contentType");
+    }
+
+    protected async Task<HttpResponseMessage> SendWithKeyAsync(HttpMethod method, string uri, string idempotencyKey, string? json)
+    {
+        using var request = new HttpRequestMessage(method, uri);
+        if (json is not null)
+        {
+            request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(json));
+            request.Content.Headers.ContentType = new("application/json");
+        }
+
+        request.Headers.Add("Idempotency-Key", idempotencyKey);
+        return await Client.SendAsync(request);
+    }
+
+    protected static (long Value, long Version) Pair(CounterDto counter) => (counter.Value, counter.Version);
 
     protected async Task RunParallelAddsAsync(int clients, int addsPerClient, Func<int, int, string> keyOf)
     {

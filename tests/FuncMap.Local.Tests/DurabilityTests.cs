@@ -189,6 +189,44 @@ public sealed class DurabilityTests
         }
     }
 
+    [Fact]
+    public async Task IdempotencyKey_ReusedForOtherRequestAfterRestart_Refused()
+    {
+        // The journal keeps each operation's fingerprint with its id, so replay rebuilds the window as it was.
+        using var data = new TempDirectory();
+        await using (var first = new LocalHostFactory(dataDirectory: data.Path))
+        {
+            using var client = await first.StartAsync();
+            using var accepted = await PostAddAsync(client, "fp", 5, idempotencyKey: "op-A");
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+            using var batch = await PostBatchAsync(client, "batch-fp", ("fp", 100));
+            Assert.Equal(HttpStatusCode.Accepted, batch.StatusCode);
+
+            // Without a wait, too: the owner's verdict is awaited for a write with an id.
+            using var mismatch = await PostAddAsync(client, "fp", 6, idempotencyKey: "op-A");
+            Assert.Equal((HttpStatusCode)422, mismatch.StatusCode);
+            using var replay = await PostAddAsync(client, "fp", 5, idempotencyKey: "op-A");
+            Assert.Equal((HttpStatusCode.Accepted, "true"), (replay.StatusCode, replay.Headers.GetValues("Idempotent-Replayed").Single()));
+        }
+
+        await using var second = new LocalHostFactory(dataDirectory: data.Path);
+        using var after = await second.StartAsync();
+        using (var again = await PostAddAsync(after, "fp", 6, idempotencyKey: "op-A", wait: true))
+        {
+            Assert.Equal((HttpStatusCode)422, again.StatusCode);
+        }
+
+        using (var batchAgain = await PostBatchAsync(after, "batch-fp", ("fp", 101), ("fp2", 1)))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, batchAgain.StatusCode);
+            var body = await batchAgain.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(["fp"], body.GetProperty("mismatchedKeys").EnumerateArray().Select(static e => e.GetString()));
+        }
+
+        Assert.Equal((105L, 2L), Pair(await GetAsync(after, "fp")));
+        Assert.Equal((1L, 1L), Pair(await GetAsync(after, "fp2")));
+    }
+
     private static (long Value, long Version) Pair(CounterDto counter) => (counter.Value, counter.Version);
 
     private static async Task<HttpResponseMessage> PostAddAsync(HttpClient client, string key, long delta, string? idempotencyKey = null, bool wait = false)

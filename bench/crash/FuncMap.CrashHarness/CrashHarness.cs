@@ -16,7 +16,7 @@ namespace FuncMap.Crash;
 /// </summary>
 public static class CrashHarness
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private static readonly TimeSpan ReadyDeadline = TimeSpan.FromSeconds(90);
 
     public static async Task<CrashResult> RunAsync(CrashOptions options, TextWriter output)
@@ -134,6 +134,7 @@ public static class CrashHarness
         result.Batches = t.Batches;
         result.Waits = t.Waits;
         result.VersionsReused = ledger.VersionsReused + result.VersionsReused;
+        result.ConflictingVersions = ledger.ConflictingVersions;
         result.AnswersInconsistent = ledger.AnswersInconsistent;
         result.Elapsed = clock.Elapsed;
         output.WriteLine(result.Summary());
@@ -150,7 +151,7 @@ public static class CrashHarness
     }
 
     /// <summary>Each writer keeps one write in flight; a 503 is retried with the same id (what a client does).</summary>
-    private static async Task WriteLoopAsync(HttpClient http, Uri baseAddress, string[] keys, Ledger ledger, Random random, string prefix, CancellationToken stop)
+    internal static async Task WriteLoopAsync(HttpClient http, Uri baseAddress, string[] keys, Ledger ledger, Random random, string prefix, CancellationToken stop)
     {
         for (var n = 0; !stop.IsCancellationRequested; n++)
         {
@@ -193,7 +194,7 @@ public static class CrashHarness
         }
     }
 
-    private enum Outcome
+    internal enum Outcome
     {
         Acknowledged,
         Busy,
@@ -204,7 +205,7 @@ public static class CrashHarness
     /// Sends one write. Only a first attempt's wait answer is recorded as the version this write got: a
     /// re-sent write that was applied before answers as a duplicate, with the counter as it is now.
     /// </summary>
-    private static async Task<Outcome> SendAsync(HttpClient http, Uri baseAddress, Write write, Ledger ledger, CancellationToken cancellationToken, bool firstAttempt = false)
+    internal static async Task<Outcome> SendAsync(HttpClient http, Uri baseAddress, Write write, Ledger ledger, CancellationToken cancellationToken, bool firstAttempt = false)
     {
         using var request = write.Kind == WriteKind.Batch
             ? new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "api/counters/batch"))
@@ -229,6 +230,7 @@ public static class CrashHarness
                 {
                     var counter = await response.Content.ReadFromJsonAsync<CounterDto>(Json, cancellationToken);
                     ledger.Answered(write.Keys[0], counter!.Value, counter.Version);
+                    ledger.Observed(write.Keys[0], counter.Version, counter.Value);
                 }
 
                 return Outcome.Acknowledged;
@@ -249,7 +251,7 @@ public static class CrashHarness
     }
 
     /// <summary>Re-sends every write of unknown outcome with its own id until each is acknowledged.</summary>
-    private static async Task ResendUnknownAsync(HttpClient http, Uri baseAddress, Ledger ledger, int parallelism)
+    internal static async Task ResendUnknownAsync(HttpClient http, Uri baseAddress, Ledger ledger, int parallelism)
     {
         for (var attempt = 0; ledger.UnknownWrites() is { Length: > 0 } pending; attempt++)
         {
@@ -272,7 +274,7 @@ public static class CrashHarness
     /// Reads every key and checks acknowledged ≤ value ≤ acknowledged + unknown (exact: value = acknowledged,
     /// nothing unknown left), value = version (only adds of 1) and version ≥ every version a wait answered.
     /// </summary>
-    private static async Task CheckRangesAsync(HttpClient http, Uri baseAddress, string[] keys, Ledger ledger, CrashResult result, bool exact)
+    internal static async Task CheckRangesAsync(HttpClient http, Uri baseAddress, string[] keys, Ledger ledger, CrashResult result, bool exact)
     {
         var values = new Dictionary<string, CounterDto>();
         string? token = null;
@@ -294,6 +296,11 @@ public static class CrashHarness
         {
             var (acknowledged, unknown) = ledger.Of(key);
             var (value, version) = values.TryGetValue(key, out var counter) ? (counter.Value, counter.Version) : (0L, 0L);
+            if (counter is not null)
+            {
+                ledger.Observed(key, version, value);
+            }
+
             lost += Math.Max(0, acknowledged - value);
             duplicated += Math.Max(0, value - (acknowledged + unknown));
             appliedUnknown += Math.Clamp(value - acknowledged, 0, unknown);
@@ -318,7 +325,7 @@ public static class CrashHarness
         }
     }
 
-    private static string FindRepositoryRoot()
+    internal static string FindRepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
@@ -331,9 +338,9 @@ public static class CrashHarness
         throw new InvalidOperationException("No repository root (a folder with FuncMap.sln) above " + AppContext.BaseDirectory);
     }
 
-    private sealed record CounterDto(string Key, long Value, long Version);
+    internal sealed record CounterDto(string Key, long Value, long Version);
 
-    private sealed record CounterPageDto(List<CounterDto> Items, string? ContinuationToken);
+    internal sealed record CounterPageDto(List<CounterDto> Items, string? ContinuationToken);
 }
 
 /// <summary>What a crash run found.</summary>
@@ -369,6 +376,24 @@ public sealed class CrashResult
 
     public int Checks { get; set; }
 
+    /// <summary>Two-host mode: owner changes done, by how the old owner left.</summary>
+    public int Switches { get; set; }
+
+    public int SwitchesByStop { get; set; }
+
+    public int SwitchesByCrash { get; set; }
+
+    public int SwitchesByPause { get; set; }
+
+    /// <summary>Two-host mode: starts of the other host refused while the owner had crashed (lease live or unclean).</summary>
+    public int RefusedTakeovers { get; set; }
+
+    /// <summary>Two-host mode: writes a paused owner acknowledged after it woke up behind a newer owner (must stay 0).</summary>
+    public long StaleAcknowledged { get; set; }
+
+    /// <summary>Versions of a key seen with two different values, in any read or answer (must stay 0).</summary>
+    public long ConflictingVersions { get; set; }
+
     public string? Error { get; set; }
 
     public string DataDirectory { get; set; } = "";
@@ -377,7 +402,28 @@ public sealed class CrashResult
 
     public TimeSpan Elapsed { get; set; }
 
-    public bool Passed => Error is null && Lost == 0 && Duplicated == 0 && VersionsReused == 0 && AnswersInconsistent == 0 && Kills > 0 && AcknowledgedFirstTime > 0;
+    public bool Passed => Error is null && Lost == 0 && Duplicated == 0 && VersionsReused == 0 && AnswersInconsistent == 0
+        && StaleAcknowledged == 0 && ConflictingVersions == 0 && (Kills > 0 || Switches > 0) && AcknowledgedFirstTime > 0;
+
+    public string TwoHostSummary() =>
+        $"""
+        switches: {Switches} (stop {SwitchesByStop}, crash {SwitchesByCrash}, pause {SwitchesByPause}); takeovers refused while the owner had crashed: {RefusedTakeovers}; {Checks} checks, {Elapsed.TotalSeconds:0} s
+        writes: {Writes:N0} ({Operations:N0} counter operations; {Waits:N0} with wait, {Batches:N0} batches); acknowledged at once: {AcknowledgedFirstTime:N0}; unknown outcome: {Unknown:N0} (re-sent with the same id)
+        lost: {Lost}; duplicated: {Duplicated}; versions with two values: {ConflictingVersions}; acknowledged by a stale owner: {StaleAcknowledged}; versions reused or inconsistent: {VersionsReused}
+        {(Passed ? "PASSED" : "FAILED" + (Error is null ? "" : ": " + Error))}
+        """;
+
+    public string ToTwoHostMarkdown(CrashOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return $"""
+            Last run: {DateTime.UtcNow:yyyy-MM-dd}, `bash bench/crash/run.sh --switches {options.Switches} --seed {options.Seed}` (two hosts with their own data directories on one Azurite, lease 6 s; {options.Writers} writers, {options.Keys} keys, {Environment.ProcessorCount} cores). Each switch: the owner is stopped (SIGTERM), crashed (SIGKILL: the other host's start is refused, the owner recovers from its journal and then stops) or paused (SIGSTOP after its writes were snapshotted; the other host takes over with `--allow-unclean-takeover`; writes sent to the paused owner must not be acknowledged when it wakes).
+
+            | switches (stop / crash / pause) | writes (counter ops) | acknowledged at once | unknown outcome | lost | duplicated | versions with two values | acknowledged by a stale owner | result |
+            |---:|---:|---:|---:|---:|---:|---:|---:|---|
+            | {Switches} ({SwitchesByStop} / {SwitchesByCrash} / {SwitchesByPause}) | {Writes:N0} ({Operations:N0}) | {AcknowledgedFirstTime:N0} | {Unknown:N0} | {Lost} | {Duplicated} | {ConflictingVersions} | {StaleAcknowledged} | {(Passed ? "passed" : "FAILED")} |
+            """;
+    }
 
     public string Summary() =>
         $"""

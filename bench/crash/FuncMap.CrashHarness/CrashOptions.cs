@@ -32,10 +32,13 @@ public sealed record CrashOptions
     /// <summary>Whether to start Azurite for the host's storage (snapshots, lease): auto when the repository has it installed.</summary>
     public bool? Azurite { get; init; }
 
+    /// <summary>Two-host mode when above 0: how many times ownership moves between two hosts on one storage.</summary>
+    public int Switches { get; init; }
+
     /// <summary>The host's durability mode: Journal (what is verified), or Snapshot as the control that must fail.</summary>
     public string Durability { get; init; } = "Journal";
 
-    /// <summary>Parses <c>--kills N --seconds S --seed N --writers N --keys N --host P --data D --markdown F --durability Journal|Snapshot --azurite|--no-azurite</c>.</summary>
+    /// <summary>Parses <c>--switches N --kills N --seconds S --seed N --writers N --keys N --host P --data D --markdown F --durability Journal|Snapshot --azurite|--no-azurite</c>.</summary>
     public static CrashOptions Parse(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -45,6 +48,7 @@ public sealed record CrashOptions
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
             options = args[i] switch
             {
+                "--switches" => options with { Switches = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--kills" => options with { Kills = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--seconds" => options with { Seconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--seed" => options with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) },
@@ -60,7 +64,7 @@ public sealed record CrashOptions
             };
         }
 
-        if (options.Kills < 1 || options.Seconds <= 0 || options.Writers < 1 || options.Keys < 4)
+        if (options.Switches < 0 || options.Kills < 1 || options.Seconds <= 0 || options.Writers < 1 || options.Keys < 4)
         {
             throw new ArgumentException("--kills ≥ 1, --seconds > 0, --writers ≥ 1 and --keys ≥ 4 are required.");
         }

@@ -38,9 +38,13 @@ public sealed class HostProcess : IDisposable
     /// <summary>True while the process runs.</summary>
     public bool IsRunning => _process is { HasExited: false };
 
-    /// <summary>Starts the host on a new free port (a killed host's port may linger in TIME_WAIT).</summary>
-    public void Start()
+    /// <summary>The exit code of the last process that exited (null while one runs or before the first).</summary>
+    public int? ExitCode { get; private set; }
+
+    /// <summary>Starts the host on a new free port (a killed host's port may linger in TIME_WAIT), with extra command-line arguments.</summary>
+    public void Start(params string[] arguments)
     {
+        ExitCode = null;
         var port = FreePort();
         BaseAddress = new Uri($"http://127.0.0.1:{port}/");
         var start = new ProcessStartInfo("dotnet")
@@ -53,6 +57,10 @@ public sealed class HostProcess : IDisposable
         start.ArgumentList.Add(_dll);
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add(BaseAddress.ToString().TrimEnd('/'));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
         foreach (var (key, value) in _environment)
         {
             start.Environment[key] = value;
@@ -102,6 +110,26 @@ public sealed class HostProcess : IDisposable
         }
     }
 
+    /// <summary>Waits until the process exits by itself (a refused start, a lost lease); returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan deadline)
+    {
+        var process = _process ?? throw new InvalidOperationException("Not started.");
+        using var timeout = new CancellationTokenSource(deadline);
+        await process.WaitForExitAsync(timeout.Token);
+        var code = process.ExitCode;
+        Write($"---- exited by itself, exit code {code}, at {DateTimeOffset.UtcNow:O}");
+        process.Dispose();
+        _process = null;
+        ExitCode = code;
+        return code;
+    }
+
+    /// <summary>SIGSTOP: the process is frozen (its clocks keep running) until <see cref="ResumeAsync"/>.</summary>
+    public Task PauseAsync() => SignalAsync("-STOP", "paused (SIGSTOP)");
+
+    /// <summary>SIGCONT after <see cref="PauseAsync"/>.</summary>
+    public Task ResumeAsync() => SignalAsync("-CONT", "resumed (SIGCONT)");
+
     /// <summary>SIGKILL (the whole process tree) and wait for the exit.</summary>
     public void Kill()
     {
@@ -117,16 +145,24 @@ public sealed class HostProcess : IDisposable
     public async Task StopAsync()
     {
         var process = _process ?? throw new InvalidOperationException("Not started.");
-        using (var term = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-TERM", process.Id.ToString(CultureInfo.InvariantCulture) }, UseShellExecute = false }))
-        {
-            await term!.WaitForExitAsync();
-        }
-
+        await SignalAsync("-TERM", "stopping (SIGTERM)");
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await process.WaitForExitAsync(deadline.Token);
         Write($"---- stopped (SIGTERM), exit code {process.ExitCode}, at {DateTimeOffset.UtcNow:O}");
+        ExitCode = process.ExitCode;
         process.Dispose();
         _process = null;
+    }
+
+    private async Task SignalAsync(string signal, string what)
+    {
+        var process = _process ?? throw new InvalidOperationException("Not started.");
+        using (var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { signal, process.Id.ToString(CultureInfo.InvariantCulture) }, UseShellExecute = false }))
+        {
+            await kill!.WaitForExitAsync();
+        }
+
+        Write($"---- {what} at {DateTimeOffset.UtcNow:O}");
     }
 
     public void Dispose()

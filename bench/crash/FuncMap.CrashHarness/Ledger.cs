@@ -46,6 +46,7 @@ public sealed class Ledger
     private readonly Dictionary<string, long> _acknowledged = [];
     private readonly Dictionary<string, long> _unknownPerKey = [];
     private readonly Dictionary<string, HashSet<long>> _answeredVersions = [];
+    private readonly Dictionary<(string Key, long Version), long> _observed = [];
 
     public Ledger(IEnumerable<string> keys)
     {
@@ -62,6 +63,37 @@ public sealed class Ledger
 
     /// <summary><c>wait=true</c> answers whose value differed from their version (must stay 0: only adds of 1).</summary>
     public long AnswersInconsistent { get; private set; }
+
+    /// <summary>Versions of a key seen with two different values, in any read or answer (must stay 0).</summary>
+    public long ConflictingVersions { get; private set; }
+
+    /// <summary>Records a value seen for a key's version (a read or a wait answer); a second value for it is a conflict.</summary>
+    public void Observed(string key, long version, long value)
+    {
+        lock (_gate)
+        {
+            if (_observed.TryGetValue((key, version), out var seen))
+            {
+                if (seen != value)
+                {
+                    ConflictingVersions++;
+                }
+            }
+            else
+            {
+                _observed[(key, version)] = value;
+            }
+        }
+    }
+
+    /// <summary>Whether every key's value in <paramref name="rows"/> is its acknowledged count (nothing unknown).</summary>
+    public bool AllPersisted(IReadOnlyDictionary<string, long> rows)
+    {
+        lock (_gate)
+        {
+            return _unknown.Count == 0 && _acknowledged.All(p => (rows.TryGetValue(p.Key, out var v) ? v : 0) == p.Value);
+        }
+    }
 
     public void Sent(Write write)
     {

@@ -32,10 +32,14 @@ public static class DeltaParser
             : new(field, "delta.range", $"\"delta\" must be between {long.MinValue} and {long.MaxValue}; got {Truncate(raw)}.");
     }
 
-    /// <summary>Parses the body of an add request. An empty body (or only whitespace) means <see cref="DefaultDelta"/>.</summary>
+    /// <summary>
+    /// Parses the body of an add request. An empty body (or only whitespace) means <see cref="DefaultDelta"/>; a leading
+    /// UTF-8 byte order mark is ignored (<see cref="IncrementBatchParser.SkipByteOrderMark"/>).
+    /// </summary>
     public static ValidationError? ParseAddBody(ReadOnlySpan<byte> utf8Json, out long delta)
     {
         delta = DefaultDelta;
+        utf8Json = IncrementBatchParser.SkipByteOrderMark(utf8Json);
         if (utf8Json.Trim(" \t\r\n"u8).IsEmpty)
         {
             return null;

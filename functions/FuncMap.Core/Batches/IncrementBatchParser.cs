@@ -51,9 +51,20 @@ public static class IncrementBatchParser
 
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 8 };
 
-    /// <summary>Parses a batch from a UTF-8 JSON body.</summary>
+    /// <summary>
+    /// <paramref name="utf8"/> without a leading UTF-8 byte order mark (EF BB BF). RFC 8259 §8.1: senders must not
+    /// add one, but parsers may ignore it; in UTF-8 it carries no information, System.Text.Json's stream reader
+    /// ignores it too, and refusing it would reject (or poison) a valid batch whose only flaw is an encoder's
+    /// default (PowerShell 5, <c>Encoding.UTF8</c> with its preamble, editors). So every JSON input is read past it:
+    /// queue messages (plain, and inside base64), batch and add bodies.
+    /// </summary>
+    public static ReadOnlySpan<byte> SkipByteOrderMark(ReadOnlySpan<byte> utf8) =>
+        utf8.StartsWith("\uFEFF"u8) ? utf8[3..] : utf8;
+
+    /// <summary>Parses a batch from a UTF-8 JSON body (a leading byte order mark is ignored).</summary>
     public static BatchParseResult Parse(ReadOnlySpan<byte> utf8Json)
     {
+        utf8Json = SkipByteOrderMark(utf8Json);
         JsonDocument document;
         try
         {
@@ -75,6 +86,7 @@ public static class IncrementBatchParser
     /// <summary>
     /// Parses a queue message: UTF-8 JSON, either plain or base64-encoded (both are accepted,
     /// so senders that use the SDK's default base64 encoding and senders that do not both work).
+    /// A leading UTF-8 byte order mark is ignored (<see cref="SkipByteOrderMark"/>).
     /// </summary>
     public static BatchParseResult ParseQueueMessage(ReadOnlySpan<byte> message)
     {
@@ -84,7 +96,7 @@ public static class IncrementBatchParser
                 $"A queue message is at most {MaxQueueMessageBytes} bytes; this one has {message.Length}."));
         }
 
-        var trimmed = message.Trim(" \t\r\n"u8);
+        var trimmed = SkipByteOrderMark(message).Trim(" \t\r\n"u8);
         if (trimmed.IsEmpty)
         {
             return BatchParseResult.Failure(new ValidationError("$", "message.empty", "The queue message is empty."));
@@ -102,7 +114,7 @@ public static class IncrementBatchParser
             if (status != OperationStatus.Done)
             {
                 return BatchParseResult.Failure(new ValidationError("$", "message.encoding",
-                    "The queue message is neither JSON nor base64-encoded JSON."));
+                    $"The queue message is neither JSON (it would start with '{{') nor base64-encoded JSON: it starts with {Describe(trimmed)}."));
             }
 
             return Parse(decoded.AsSpan(0, written));
@@ -220,37 +232,49 @@ public static class IncrementBatchParser
         return Aggregate(batchId!, parsed);
     }
 
-    /// <summary>Sums the items of each key (checked), keeping the order in which keys first appear.</summary>
+    /// <summary>
+    /// Sums the items of each key, keeping the order in which keys first appear. The sums are exact (Int128:
+    /// 10,000 Int64 items cannot overflow it), and a key is refused only when its total does not fit in an
+    /// Int64, so the outcome never depends on the order of the items.
+    /// </summary>
     public static BatchParseResult Aggregate(string batchId, IReadOnlyList<IncrementItem> items)
     {
+        ArgumentNullException.ThrowIfNull(items);
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
-        var deltas = new List<KeyDelta>(items.Count);
+        var keys = new List<string>(items.Count);
+        var sums = new List<Int128>(items.Count);
         foreach (var item in items)
         {
             if (index.TryGetValue(item.Key, out var at))
             {
-                var current = deltas[at];
-                long sum;
-                try
-                {
-                    sum = checked(current.Delta + item.Delta);
-                }
-                catch (OverflowException)
-                {
-                    return BatchParseResult.Failure(new ValidationError("items", "batch.overflow",
-                        $"The items for key \"{item.Key}\" add up to more than an Int64 can hold."));
-                }
-
-                deltas[at] = current with { Delta = sum };
+                sums[at] += item.Delta;
             }
             else
             {
-                index.Add(item.Key, deltas.Count);
-                deltas.Add(new KeyDelta(item.Key, item.Delta));
+                index.Add(item.Key, keys.Count);
+                keys.Add(item.Key);
+                sums.Add(item.Delta);
             }
         }
 
-        return BatchParseResult.Success(new IncrementBatch(batchId, items.Count, deltas));
+        var deltas = new List<KeyDelta>(keys.Count);
+        ErrorList? errors = null;
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (sums[i] < long.MinValue || sums[i] > long.MaxValue)
+            {
+                (errors ??= new ErrorList()).Add(new ValidationError("items", "batch.overflow",
+                    $"The items for key \"{keys[i]}\" add up to {sums[i]}, outside the Int64 range."));
+            }
+            else
+            {
+                deltas.Add(new KeyDelta(keys[i], (long)sums[i]));
+            }
+        }
+
+        return errors is null
+            ? BatchParseResult.Success(new IncrementBatch(batchId, items.Count, deltas))
+            : BatchParseResult.Failure(errors.ToList());
     }
 
     private static bool TryParseItem(JsonElement item, string path, ErrorList errors, out IncrementItem parsed)
@@ -342,6 +366,19 @@ public static class IncrementBatchParser
         var first = !flag;
         flag = true;
         return first;
+    }
+
+    /// <summary>The first bytes of a message that is neither JSON nor base64, printably (at most 8, as hex when not printable ASCII).</summary>
+    private static string Describe(ReadOnlySpan<byte> start)
+    {
+        var head = start[..Math.Min(start.Length, 8)];
+        var printable = true;
+        foreach (var b in head)
+        {
+            printable &= b is >= 0x20 and < 0x7F;
+        }
+
+        return printable ? $"\"{Encoding.ASCII.GetString(head)}\"" : $"the bytes {Convert.ToHexString(head)}";
     }
 
     internal static string Describe(JsonValueKind kind) => kind switch

@@ -31,6 +31,6 @@ public readonly record struct CounterSnapshot(string Key, long Value, long Versi
 /// <param name="Counter">The counter after the operation (for <see cref="OperationStatus.Duplicate"/>, its current state); default when it does not exist.</param>
 public readonly record struct OperationResult(OperationStatus Status, CounterSnapshot Counter)
 {
-    /// <summary>True for <see cref="OperationStatus.Applied"/> and <see cref="OperationStatus.Duplicate"/>.</summary>
+    /// <summary>True for <see cref="OperationStatus.Applied"/> and <see cref="OperationStatus.Duplicate"/> (a replay).</summary>
     public bool Succeeded => Status is OperationStatus.Applied or OperationStatus.Duplicate;
 }

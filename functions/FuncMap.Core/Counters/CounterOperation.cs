@@ -27,6 +27,12 @@ public enum OperationStatus : byte
 
     /// <summary>The result would not fit in an Int64; nothing changed.</summary>
     Overflow = 4,
+
+    /// <summary>
+    /// The operation id was applied before for a different request (another kind or delta); nothing changed.
+    /// HTTP answers 422 <c>idempotency.mismatch</c>.
+    /// </summary>
+    Mismatch = 5,
 }
 
 /// <summary>One operation on one counter, as the owner receives it.</summary>

@@ -3,30 +3,36 @@ namespace FuncMap.Counters;
 /// <summary>
 /// The one transition function of a counter, shared by the local engine and the Durable entity:
 /// checked Int64 arithmetic (an overflowing add is rejected, never wrapped), version +1 per applied
-/// operation, and at-most-once application per operation id within the <see cref="OperationWindow"/>.
+/// operation, and at-most-once application per operation id within the <see cref="OperationWindow"/>, which
+/// also refuses an id reused for a different request.
 /// </summary>
 public static class CounterRules
 {
     /// <summary>
     /// Applies <paramref name="operation"/> to <paramref name="data"/> at <paramref name="nowTicks"/> (UTC ticks).
-    /// <paramref name="window"/> may be null only for operations without an id.
-    /// On anything but <see cref="OperationStatus.Applied"/>, <paramref name="data"/> is unchanged.
+    /// <paramref name="window"/> may be null only for operations without an id. An id already in the window
+    /// answers <see cref="OperationStatus.Duplicate"/> for the same request (same kind and delta) and
+    /// <see cref="OperationStatus.Mismatch"/> for another one; an applied operation's id and fingerprint are
+    /// remembered. On anything but <see cref="OperationStatus.Applied"/>, <paramref name="data"/> is unchanged.
     /// </summary>
     public static OperationStatus Apply(ref CounterData data, OperationWindow? window, in CounterOperation operation, long nowTicks)
     {
-        if (operation.OperationId is { } id)
+        if (operation.OperationId is not null)
         {
             ArgumentNullException.ThrowIfNull(window);
-            if (window.Contains(id))
+            switch (window.Match(operation))
             {
-                return OperationStatus.Duplicate;
+                case WindowMatch.Same:
+                    return OperationStatus.Duplicate;
+                case WindowMatch.Different:
+                    return OperationStatus.Mismatch;
             }
         }
 
         var status = Transition(ref data, operation, nowTicks);
-        if (status == OperationStatus.Applied && operation.OperationId is { } applied)
+        if (status == OperationStatus.Applied && operation.OperationId is not null)
         {
-            window!.Add(applied);
+            window!.Add(OperationWindow.Entry(operation));
         }
 
         return status;

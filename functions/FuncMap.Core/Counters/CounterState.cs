@@ -19,7 +19,10 @@ public sealed class CounterState
     /// <summary>False for a deleted counter kept as a tombstone until the snapshot removes its row.</summary>
     public bool Exists { get; set; }
 
-    /// <summary>The recent operation ids, oldest first (see <see cref="OperationWindow"/>).</summary>
+    /// <summary>
+    /// The recent operations, oldest first: <see cref="OperationWindow"/> entries (<c>{id}\t{fingerprint}</c>, or a
+    /// bare id in state written before fingerprints, which still loads).
+    /// </summary>
     public string[] RecentOperationIds { get; set; } = [];
 
     /// <summary>Applies <paramref name="operation"/> at <paramref name="now"/>.</summary>

@@ -1,95 +1,168 @@
+using System.Globalization;
+
 namespace FuncMap.Counters;
 
+/// <summary>How an operation id compares with the window.</summary>
+public enum WindowMatch : byte
+{
+    /// <summary>The id is not in the window: the operation is new.</summary>
+    None = 0,
+
+    /// <summary>The id was applied for the same request (same kind and delta): a repeat, answered as a replay.</summary>
+    Same = 1,
+
+    /// <summary>The id was applied for a different request: refused (<c>idempotency.mismatch</c>).</summary>
+    Different = 2,
+}
+
 /// <summary>
-/// The ids of the most recent operations applied to one counter, oldest first, at most
-/// <see cref="Capacity"/> of them. An operation whose id is in the window is a duplicate and is not
-/// applied again. The bound is by count, not time: a retry arriving after 64 newer operations with
-/// ids on the same counter is applied again (documented in the README).
+/// The most recent operations applied to one counter, oldest first, at most <see cref="Capacity"/> of them:
+/// for each, its id and a fingerprint of what it did (kind and delta), as one entry
+/// <c>{id}\t{fingerprint}</c> (<see cref="Entry"/>). Ids are printable ASCII, so the tab never occurs in one
+/// and the entries keep the persisted shape, a string per operation (the table's newline-separated
+/// <c>OperationIds</c>, the journal's operation id field, the entity's state).
+/// An operation whose id is in the window is a repeat when its fingerprint is the same, and is refused when it
+/// differs (draft-ietf-httpapi-idempotency-key-header: a key reused for another request). An entry written
+/// before fingerprints existed (a bare id) matches its id as <see cref="WindowMatch.Same"/>: what that request
+/// was is unknown, and answering a repeat as a replay is what such an entry meant when it was written.
+/// The bound is by count, not time: a retry arriving after 64 newer operations with ids on the same counter
+/// is applied again (documented in the README).
 /// </summary>
 public sealed class OperationWindow
 {
-    /// <summary>How many operation ids are remembered per counter.</summary>
+    /// <summary>How many operations are remembered per counter.</summary>
     public const int Capacity = 64;
 
-    private string[] _ids;
+    /// <summary>Separates the id from the fingerprint inside an entry.</summary>
+    public const char Separator = '\t';
+
+    private string[] _entries;
     private int _start;
     private int _count;
 
     /// <summary>An empty window.</summary>
     public OperationWindow()
     {
-        _ids = new string[4];
+        _entries = new string[4];
     }
 
-    /// <summary>A window holding <paramref name="ids"/> (oldest first; only the newest <see cref="Capacity"/> are kept).</summary>
-    public OperationWindow(IEnumerable<string>? ids)
+    /// <summary>A window holding <paramref name="entries"/> (oldest first; only the newest <see cref="Capacity"/> are kept).</summary>
+    public OperationWindow(IEnumerable<string>? entries)
         : this()
     {
-        if (ids is null)
+        if (entries is null)
         {
             return;
         }
 
-        foreach (var id in ids)
+        foreach (var entry in entries)
         {
-            Add(id);
+            Add(entry);
         }
     }
 
-    /// <summary>How many ids the window holds.</summary>
+    /// <summary>How many operations the window holds.</summary>
     public int Count => _count;
 
-    /// <summary>True when an operation with <paramref name="id"/> was applied within the window.</summary>
-    public bool Contains(string id)
+    /// <summary>The fingerprint of what <paramref name="operation"/> does: <c>add:{delta}</c>, <c>reset</c> or <c>delete</c>.</summary>
+    public static string Fingerprint(in CounterOperation operation) => operation.Kind switch
     {
-        for (var i = 0; i < _count; i++)
-        {
-            if (string.Equals(_ids[(_start + i) % _ids.Length], id, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
+        CounterOperationKind.Add => "add:" + operation.Delta.ToString(CultureInfo.InvariantCulture),
+        CounterOperationKind.Reset => "reset",
+        CounterOperationKind.Delete => "delete",
+        _ => throw new ArgumentOutOfRangeException(nameof(operation), operation.Kind, "Unknown operation kind."),
+    };
 
-        return false;
+    /// <summary>The entry that remembers <paramref name="operation"/> (which must carry an id).</summary>
+    public static string Entry(in CounterOperation operation)
+    {
+        var id = operation.OperationId ?? throw new ArgumentException("Only operations with an id are remembered.", nameof(operation));
+        return id + Separator + Fingerprint(operation);
     }
 
-    /// <summary>Remembers <paramref name="id"/>, forgetting the oldest id when the window is full.</summary>
-    public void Add(string id)
+    /// <summary>The id part of an entry.</summary>
+    public static ReadOnlySpan<char> IdOf(string entry)
     {
-        ArgumentNullException.ThrowIfNull(id);
-        if (_count == _ids.Length && _ids.Length < Capacity)
+        ArgumentNullException.ThrowIfNull(entry);
+        var tab = entry.IndexOf(Separator, StringComparison.Ordinal);
+        return tab < 0 ? entry : entry.AsSpan(0, tab);
+    }
+
+    /// <summary>How <paramref name="operation"/> (which must carry an id) compares with the window.</summary>
+    public WindowMatch Match(in CounterOperation operation)
+    {
+        var id = operation.OperationId ?? throw new ArgumentException("Only operations with an id are matched.", nameof(operation));
+        var index = IndexOf(id);
+        if (index < 0)
         {
-            var grown = new string[Math.Min(Capacity, _ids.Length * 2)];
+            return WindowMatch.None;
+        }
+
+        var entry = _entries[index];
+        if (entry.Length == id.Length)
+        {
+            // A bare id from before fingerprints: taken as the same request (see the type's remarks).
+            return WindowMatch.Same;
+        }
+
+        return entry.AsSpan(id.Length + 1).SequenceEqual(Fingerprint(operation)) ? WindowMatch.Same : WindowMatch.Different;
+    }
+
+    /// <summary>True when an operation with <paramref name="id"/> was applied within the window, whatever it did.</summary>
+    public bool Contains(ReadOnlySpan<char> id) => IndexOf(id) >= 0;
+
+    /// <summary>Remembers <paramref name="entry"/> (see <see cref="Entry"/>), forgetting the oldest when the window is full.</summary>
+    public void Add(string entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (_count == _entries.Length && _entries.Length < Capacity)
+        {
+            var grown = new string[Math.Min(Capacity, _entries.Length * 2)];
             for (var i = 0; i < _count; i++)
             {
-                grown[i] = _ids[(_start + i) % _ids.Length];
+                grown[i] = _entries[(_start + i) % _entries.Length];
             }
 
-            _ids = grown;
+            _entries = grown;
             _start = 0;
         }
 
-        if (_count == _ids.Length)
+        if (_count == _entries.Length)
         {
-            _ids[_start] = id;
-            _start = (_start + 1) % _ids.Length;
+            _entries[_start] = entry;
+            _start = (_start + 1) % _entries.Length;
         }
         else
         {
-            _ids[(_start + _count) % _ids.Length] = id;
+            _entries[(_start + _count) % _entries.Length] = entry;
             _count++;
         }
     }
 
-    /// <summary>The ids, oldest first.</summary>
+    /// <summary>The entries, oldest first.</summary>
     public string[] ToArray()
     {
         var result = new string[_count];
         for (var i = 0; i < _count; i++)
         {
-            result[i] = _ids[(_start + i) % _ids.Length];
+            result[i] = _entries[(_start + i) % _entries.Length];
         }
 
         return result;
+    }
+
+    /// <summary>The slot of the newest entry for <paramref name="id"/>, or -1.</summary>
+    private int IndexOf(ReadOnlySpan<char> id)
+    {
+        for (var i = _count - 1; i >= 0; i--)
+        {
+            var slot = (_start + i) % _entries.Length;
+            if (IdOf(_entries[slot]).SequenceEqual(id))
+            {
+                return slot;
+            }
+        }
+
+        return -1;
     }
 }

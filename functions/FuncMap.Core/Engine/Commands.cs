@@ -84,7 +84,7 @@ internal sealed class OperationCompletion() : TaskCompletionSource<OperationResu
 
 /// <summary>
 /// The reply of a whole batch: completes when every key's operation is applied (and durable),
-/// counting the keys whose add was rejected for overflow.
+/// counting the keys whose add was rejected for overflow or for a batch id used before with another delta.
 /// </summary>
 internal sealed class BatchCompletion : TaskCompletionSource<BatchResult>, ICompletion
 {
@@ -93,6 +93,7 @@ internal sealed class BatchCompletion : TaskCompletionSource<BatchResult>, IComp
     private int _applied;
     private int _duplicates;
     private List<string>? _overflowed;
+    private List<string>? _mismatched;
     private readonly Lock _gate = new();
 
     public BatchCompletion(string batchId, int keys)
@@ -119,11 +120,18 @@ internal sealed class BatchCompletion : TaskCompletionSource<BatchResult>, IComp
                 }
 
                 break;
+            case OperationStatus.Mismatch:
+                lock (_gate)
+                {
+                    (_mismatched ??= []).Add(result.Counter.Key);
+                }
+
+                break;
         }
 
         if (Interlocked.Decrement(ref _remaining) == 0)
         {
-            TrySetResult(new BatchResult(_batchId, Volatile.Read(ref _applied), Volatile.Read(ref _duplicates), _overflowed ?? []));
+            TrySetResult(new BatchResult(_batchId, Volatile.Read(ref _applied), Volatile.Read(ref _duplicates), _overflowed ?? [], _mismatched ?? []));
         }
     }
 

@@ -79,16 +79,18 @@ public sealed class CounterEngine : IAsyncDisposable
 
     /// <summary>
     /// Loads a counter before <see cref="Start"/>: from the snapshot table (<paramref name="persisted"/> true)
-    /// or from the journal (false: it still needs a snapshot). Of two loads of one key the higher version wins.
+    /// or from the journal (false: it still needs a snapshot). Of two loads of one key, the one written under the
+    /// newer lease <paramref name="epoch"/> wins (0: no lease, the local host without storage and the tests); under
+    /// one epoch the higher version wins.
     /// </summary>
-    public void Load(string key, in CounterData data, IEnumerable<string>? recentOperationIds, bool persisted)
+    public void Load(string key, in CounterData data, IEnumerable<string>? recentOperationIds, bool persisted, long epoch = 0)
     {
         if (Volatile.Read(ref _state) != 0)
         {
             throw new InvalidOperationException("Counters can only be loaded before the engine starts.");
         }
 
-        _shards[ShardOf(key)].Load(key, data, recentOperationIds, persisted);
+        _shards[ShardOf(key)].Load(key, data, recentOperationIds, persisted, epoch);
     }
 
     /// <summary>Starts the owner loops.</summary>
@@ -97,6 +99,11 @@ public sealed class CounterEngine : IAsyncDisposable
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
         {
             throw new InvalidOperationException("The engine was already started.");
+        }
+
+        foreach (var shard in _shards)
+        {
+            shard.EndLoading();
         }
 
         _loops = Array.ConvertAll(_shards, shard => Task.Run(shard.RunAsync));
@@ -143,11 +150,13 @@ public sealed class CounterEngine : IAsyncDisposable
 
     /// <summary>
     /// Accepts an operation durably: with a log, waits until it is applied and durable (the result is
-    /// returned); without one, returns once the mailbox accepted it (null result).
+    /// returned); without one, returns once the mailbox accepted it (null result). An operation with an id
+    /// always waits for its owner's verdict (returned), because only the owner can tell a repeat (a replay)
+    /// and an id reused for another request (refused) from a new operation.
     /// </summary>
     public async Task<OperationResult?> AcceptAsync(string key, CounterOperation operation, CancellationToken cancellationToken = default)
     {
-        if (IsJournaled)
+        if (IsJournaled || operation.OperationId is not null)
         {
             return await ExecuteAsync(key, operation, cancellationToken).ConfigureAwait(false);
         }
@@ -168,7 +177,7 @@ public sealed class CounterEngine : IAsyncDisposable
         if (batch.Deltas.Count == 0)
         {
             // Nothing to post, so no owner would ever complete the batch.
-            return new BatchResult(batch.BatchId, 0, 0, []);
+            return new BatchResult(batch.BatchId, 0, 0, [], []);
         }
 
         // One mailbox item per shard, not per key: the owner applies its part of the batch in one go.

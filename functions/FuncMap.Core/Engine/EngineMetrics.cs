@@ -58,6 +58,7 @@ internal sealed class EngineMetrics
         Add(OperationStatus.Duplicate, tally.Duplicates);
         Add(OperationStatus.NotFound, tally.NotFound);
         Add(OperationStatus.Overflow, tally.Overflows);
+        Add(OperationStatus.Mismatch, tally.Mismatches);
     }
 
     public void Rejected(string reason) =>
@@ -78,6 +79,7 @@ internal sealed class EngineMetrics
         OperationStatus.Applied => "applied",
         OperationStatus.Duplicate => "duplicate",
         OperationStatus.NotFound => "not_found",
+        OperationStatus.Mismatch => "idempotency_mismatch",
         _ => "overflow",
     };
 }
@@ -89,4 +91,5 @@ internal struct OutcomeTally
     public int Duplicates;
     public int NotFound;
     public int Overflows;
+    public int Mismatches;
 }

@@ -2,19 +2,26 @@ using FuncMap.Counters;
 
 namespace FuncMap.Engine;
 
-/// <summary>The outcome of a batch: how many keys were applied, were duplicates of an earlier delivery, or overflowed.</summary>
-public sealed record BatchResult(string BatchId, int Applied, int Duplicates, IReadOnlyList<string> OverflowedKeys);
+/// <summary>
+/// The outcome of a batch: how many keys were applied or were duplicates of an earlier delivery, the keys whose
+/// add would overflow, and the keys on which the batch id was used before with another delta (refused:
+/// <c>idempotency.mismatch</c>).
+/// </summary>
+public sealed record BatchResult(string BatchId, int Applied, int Duplicates, IReadOnlyList<string> OverflowedKeys, IReadOnlyList<string> MismatchedKeys);
 
 /// <summary>
-/// A counter's state as the snapshot and the journal see it, with its recent operation ids so that
-/// deduplication survives a restart.
+/// A counter's state as the snapshot and the journal see it, with its recent operations (the
+/// <see cref="Counters.OperationWindow"/> entries: id and fingerprint) so that deduplication survives a restart.
 /// </summary>
 public sealed record CounterChange(string Key, CounterData Data, string[]? RecentOperationIds);
 
 /// <summary>One operation as its owner applied it, handed to the <see cref="IOperationLog"/>.</summary>
 /// <param name="Key">The counter.</param>
 /// <param name="After">The counter's state after the operation.</param>
-/// <param name="OperationId">The operation's id, when it had one.</param>
+/// <param name="OperationId">
+/// The operation's <see cref="Counters.OperationWindow"/> entry (its id and fingerprint) when it had an id: what
+/// replay needs to rebuild the window, so that a repeat after a restart is still told from a different request.
+/// </param>
 public readonly record struct AppliedOperation(string Key, CounterData After, string? OperationId);
 
 /// <summary>One page of counters in key order.</summary>

@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(1002, LogLevel.Warning, "Add of {Delta} to counter {Key} rejected: the result would overflow Int64 (operation id {OperationId}).")]
     public static partial void OverflowRejected(ILogger logger, string key, long delta, string? operationId);
 
+    [LoggerMessage(1008, LogLevel.Warning, "{Kind} on counter {Key} refused: operation id {OperationId} was used before for a different request (idempotency.mismatch).")]
+    public static partial void MismatchRefused(ILogger logger, string key, Counters.CounterOperationKind kind, string? operationId);
+
     [LoggerMessage(1003, LogLevel.Warning, "Shard {Shard} is busy: its mailbox stayed full for {WaitMilliseconds} ms.")]
     public static partial void ShardBusy(ILogger logger, int shard, double waitMilliseconds);
 

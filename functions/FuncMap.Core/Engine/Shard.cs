@@ -39,6 +39,9 @@ internal sealed class Shard
     // answers from state earlier drains produced (a duplicate, a not-found), so its answers wait for it.
     private Task _lastDurable = Task.CompletedTask;
 
+    // While loading: the lease epoch each loaded counter was written under (absent: 0). Dropped at start.
+    private Dictionary<string, long>? _loadEpochs;
+
     public Shard(int id, CounterEngineOptions options, IOperationLog? log, TimeProvider time, EngineMetrics metrics, ILogger logger)
     {
         _id = id;
@@ -73,31 +76,64 @@ internal sealed class Shard
         return false;
     }
 
-    /// <summary>Loads a counter before the loop starts (snapshot restore, journal replay). Higher versions win.</summary>
-    public void Load(string key, in CounterData data, IEnumerable<string>? operationIds, bool persisted)
+    /// <summary>
+    /// Loads a counter before the loop starts (snapshot restore, journal replay). Of two loads of one key, the one
+    /// written under the newer lease epoch wins whatever its version (history written by a newer owner is never
+    /// overridden by an older owner's record, and the loser's operation ids are dropped with it, so a retry of a
+    /// write lost that way is applied, not taken for a duplicate); under one epoch the higher version wins.
+    /// </summary>
+    public void Load(string key, in CounterData data, IEnumerable<string>? operationIds, bool persisted, long epoch)
     {
-        var cell = _cells.Find(key) ?? _cells.Add(key);
-        if (data.Version >= cell.Data.Version)
+        var cell = _cells.Find(key);
+        var replace = cell is null;
+        if (cell is null)
+        {
+            cell = _cells.Add(key);
+        }
+        else
+        {
+            var loaded = _loadEpochs?.GetValueOrDefault(key) ?? 0;
+            if (epoch < loaded)
+            {
+                return;
+            }
+
+            if (epoch > loaded)
+            {
+                replace = true;
+                cell.Window = null;
+            }
+        }
+
+        if (epoch != 0)
+        {
+            (_loadEpochs ??= new Dictionary<string, long>(StringComparer.Ordinal))[key] = epoch;
+        }
+
+        if (replace || data.Version >= cell.Data.Version)
         {
             cell.Publish(data);
-            if (persisted)
-            {
-                cell.PersistedVersion = data.Version;
-            }
+            // A journal record that replaced a row of an older epoch is dirty whatever its version: the row's
+            // version number may be equal and hold another value, so the next snapshot must write it.
+            cell.PersistedVersion = persisted ? data.Version : replace && cell.PersistedVersion == data.Version ? -1 : cell.PersistedVersion;
         }
 
         if (operationIds is not null)
         {
-            foreach (var id in operationIds)
+            foreach (var entry in operationIds)
             {
+                // The snapshot row and the journal may both hold an operation: keep the first entry of an id.
                 cell.Window ??= new OperationWindow();
-                if (!cell.Window.Contains(id))
+                if (!cell.Window.Contains(OperationWindow.IdOf(entry)))
                 {
-                    cell.Window.Add(id);
+                    cell.Window.Add(entry);
                 }
             }
         }
     }
+
+    /// <summary>Forgets the epochs of the loaded counters: they only matter while loading.</summary>
+    public void EndLoading() => _loadEpochs = null;
 
     /// <summary>The owner loop: drain the mailbox in batches until it is completed and empty.</summary>
     public async Task RunAsync()
@@ -195,7 +231,7 @@ internal sealed class Shard
                 _runDirty = true;
                 if (_log is not null)
                 {
-                    _applied.Add(new AppliedOperation(cell.Key, _runData, operation.OperationId));
+                    _applied.Add(new AppliedOperation(cell.Key, _runData, operation.OperationId is null ? null : OperationWindow.Entry(operation)));
                 }
 
                 break;
@@ -208,6 +244,10 @@ internal sealed class Shard
             case OperationStatus.Overflow:
                 tally.Overflows++;
                 Log.OverflowRejected(_logger, cell.Key, operation.Delta, operation.OperationId);
+                break;
+            case OperationStatus.Mismatch:
+                tally.Mismatches++;
+                Log.MismatchRefused(_logger, cell.Key, operation.Kind, operation.OperationId);
                 break;
         }
 

@@ -1,9 +1,13 @@
 namespace FuncMap.Validation;
 
 /// <summary>
-/// The counter key rule: 1–90 characters from <c>A–Z a–z 0–9 - _ . :</c>, case-sensitive.
-/// The charset is safe as a Table RowKey and inside an OData literal, and <c>@counter@</c> + key
-/// stays within the 100-character limit of a Durable entity instance id.
+/// The counter key rule: 1–90 characters from <c>A–Z a–z 0–9 - _ . :</c>, case-sensitive, and not
+/// <c>.</c> or <c>..</c>. The charset is safe as a Table RowKey and inside an OData literal, and
+/// <c>@counter@</c> + key stays within the 100-character limit of a Durable entity instance id.
+/// Every key this rule accepts is addressable as the <c>{key}</c> segment of <c>/api/counters/{key}</c>
+/// unescaped: <c>.</c> and <c>..</c> are the only segments of that charset that URL normalisation
+/// rewrites (RFC 3986 §5.2.4 removes them, in clients and servers alike, escaped as <c>%2E</c> too),
+/// so a counter with such a key could be created by a batch but never read, written or deleted.
 /// </summary>
 public static class CounterKey
 {
@@ -33,12 +37,40 @@ public static class CounterKey
                 $"A counter key may contain only {AllowedCharacters}; character {bad + 1} ('{Printable(key[bad])}') is not allowed.");
         }
 
+        if (IsDotSegment(key))
+        {
+            return new(field, "key.dotSegment",
+                $"A counter key may not be \"{key}\": URLs remove the path segments \".\" and \"..\" (RFC 3986 §5.2.4), so /api/counters/{key} could never address it.");
+        }
+
         return null;
     }
 
     /// <summary>True when <paramref name="key"/> is a valid counter key.</summary>
     public static bool IsValid(string? key) =>
-        !string.IsNullOrEmpty(key) && key.Length <= MaxLength && IndexOfInvalid(key) < 0;
+        !string.IsNullOrEmpty(key) && key.Length <= MaxLength && IndexOfInvalid(key) < 0 && !IsDotSegment(key);
+
+    /// <summary>
+    /// Validates a key prefix (the list API's <c>prefix</c>): the start of a key, so the length and charset
+    /// rules hold, but not the dot-segment rule (<c>.</c> is a fine prefix of <c>.a</c>, and a query value is
+    /// not a path segment). Rules are reported as <c>prefix.*</c>.
+    /// </summary>
+    public static ValidationError? ValidatePrefix(string prefix, string field = "prefix")
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        if (prefix.Length > MaxLength)
+        {
+            return new(field, "prefix.length", $"A prefix is at most {MaxLength} characters; this one has {prefix.Length}.");
+        }
+
+        var bad = IndexOfInvalid(prefix);
+        return bad < 0
+            ? null
+            : new(field, "prefix.charset",
+                $"A prefix may contain only {AllowedCharacters}; character {bad + 1} ('{Printable(prefix[bad])}') is not allowed.");
+    }
+
+    private static bool IsDotSegment(string key) => key is "." or "..";
 
     private static int IndexOfInvalid(string key)
     {

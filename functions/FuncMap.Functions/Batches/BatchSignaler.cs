@@ -6,9 +6,10 @@ using Microsoft.DurableTask.Client.Entities;
 
 namespace FuncMap.Functions.Batches;
 
-/// <summary>What the owners made of a batch: the keys whose add was refused because the value would overflow.</summary>
-/// <param name="OverflowedKeys">In key order; empty when every key applied (or had applied) the batch.</param>
-public sealed record BatchOutcome(IReadOnlyList<string> OverflowedKeys);
+/// <summary>What the owners made of a batch: the keys that refused their add.</summary>
+/// <param name="OverflowedKeys">Keys whose value would overflow, in key order.</param>
+/// <param name="MismatchedKeys">Keys on which this batch id was applied before with another delta (<c>idempotency.mismatch</c>), in key order.</param>
+public sealed record BatchOutcome(IReadOnlyList<string> OverflowedKeys, IReadOnlyList<string> MismatchedKeys);
 
 /// <summary>
 /// Sends an aggregated batch to the owners: one <c>add</c> signal per key, each with the batch id as
@@ -39,12 +40,13 @@ public static class BatchSignaler
         // Replies are awaited under one deadline for the whole batch, not one per key.
         var started = timeProvider.GetTimestamp();
         var overflowed = new ConcurrentBag<string>();
+        var mismatched = new ConcurrentBag<string>();
         var missing = 0;
         await Parallel.ForEachAsync(batch.Deltas, options, async (item, ct) =>
         {
             var left = timeout - timeProvider.GetElapsedTime(started);
             var outcome = left > TimeSpan.Zero
-                ? await CounterReplies.WaitAsync(entities, item.Key, batch.BatchId, replyTo, left, timeProvider, ct).ConfigureAwait(false)
+                ? await CounterReplies.WaitAsync(entities, item.Key, CounterOperation.Add(item.Delta, batch.BatchId), replyTo, left, timeProvider, ct).ConfigureAwait(false)
                 : null;
             if (outcome is null)
             {
@@ -54,8 +56,12 @@ public static class BatchSignaler
             {
                 overflowed.Add(item.Key);
             }
+            else if (outcome.Status == OperationStatus.Mismatch)
+            {
+                mismatched.Add(item.Key);
+            }
         }).ConfigureAwait(false);
 
-        return missing > 0 ? null : new BatchOutcome(overflowed.Order(StringComparer.Ordinal).ToList());
+        return missing > 0 ? null : new BatchOutcome(overflowed.Order(StringComparer.Ordinal).ToList(), mismatched.Order(StringComparer.Ordinal).ToList());
     }
 }

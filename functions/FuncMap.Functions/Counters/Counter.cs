@@ -100,6 +100,11 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
             case OperationStatus.Duplicate:
                 metrics.DuplicateIgnored(name);
                 break;
+            case OperationStatus.Mismatch:
+                // A signal (no caller to tell) leaves this log line and the metric as its trace.
+                Log.OperationMismatched(logger, Context.Id.Key, name, operation.OperationId);
+                metrics.OperationRejected(name, status);
+                break;
             default:
                 break;
         }

@@ -72,11 +72,11 @@ public sealed class CounterEntityState
     }
 
     /// <summary>
-    /// The outcome recorded for <paramref name="replyTo"/>; else, when <paramref name="operationId"/> is among the
-    /// applied ids, Applied with the counter as it is now (the reply was pushed out, or the id was applied by an
-    /// earlier attempt of the same write); else null (not applied yet).
+    /// The outcome recorded for <paramref name="replyTo"/>; else, when the id of <paramref name="operation"/> is among
+    /// the applied ones (the reply was pushed out, or an earlier attempt of the write was applied), Duplicate with the
+    /// counter as it is now, or Mismatch when that id was applied for another request; else null (not applied yet).
     /// </summary>
-    public CounterOutcome? FindReply(string replyTo, string operationId)
+    public CounterOutcome? FindReply(string replyTo, in CounterOperation operation)
     {
         for (var i = Replies.Count - 1; i >= 0; i--)
         {
@@ -86,9 +86,12 @@ public sealed class CounterEntityState
             }
         }
 
-        return Array.IndexOf(RecentOperationIds, operationId) >= 0
-            ? CounterOutcome.From(OperationStatus.Duplicate, ToCounterState())
-            : null;
+        return new OperationWindow(RecentOperationIds).Match(operation) switch
+        {
+            WindowMatch.Same => CounterOutcome.From(OperationStatus.Duplicate, ToCounterState()),
+            WindowMatch.Different => CounterOutcome.From(OperationStatus.Mismatch, ToCounterState()),
+            _ => null,
+        };
     }
 }
 

@@ -19,6 +19,19 @@ public static class CounterOperations
 
     /// <summary>Forgets a tombstone whose row the snapshot has removed; input the tombstone's version.</summary>
     public const string Purge = "purge";
+
+    /// <summary>The core operation that the write <paramref name="name"/> (add, reset or delete) with <paramref name="command"/> applies.</summary>
+    public static CounterOperation ToOperation(string name, CounterCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        return name switch
+        {
+            Add => CounterOperation.Add(command.Delta, command.OperationId),
+            Reset => CounterOperation.Reset(command.OperationId),
+            Delete => CounterOperation.Delete(command.OperationId),
+            _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Only add, reset and delete are writes."),
+        };
+    }
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using FuncMap.Counters;
 using Microsoft.DurableTask.Client.Entities;
 
 namespace FuncMap.Functions.Counters;
@@ -31,11 +32,11 @@ public static class CounterReplies
 
     /// <summary>
     /// The outcome the owner of <paramref name="key"/> recorded for <paramref name="replyTo"/> (or, once that reply was
-    /// pushed out, the counter with <paramref name="operationId"/> applied: <see cref="CounterEntityState.FindReply"/>),
+    /// pushed out, what its window says of <paramref name="operation"/>: <see cref="CounterEntityState.FindReply"/>),
     /// or null when neither is there within <paramref name="timeout"/>.
     /// </summary>
     public static async Task<CounterOutcome?> WaitAsync(
-        DurableEntityClient entities, string key, string operationId, string replyTo, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
+        DurableEntityClient entities, string key, CounterOperation operation, string replyTo, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entities);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -51,7 +52,7 @@ public static class CounterReplies
 
             await Task.Delay(delay < remaining ? delay : remaining, timeProvider, cancellationToken).ConfigureAwait(false);
             var entity = await entities.GetEntityAsync<CounterEntityState>(Counter.IdOf(key), includeState: true, cancellationToken).ConfigureAwait(false);
-            if (entity is { IncludesState: true, State: { } state } && state.FindReply(replyTo, operationId) is { } outcome)
+            if (entity is { IncludesState: true, State: { } state } && state.FindReply(replyTo, operation) is { } outcome)
             {
                 return outcome;
             }

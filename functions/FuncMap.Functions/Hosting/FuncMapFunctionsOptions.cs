@@ -38,6 +38,19 @@ public sealed class FuncMapFunctionsOptions
     /// </summary>
     public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>The snapshot table (the local host's <c>FuncMap:Storage:TableName</c>; both hosts default to <c>Counters</c>).</summary>
+    public string SnapshotTable { get; set; } = FuncMap.Storage.CounterRows.DefaultTableName;
+
+    /// <summary>How many partitions of the snapshot table a snapshot writes at once.</summary>
+    public int SnapshotParallelism { get; set; } = 8;
+
+    /// <summary>
+    /// Deliveries after which a queue message whose batch keeps failing is given up on and written to the poison
+    /// queue as an envelope. Keep it equal to host.json's <c>extensions.queues.maxDequeueCount</c> (a test checks),
+    /// so that the last delivery the runtime makes is the one that writes the envelope.
+    /// </summary>
+    public int MaxDeliveries { get; set; } = 5;
+
     /// <summary>How many entity signals one batch sends at a time.</summary>
     public int SignalConcurrency { get; set; } = 16;
 }

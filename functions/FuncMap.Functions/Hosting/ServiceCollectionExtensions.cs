@@ -15,7 +15,8 @@ public static class ServiceCollectionExtensions
         services.AddOptions<FuncMapFunctionsOptions>()
             .Bind(configuration.GetSection(FuncMapFunctionsOptions.SectionName))
             .Validate(o => o.WaitTimeout > TimeSpan.Zero && o.BatchWaitTimeout > TimeSpan.Zero && o.QueueWaitTimeout > TimeSpan.Zero && o.SnapshotOverlap >= TimeSpan.Zero
-                && o.TombstoneRetention >= TimeSpan.Zero && o.SignalConcurrency > 0, "FuncMap settings must be positive.")
+                && o.TombstoneRetention >= TimeSpan.Zero && o.SignalConcurrency > 0 && o.SnapshotParallelism > 0 && o.MaxDeliveries > 0
+                && !string.IsNullOrWhiteSpace(o.SnapshotTable), "FuncMap settings must be positive.")
             .ValidateOnStart();
 
         // The HTTP layer's settings, shared with the local host (FuncMap:Http, app setting FuncMap__Http__MaxBodyBytes).

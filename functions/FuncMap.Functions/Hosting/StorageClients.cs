@@ -1,6 +1,7 @@
 using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Identity;
+using FuncMap.Storage;
 using Microsoft.Extensions.Configuration;
 
 namespace FuncMap.Functions.Hosting;
@@ -24,7 +25,7 @@ public static class StorageClients
         var connectionString = configuration[connectionName];
         if (!string.IsNullOrWhiteSpace(connectionString))
         {
-            return new TableServiceClient(connectionString);
+            return new TableServiceClient(connectionString, StorageClientDefaults.Tables());
         }
 
         var section = configuration.GetSection(connectionName);
@@ -35,7 +36,7 @@ public static class StorageClients
                 : throw new InvalidOperationException(
                     $"No storage connection: set {connectionName} to a connection string, or {connectionName}__tableServiceUri (or __accountName) for an identity-based connection.");
 
-        return new TableServiceClient(endpoint, CreateCredential(section));
+        return new TableServiceClient(endpoint, CreateCredential(section), StorageClientDefaults.Tables());
     }
 
     private static TokenCredential CreateCredential(IConfigurationSection section)

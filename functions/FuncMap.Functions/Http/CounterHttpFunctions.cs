@@ -42,7 +42,7 @@ public sealed class CounterHttpFunctions(
             return bodyProblem;
         }
 
-        var sent = await WriteAsync(client, write, CounterOperations.Add, delta, cancellationToken);
+        var sent = await WriteAsync(request, client, write, CounterOperations.Add, delta, cancellationToken);
         if (sent.Accepted is { } accepted)
         {
             return accepted;
@@ -51,6 +51,11 @@ public sealed class CounterHttpFunctions(
         if (sent.Unavailable is { } unavailable)
         {
             return unavailable;
+        }
+
+        if (sent.Problem is { } refused)
+        {
+            return refused;
         }
 
         var outcome = sent.Outcome!;
@@ -75,7 +80,7 @@ public sealed class CounterHttpFunctions(
             return invalid;
         }
 
-        var sent = await WriteAsync(client, write, CounterOperations.Reset, 0, cancellationToken);
+        var sent = await WriteAsync(request, client, write, CounterOperations.Reset, 0, cancellationToken);
         if (sent.Accepted is { } accepted)
         {
             return accepted;
@@ -84,6 +89,11 @@ public sealed class CounterHttpFunctions(
         if (sent.Unavailable is { } unavailable)
         {
             return unavailable;
+        }
+
+        if (sent.Problem is { } refused)
+        {
+            return refused;
         }
 
         var outcome = sent.Outcome!;
@@ -103,7 +113,7 @@ public sealed class CounterHttpFunctions(
             return invalid;
         }
 
-        var sent = await WriteAsync(client, write, CounterOperations.Delete, 0, cancellationToken);
+        var sent = await WriteAsync(request, client, write, CounterOperations.Delete, 0, cancellationToken);
         if (sent.Accepted is { } accepted)
         {
             return accepted;
@@ -112,6 +122,11 @@ public sealed class CounterHttpFunctions(
         if (sent.Unavailable is { } unavailable)
         {
             return unavailable;
+        }
+
+        if (sent.Problem is { } refused)
+        {
+            return refused;
         }
 
         // A duplicate of the delete that removed the counter answers as the first attempt did.
@@ -189,7 +204,8 @@ public sealed class CounterHttpFunctions(
         }
 
         var overflowed = outcome.OverflowedKeys.Count == 0 ? null : outcome.OverflowedKeys;
-        return TypedResults.Accepted((string?)null, new BatchAcceptedResponse(batch!.BatchId, batch.ItemCount, batch.Deltas.Count, overflowed));
+        var mismatched = outcome.MismatchedKeys.Count == 0 ? null : outcome.MismatchedKeys;
+        return TypedResults.Accepted((string?)null, new BatchAcceptedResponse(batch!.BatchId, batch.ItemCount, batch.Deltas.Count, overflowed, mismatched));
     }
 
     private static CounterResponse ToResponse(string key, CounterOutcome outcome) =>
@@ -201,7 +217,7 @@ public sealed class CounterHttpFunctions(
     /// 503 + <c>Retry-After</c> as the local host's owner timeout, with the operation id to repeat the request with.
     /// </summary>
     private async Task<SentWrite> WriteAsync(
-        DurableTaskClient client, WriteRequest write, string operation, long delta, CancellationToken cancellationToken)
+        HttpRequest request, DurableTaskClient client, WriteRequest write, string operation, long delta, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
 
@@ -209,15 +225,15 @@ public sealed class CounterHttpFunctions(
         var operationId = write.OperationId ?? OperationId.NewId();
         var key = write.Key;
         var replyTo = write.Wait ? CounterReplies.NewReplyTo() : null;
-        await client.Entities.SignalEntityAsync(
-            Counter.IdOf(key), operation, new CounterCommand(operationId, delta, replyTo), options: null, cancellation: cancellationToken);
+        var command = new CounterCommand(operationId, delta, replyTo);
+        await client.Entities.SignalEntityAsync(Counter.IdOf(key), operation, command, options: null, cancellation: cancellationToken);
         if (replyTo is null)
         {
-            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null, null);
+            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null, null, null);
         }
 
         var timeout = options.Value.WaitTimeout;
-        var outcome = await CounterReplies.WaitAsync(client.Entities, key, operationId, replyTo, timeout, timeProvider, cancellationToken);
+        var outcome = await CounterReplies.WaitAsync(client.Entities, key, CounterOperations.ToOperation(operation, command), replyTo, timeout, timeProvider, cancellationToken);
         if (outcome is null)
         {
             Log.WaitTimedOut(logger, operation, key, timeout, operationId);
@@ -226,15 +242,22 @@ public sealed class CounterHttpFunctions(
             var unavailable = CounterProblems.OwnerTimeout(
                 $"The counter's owner did not answer within {timeout.TotalMilliseconds:0} ms; the operation may still be applied. Retry with {CounterRequests.IdempotencyKeyHeader}: {operationId}.");
             unavailable.Value.Extensions["operationId"] = operationId;
-            return new(null, unavailable, null);
+            return new(null, unavailable, null, null);
         }
 
-        return new(null, null, outcome);
+        // The operation id decides the rest the same way on both hosts: a repeat (the owner answered Duplicate) is
+        // marked replayed, a different request under a used id (Mismatch) is refused with 422.
+        if (CounterRequests.IdempotencyVerdict(request.HttpContext.Response, write, outcome.Status) is { } refused)
+        {
+            return new(null, null, refused, null);
+        }
+
+        return new(null, null, null, outcome);
     }
 
     /// <summary>The counter's own URL, as the local host's 202 answers give it (keys need no escaping: their charset is URL-safe).</summary>
     private static string CounterLocation(string key) => "/api/counters/" + key;
 
-    /// <summary>What a write came to: answered at once (202), timed out (503), or the owner's outcome to turn into an answer.</summary>
-    private sealed record SentWrite(Accepted<WriteAccepted>? Accepted, ServiceUnavailableResult? Unavailable, CounterOutcome? Outcome);
+    /// <summary>What a write came to: answered at once (202), timed out (503), refused (422), or the owner's outcome to turn into an answer.</summary>
+    private sealed record SentWrite(Accepted<WriteAccepted>? Accepted, ServiceUnavailableResult? Unavailable, ProblemHttpResult? Problem, CounterOutcome? Outcome);
 }

@@ -1,9 +1,8 @@
-using System.Net;
-using Azure;
 using Azure.Data.Tables;
 using FuncMap.Counters;
 using FuncMap.Functions.Counters;
 using FuncMap.Functions.Hosting;
+using FuncMap.Storage;
 using Microsoft.DurableTask.Client.Entities;
 using Microsoft.DurableTask.Entities;
 using Microsoft.Extensions.Logging;
@@ -19,17 +18,18 @@ namespace FuncMap.Functions.Snapshots;
 public sealed record SnapshotResult(DateTimeOffset? Since, int Upserted, int Deleted, int PurgesScheduled);
 
 /// <summary>
-/// Writes counters that changed since the last run to the <c>Counters</c> table, the same rows the
-/// local host writes and loads: PartitionKey = <see cref="CounterPartition.KeyOf"/> of the key,
-/// RowKey = key, Value, Version, UpdatedAt, OperationIds. Changed live counters are upserted in entity-group
-/// transactions of at most 100 rows of one partition; deleted counters (tombstones) have their rows
-/// deleted, and then a purge of the tombstone is scheduled for after the retention.
+/// Writes counters that changed since the last run to the <c>Counters</c> table, through the
+/// <see cref="CounterSnapshotWriter"/> the local host uses too, so the rows are the same: changed live
+/// counters are upserted and deleted counters (tombstones) have their rows deleted, in entity-group
+/// transactions of at most 100 rows of one partition, partitions in parallel; then a purge of each
+/// tombstone is scheduled for after the retention.
 /// </summary>
 /// <remarks>
 /// "Changed since the last run" is <see cref="EntityQuery.LastModifiedFrom"/> = the previous run's
 /// start minus <see cref="FuncMapFunctionsOptions.SnapshotOverlap"/>; rewriting a row twice is
 /// harmless, missing one is not. The cursor moves only when everything succeeded: a failed run
-/// throws, and the next run starts from the same place.
+/// throws (a <see cref="CounterRowWriteException"/> names the row and the service's error code), and
+/// the next run starts from the same place.
 /// </remarks>
 public sealed class CounterSnapshotter(
     TableServiceClient tables,
@@ -38,14 +38,11 @@ public sealed class CounterSnapshotter(
     FunctionsMetrics metrics,
     ILogger<CounterSnapshotter> logger)
 {
-    /// <summary>The snapshot table.</summary>
-    public const string TableName = "Counters";
-
-    /// <summary>The most actions of one entity-group transaction.</summary>
-    public const int MaxTransactionActions = 100;
-
     /// <summary>Entities read per query page.</summary>
     public const int QueryPageSize = 1000;
+
+    /// <summary>Rows gathered before they are written, so that a large run holds a bounded number in memory.</summary>
+    internal const int WriteChunkRows = 10_000;
 
     /// <summary>Runs one snapshot.</summary>
     public async Task<SnapshotResult> RunAsync(DurableEntityClient entities, CancellationToken cancellationToken)
@@ -56,12 +53,14 @@ public sealed class CounterSnapshotter(
         var cursor = await entities.GetEntityAsync<SnapshotCursorState>(SnapshotCursor.Id, includeState: true, cancellationToken);
         DateTimeOffset? since = cursor is { IncludesState: true, State.LastRunStartedAt: { } last } ? last - settings.SnapshotOverlap : null;
 
-        var table = tables.GetTableClient(TableName);
+        var table = tables.GetTableClient(settings.SnapshotTable);
         await table.CreateIfNotExistsAsync(cancellationToken);
+        var writer = new CounterSnapshotWriter(table, settings.SnapshotParallelism);
 
-        var pending = new Dictionary<string, Dictionary<string, TableEntity>>(StringComparer.Ordinal);
+        var rows = new List<CounterRow>();
         var tombstones = new List<(string Key, CounterState State)>();
         var upserted = 0;
+        var deleted = 0;
         var query = new EntityQuery
         {
             InstanceIdStartsWith = Counter.InstanceIdPrefix,
@@ -77,37 +76,25 @@ public sealed class CounterSnapshotter(
                 continue;
             }
 
-            var key = entity.Id.Key;
+            rows.Add(CounterRow.From(entity.Id.Key, entity.State));
             if (!entity.State.Exists)
             {
-                tombstones.Add((key, entity.State));
-                continue;
+                tombstones.Add((entity.Id.Key, entity.State));
             }
 
-            var partition = CounterPartition.KeyOf(key);
-            if (!pending.TryGetValue(partition, out var rows))
+            if (rows.Count == WriteChunkRows)
             {
-                rows = new Dictionary<string, TableEntity>(StringComparer.Ordinal);
-                pending.Add(partition, rows);
-            }
-
-            rows[key] = ToRow(partition, key, entity.State);
-            if (rows.Count == MaxTransactionActions)
-            {
-                upserted += await UpsertAsync(table, rows.Values, cancellationToken);
+                (upserted, deleted) = Add((upserted, deleted), await writer.WriteAsync(rows, cancellationToken));
                 rows.Clear();
             }
         }
 
-        foreach (var rows in pending.Values.Where(r => r.Count > 0))
-        {
-            upserted += await UpsertAsync(table, rows.Values, cancellationToken);
-        }
+        (upserted, deleted) = Add((upserted, deleted), await writer.WriteAsync(rows, cancellationToken));
 
+        // Rows first, purges after: a tombstone purged before its row was deleted would leave a row no run deletes.
         var purges = 0;
         foreach (var (key, state) in tombstones)
         {
-            await DeleteRowAsync(table, key, cancellationToken);
             var purgeAt = state.UpdatedAt + settings.TombstoneRetention;
             var signal = purgeAt > startedAt ? new SignalEntityOptions { SignalTime = purgeAt } : null;
             await entities.SignalEntityAsync(Counter.IdOf(key), CounterOperations.Purge, state.Version, signal, cancellationToken);
@@ -115,49 +102,11 @@ public sealed class CounterSnapshotter(
         }
 
         await entities.SignalEntityAsync(SnapshotCursor.Id, nameof(SnapshotCursor.Advance), startedAt, options: null, cancellation: cancellationToken);
-        metrics.SnapshotRowsWritten(upserted, tombstones.Count);
-        Log.SnapshotCompleted(logger, since, upserted, tombstones.Count, purges);
-        return new SnapshotResult(since, upserted, tombstones.Count, purges);
+        metrics.SnapshotRowsWritten(upserted, deleted);
+        Log.SnapshotCompleted(logger, since, upserted, deleted, purges);
+        return new SnapshotResult(since, upserted, deleted, purges);
     }
 
-    /// <summary>
-    /// The table row of a live counter, column for column the local host's: Value, Version, UpdatedAt and,
-    /// when the counter has any, OperationIds (its recent operation ids, newline-separated; ids are printable
-    /// ASCII, so a newline never occurs in one), so that a local host loading this table keeps deduplicating.
-    /// </summary>
-    internal static TableEntity ToRow(string partition, string key, CounterState state)
-    {
-        var row = new TableEntity(partition, key)
-        {
-            ["Value"] = state.Value,
-            ["Version"] = state.Version,
-            ["UpdatedAt"] = state.UpdatedAt,
-        };
-        if (state.RecentOperationIds is { Length: > 0 } ids)
-        {
-            row["OperationIds"] = string.Join('\n', ids);
-        }
-
-        return row;
-    }
-
-    /// <summary>Deletes a deleted counter's row; a row that is already gone (an earlier run, or never written) is done.</summary>
-    private static async Task DeleteRowAsync(TableClient table, string key, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await table.DeleteEntityAsync(CounterPartition.KeyOf(key), key, ETag.All, cancellationToken);
-        }
-        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.NotFound)
-        {
-            // Nothing to delete.
-        }
-    }
-
-    private static async Task<int> UpsertAsync(TableClient table, IEnumerable<TableEntity> rows, CancellationToken cancellationToken)
-    {
-        var actions = rows.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, r)).ToList();
-        await table.SubmitTransactionAsync(actions, cancellationToken);
-        return actions.Count;
-    }
+    private static (int Upserted, int Deleted) Add((int Upserted, int Deleted) total, SnapshotWriteResult written) =>
+        (total.Upserted + written.Upserted, total.Deleted + written.Deleted);
 }

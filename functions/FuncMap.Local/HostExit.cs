@@ -1,0 +1,48 @@
+namespace FuncMap.Local;
+
+/// <summary>
+/// How the process ends when the host cannot start or stop: one line on stderr that names the cause (the messages
+/// of the exception and those it wraps), and exit code 1. The logs above it keep the details.
+/// </summary>
+public static class HostExit
+{
+    /// <summary>The exit code of a host that failed to start or stop.</summary>
+    public const int FailureExitCode = 1;
+
+    /// <summary>Reports a start that failed; returns the exit code.</summary>
+    public static int FailedToStart(Exception exception) => Report("failed to start", exception);
+
+    /// <summary>Reports a stop that threw; returns the exit code.</summary>
+    public static int FailedToStop(Exception exception) => Report("did not stop cleanly", exception);
+
+    /// <summary>The messages of <paramref name="exception"/> and the exceptions it aggregates, on one line.</summary>
+    public static string Describe(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var messages = new List<string>();
+        var pending = new Stack<Exception>();
+        pending.Push(exception);
+        while (pending.TryPop(out var current) && messages.Count < 5)
+        {
+            if (current is AggregateException aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions.Reverse())
+                {
+                    pending.Push(inner);
+                }
+
+                continue;
+            }
+
+            messages.Add(current.Message.ReplaceLineEndings(" "));
+        }
+
+        return string.Join(" | ", messages.Distinct(StringComparer.Ordinal));
+    }
+
+    private static int Report(string what, Exception exception)
+    {
+        Console.Error.WriteLine($"FuncMap.Local {what}: {Describe(exception)}");
+        return FailureExitCode;
+    }
+}
