@@ -2,9 +2,8 @@
 # Restores, builds and runs every test that can run on this machine, then prints one summary line
 # "N passed, N failed, N skipped". The README's test command; .ci/run calls it unchanged.
 #
-# Installs what the tests need (Azurite from the pinned package.json). The Azure Functions app and its
-# tests are built only where their packages restore (they are not on every NuGet feed); otherwise one
-# line says they were skipped and why.
+# Installs what the tests need (Azurite from the pinned package.json). Builds and tests every project of
+# FuncMap.sln, the Azure Functions app and its tests included; nothing is skipped.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -21,24 +20,8 @@ if [ ! -x node_modules/.bin/azurite ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# The Functions app restores only where the worker and Durable packages are on the feed.
+# The whole solution, the Functions app and its tests included: a restore or build failure fails the run.
 target=FuncMap.sln
-if [ -f functions/FuncMap.Functions/FuncMap.Functions.csproj ]; then
-  if dotnet restore functions/FuncMap.Functions/FuncMap.Functions.csproj >"$results/functions-restore.log" 2>&1 \
-     && { [ ! -f tests/FuncMap.Functions.Tests/FuncMap.Functions.Tests.csproj ] \
-          || dotnet restore tests/FuncMap.Functions.Tests/FuncMap.Functions.Tests.csproj >>"$results/functions-restore.log" 2>&1; }; then
-    echo "==> Functions app packages restore here: building and testing it too"
-  else
-    missing="$(grep -oE "Unable to find package [A-Za-z0-9._-]+" "$results/functions-restore.log" | sort -u | sed -e 's/Unable to find package //' -e 's/\.$//' | head -3 | paste -sd, - || true)"
-    echo "SKIPPED: FuncMap.Functions and FuncMap.Functions.Tests: their packages do not restore from this machine's NuGet feed (${missing:-see artifacts/test-results/functions-restore.log})."
-    # A solution filter of every project but the Functions app's two, made from the solution itself.
-    target="$root/artifacts/FuncMap.Testable.slnf"
-    dotnet sln FuncMap.sln list | grep -E '\.csproj$' | grep -v 'FuncMap\.Functions' \
-      | awk 'BEGIN { printf "{\"solution\":{\"path\":\"../FuncMap.sln\",\"projects\":[" }
-             { gsub(/\\/, "/"); printf "%s\"%s\"", (NR > 1 ? "," : ""), $0 }
-             END { print "]}}" }' >"$target"
-  fi
-fi
 
 echo "==> dotnet build $target ($configuration)"
 dotnet build "$target" -c "$configuration" -nologo -v quiet -clp:ErrorsOnly

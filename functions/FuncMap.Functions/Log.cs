@@ -34,10 +34,26 @@ internal static partial class Log
     public static partial void SnapshotCompleted(ILogger logger, DateTimeOffset? since, int upserted, int deleted, int purges);
 
     [LoggerMessage(EventId = 6030, Level = LogLevel.Information,
-        Message = "Operation {Operation} on counter {Key} still running after {Timeout}; answered 202 with status of instance {InstanceId}")]
-    public static partial void WaitTimedOut(ILogger logger, string operation, string key, TimeSpan timeout, string instanceId);
+        Message = "Operation {Operation} on counter {Key} not answered by its owner within {Timeout}; answered 503 with operation id {OperationId} to retry with")]
+    public static partial void WaitTimedOut(ILogger logger, string operation, string key, TimeSpan timeout, string operationId);
 
-    [LoggerMessage(EventId = 6031, Level = LogLevel.Error,
-        Message = "Orchestration {InstanceId} for {Operation} on counter {Key} ended {Status}")]
-    public static partial void WaitFailed(ILogger logger, string instanceId, string operation, string key, string status);
+    [LoggerMessage(EventId = 6032, Level = LogLevel.Warning,
+        Message = "Batch {BatchId}: not all of its {Keys} owners answered within {Timeout}; answered 503, the signals stand")]
+    public static partial void BatchWaitTimedOut(ILogger logger, string batchId, int keys, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 6014, Level = LogLevel.Warning,
+        Message = "Batch {BatchId} from queue message {MessageId}: {Count} key(s) would overflow and were not applied ({Keys}); the rest of the batch was applied")]
+    public static partial void KeysOverflowed(ILogger logger, string batchId, string messageId, int count, string keys);
+
+    [LoggerMessage(EventId = 6015, Level = LogLevel.Warning,
+        Message = "Batch {BatchId} from queue message {MessageId}: {Count} key(s) had this batch id applied before with another delta and were not applied ({Keys}); the rest of the batch was applied")]
+    public static partial void KeysMismatched(ILogger logger, string batchId, string messageId, int count, string keys);
+
+    [LoggerMessage(EventId = 6040, Level = LogLevel.Information,
+        Message = "Queue {QueueName} created")]
+    public static partial void QueueCreated(ILogger logger, string queueName);
+
+    [LoggerMessage(EventId = 6041, Level = LogLevel.Warning,
+        Message = "Queue {QueueName} could not be created at start ({ErrorCode}); the queue trigger waits until it exists")]
+    public static partial void QueueCreateFailed(ILogger logger, Exception exception, string queueName, string? errorCode);
 }

@@ -107,12 +107,24 @@ public static class CounterProblems
     {
         EngineBusyException => new(Create(StatusCodes.Status503ServiceUnavailable, "The service is busy.",
             "The counter's owner is busy; retry shortly (with the same Idempotency-Key).", "engine.busy"), RetryAfterSeconds),
-        EngineTimeoutException timeout => new(Create(StatusCodes.Status503ServiceUnavailable, "The operation timed out.",
-            timeout.Message, "engine.timeout"), RetryAfterSeconds),
+        EngineTimeoutException timeout => OwnerTimeout(timeout.Message),
         EngineStoppedException => new(Create(StatusCodes.Status503ServiceUnavailable, "The service is shutting down.",
             "The service accepts no more operations; retry against a running instance.", "engine.stopped"), RetryAfterSeconds),
         _ => null,
     };
+
+    /// <summary>503 + <c>Retry-After</c>: an owner did not answer in time (the operation may still be applied).</summary>
+    public static ServiceUnavailableResult OwnerTimeout(string detail) =>
+        new(Create(StatusCodes.Status503ServiceUnavailable, "The operation timed out.", detail, "engine.timeout"), RetryAfterSeconds);
+
+    /// <summary>404 for a path that is no route of the API.</summary>
+    public static ProblemHttpResult RouteNotFound(string path) =>
+        TypedResults.Problem(Create(StatusCodes.Status404NotFound, "Not found.", $"There is no route {Truncate(path)}.", "route.notFound"));
+
+    /// <summary>405 for a route of the API asked with a method it does not serve.</summary>
+    public static ProblemHttpResult MethodNotAllowed(string method, string path) =>
+        TypedResults.Problem(Create(StatusCodes.Status405MethodNotAllowed, "Method not allowed.",
+            $"{Truncate(method)} is not served on {Truncate(path)}.", "route.method"));
 
     /// <summary>Creates a ProblemDetails with the <c>rule</c> extension.</summary>
     public static ProblemDetails Create(int status, string title, string detail, string rule)

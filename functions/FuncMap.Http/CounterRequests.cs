@@ -15,13 +15,14 @@ namespace FuncMap.Http;
 public readonly record struct WriteRequest(string Key, string? OperationId, bool Wait);
 
 /// <summary>A parsed list query.</summary>
-public readonly record struct ListRequest(string Prefix, int PageSize, string? AfterKey);
-
-/// <summary>The list query's parameters, with the continuation token as the raw string the client sent.</summary>
 /// <param name="Prefix">The key prefix (validated; empty for all keys).</param>
 /// <param name="PageSize">The page size, 1–<see cref="CounterRequests.MaxPageSize"/>.</param>
-/// <param name="ContinuationToken">The <c>continuationToken</c> parameter as sent (possibly empty), or null when absent; not validated.</param>
-public readonly record struct ListParameters(string Prefix, int PageSize, string? ContinuationToken);
+/// <param name="AfterKey">The last key of the previous page (from the continuation token), or null for the first page.</param>
+/// <param name="Resume">The backend position the token carries (a host that has one wrote it), or null.</param>
+public readonly record struct ListRequest(string Prefix, int PageSize, string? AfterKey, string? Resume = null);
+
+/// <summary>The list query's parameters, with the continuation token as the raw string the client sent.</summary>
+internal readonly record struct ListParameters(string Prefix, int PageSize, string? ContinuationToken);
 
 /// <summary>
 /// Parses and validates the inputs of every route, host-agnostically: each method returns a
@@ -165,7 +166,8 @@ public static class CounterRequests
         var errors = ReadListParameters(request.Query, out var parameters);
 
         string? afterKey = null;
-        if (parameters.ContinuationToken is { } token && ContinuationToken.TryDecode(token, out afterKey) is { } tokenError)
+        string? resume = null;
+        if (parameters.ContinuationToken is { } token && ContinuationToken.TryDecode(token, out afterKey, out resume) is { } tokenError)
         {
             (errors ??= []).Add(tokenError);
         }
@@ -175,24 +177,7 @@ public static class CounterRequests
             return CounterProblems.Validation(errors);
         }
 
-        list = new ListRequest(parameters.Prefix, parameters.PageSize, afterKey);
-        return null;
-    }
-
-    /// <summary>
-    /// Reads <c>prefix</c> and <c>pageSize</c> by the same rules as <see cref="ReadList"/>, and <c>continuationToken</c>
-    /// as an opaque string for a host whose tokens are its backend's own (the Durable entity query's).
-    /// </summary>
-    public static ProblemHttpResult? ReadListParameters(HttpRequest request, out ListParameters parameters)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        var errors = ReadListParameters(request.Query, out parameters);
-        if (errors is not null)
-        {
-            parameters = default;
-            return CounterProblems.Validation(errors);
-        }
-
+        list = new ListRequest(parameters.Prefix, parameters.PageSize, afterKey, resume);
         return null;
     }
 

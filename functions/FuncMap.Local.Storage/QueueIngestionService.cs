@@ -3,7 +3,6 @@ using Azure.Storage.Queues.Models;
 using FuncMap.Batches;
 using FuncMap.Engine;
 using FuncMap.Storage;
-using FuncMap.Validation;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -21,9 +20,6 @@ namespace FuncMap.Local.Storage;
 public sealed class QueueIngestionService : BackgroundService
 {
     private const int MaxPendingMessages = 8192;
-
-    /// <summary>The reason (and rule) of a poison envelope for keys whose batch id was used before with other content.</summary>
-    internal const string IdempotencyMismatchRule = "idempotency.mismatch";
 
     private readonly CounterEngine _engine;
     private readonly CounterStorage _storage;
@@ -299,8 +295,7 @@ public sealed class QueueIngestionService : BackgroundService
     {
         _metrics.Overflowed(keys.Count);
         Log.KeysOverflowed(_logger, batch.BatchId, keys.Count, string.Join(", ", keys.Take(10)));
-        var errors = keys.Select(static k => new ValidationError(k, "counter.overflow", $"Adding this batch's delta to counter '{k}' would overflow Int64; it was not applied.")).ToList();
-        return ReportRefusedKeysAsync(PoisonEnvelope.For(message, $"overflow at apply: {keys.Count} counter(s) not applied; the rest of the batch was applied", errors, batch.BatchId, keys), cancellationToken);
+        return ReportRefusedKeysAsync(IncrementMessages.Overflowed(message, batch.BatchId, keys), cancellationToken);
     }
 
     /// <summary>
@@ -312,9 +307,7 @@ public sealed class QueueIngestionService : BackgroundService
     {
         _metrics.Mismatched(keys.Count);
         Log.KeysMismatched(_logger, batch.BatchId, keys.Count, string.Join(", ", keys.Take(10)));
-        var errors = keys.Select(k => new ValidationError(k, IdempotencyMismatchRule,
-            $"Batch id '{batch.BatchId}' was applied to counter '{k}' before with another total; this batch's delta for it was not applied.")).ToList();
-        return ReportRefusedKeysAsync(PoisonEnvelope.For(message, $"{IdempotencyMismatchRule}: {keys.Count} counter(s) not applied (the batch id was used before with other content for them); the rest of the batch was applied", errors, batch.BatchId, keys), cancellationToken);
+        return ReportRefusedKeysAsync(IncrementMessages.Mismatched(message, batch.BatchId, keys), cancellationToken);
     }
 
     /// <summary>Sends the envelope naming keys an applied batch could not change; the rest of the batch stands either way.</summary>

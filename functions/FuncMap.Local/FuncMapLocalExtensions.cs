@@ -32,9 +32,7 @@ public static class FuncMapLocalExtensions
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<CounterEngineOptions>().Bind(configuration.GetSection("FuncMap:Engine"));
-        services.AddOptions<FuncMapHttpOptions>().Bind(configuration.GetSection(FuncMapHttpOptions.SectionName))
-            .Validate(static o => o.MaxBodyBytes is > 0 and <= int.MaxValue, "FuncMap:Http:MaxBodyBytes must be between 1 and 2147483647.")
-            .ValidateOnStart();
+        services.AddFuncMapHttpOptions(configuration);
         services.AddOptions<FuncMapLocalOptions>().Bind(configuration.GetSection(FuncMapLocalOptions.SectionName));
 
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<FuncMapHttpOptions>>(static (kestrel, http) =>

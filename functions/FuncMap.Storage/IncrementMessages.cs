@@ -46,6 +46,35 @@ public static class IncrementMessages
     public static PoisonEnvelope Invalid(QueueMessage message, IEnumerable<ValidationError> errors) =>
         PoisonEnvelope.For(message, InvalidReason, errors);
 
+    /// <summary>The rule of a key whose add would overflow its stored counter.</summary>
+    public const string OverflowRule = "counter.overflow";
+
+    /// <summary>The rule of a key on which the batch id was applied before with another delta.</summary>
+    public const string MismatchRule = "idempotency.mismatch";
+
+    /// <summary>
+    /// The envelope naming the keys whose owners refused this batch's add because the value would overflow; the rest
+    /// of the batch was applied (both hosts send it, in these words).
+    /// </summary>
+    public static PoisonEnvelope Overflowed(QueueMessage message, string batchId, IReadOnlyList<string> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var errors = keys.Select(static k => new ValidationError(k, OverflowRule, $"Adding this batch's delta to counter '{k}' would overflow Int64; it was not applied.")).ToList();
+        return PoisonEnvelope.For(message, $"overflow at apply: {keys.Count} counter(s) not applied; the rest of the batch was applied", errors, batchId, keys);
+    }
+
+    /// <summary>
+    /// The envelope naming the keys on which the batch id was applied before with another total: refused by their
+    /// owners, the rest of the batch applied (both hosts send it, in these words).
+    /// </summary>
+    public static PoisonEnvelope Mismatched(QueueMessage message, string batchId, IReadOnlyList<string> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var errors = keys.Select(k => new ValidationError(k, MismatchRule,
+            $"Batch id '{batchId}' was applied to counter '{k}' before with another total; this batch's delta for it was not applied.")).ToList();
+        return PoisonEnvelope.For(message, $"{MismatchRule}: {keys.Count} counter(s) not applied (the batch id was used before with other content for them); the rest of the batch was applied", errors, batchId, keys);
+    }
+
     /// <summary>
     /// The retry decision after handling <paramref name="message"/> failed with <paramref name="failure"/>: null while
     /// it has been delivered fewer than <paramref name="maxDeliveries"/> times (leave it to reappear; any failure may be

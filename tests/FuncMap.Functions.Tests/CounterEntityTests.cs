@@ -231,4 +231,63 @@ public class CounterEntityTests
         Assert.Equal("@counter@Page:Home.v2", id.ToString());
         Assert.StartsWith(Counter.InstanceIdPrefix, id.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Add_WithReplyTo_OutcomeRecordedForThatCallerOnly()
+    {
+        var counter = new CounterHarness();
+
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("a", 5, ReplyTo: "caller-1"));
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("b", 1));
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("c", long.MaxValue, ReplyTo: "caller-2"));
+
+        var state = (CounterEntityState)counter.State.GetState(typeof(CounterEntityState))!;
+        Assert.Equal((OperationStatus.Applied, 5L, 1L), Summary(state.FindReply("caller-1", CounterOperation.Add(5, "a"))));
+        Assert.Equal((OperationStatus.Overflow, 6L, 2L), Summary(state.FindReply("caller-2", CounterOperation.Add(long.MaxValue, "c"))));
+        Assert.Null(state.FindReply("caller-3", CounterOperation.Add(1, "d")));
+    }
+
+    [Fact]
+    public async Task FindReply_ReplyPushedOutButOperationApplied_CounterAsItIsNow()
+    {
+        var counter = new CounterHarness();
+        for (var i = 0; i <= CounterEntityState.MaxReplies; i++)
+        {
+            await counter.RunAsync(CounterOperations.Add, new CounterCommand($"op-{i}", 1, ReplyTo: $"caller-{i}"));
+        }
+
+        var state = (CounterEntityState)counter.State.GetState(typeof(CounterEntityState))!;
+        Assert.Equal(CounterEntityState.MaxReplies, state.Replies.Count);
+        Assert.Equal((OperationStatus.Duplicate, 17L, 17L), Summary(state.FindReply("caller-0", CounterOperation.Add(1, "op-0"))));
+        Assert.Equal((OperationStatus.Applied, 2L, 2L), Summary(state.FindReply("caller-1", CounterOperation.Add(1, "op-1"))));
+    }
+
+    [Fact]
+    public async Task Reset_MissingCounterWithReplyTo_KeepsTheReplyUntilTheSnapshotPurgesIt()
+    {
+        var counter = new CounterHarness();
+
+        await counter.RunAsync(CounterOperations.Reset, new CounterCommand("r", ReplyTo: "caller"));
+
+        var state = (CounterEntityState)counter.State.GetState(typeof(CounterEntityState))!;
+        Assert.Equal(OperationStatus.NotFound, state.FindReply("caller", CounterOperation.Reset("r"))!.Status);
+        await counter.RunAsync(CounterOperations.Purge, 0L);
+        Assert.False(counter.State.HasState);
+    }
+
+    [Fact]
+    public async Task FindReply_ReplyPushedOutAndIdAppliedForAnotherDelta_Mismatch()
+    {
+        var counter = new CounterHarness();
+        for (var i = 0; i <= CounterEntityState.MaxReplies; i++)
+        {
+            await counter.RunAsync(CounterOperations.Add, new CounterCommand($"op-{i}", 1, ReplyTo: $"caller-{i}"));
+        }
+
+        var state = (CounterEntityState)counter.State.GetState(typeof(CounterEntityState))!;
+        Assert.Equal(OperationStatus.Mismatch, state.FindReply("caller-0", CounterOperation.Add(2, "op-0"))!.Status);
+    }
+
+    private static (OperationStatus Status, long Value, long Version) Summary(CounterOutcome? outcome) =>
+        outcome is null ? throw new InvalidOperationException("no reply") : (outcome.Status, outcome.Value, outcome.Version);
 }

@@ -25,14 +25,14 @@ public sealed class IncrementQueueFunctionTests(AzuriteFixture azurite)
         """;
 
     private static IncrementQueueFunction CreateFunction(int maxDeliveries = 5) =>
-        new(Options.Create(new FuncMapFunctionsOptions { MaxDeliveries = maxDeliveries }), new FunctionsMetrics(new TestMeterFactory()), NullLogger<IncrementQueueFunction>.Instance);
+        new(Options.Create(new FuncMapFunctionsOptions { MaxDeliveries = maxDeliveries }), new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<IncrementQueueFunction>.Instance);
 
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task HandleAsync_ValidBatchPlainOrBase64_OneAddPerKeyWithBatchIdAndNoPoison(bool base64)
     {
-        var entities = new FakeEntityClient();
+        var entities = new FakeEntityClient { RunCounters = true };
         var message = await DeliverAsync(IncrementMessages.Encode(Batch, base64));
 
         var poison = await CreateFunction().HandleAsync(message, entities, CancellationToken.None);
@@ -41,8 +41,46 @@ public sealed class IncrementQueueFunctionTests(AzuriteFixture azurite)
         var signals = entities.Signals.OrderBy(s => s.Id.Key, StringComparer.Ordinal).ToList();
         Assert.Equal(2, signals.Count);
         Assert.All(signals, s => Assert.Equal(CounterOperations.Add, s.Operation));
-        Assert.Equal(("page:cart", new CounterCommand("2026-11-22T10:00:00Z-worker7-000123", -1)), (signals[0].Id.Key, signals[0].Input));
-        Assert.Equal(("page:home", new CounterCommand("2026-11-22T10:00:00Z-worker7-000123", 5)), (signals[1].Id.Key, signals[1].Input));
+        Assert.Equal(("page:cart", "2026-11-22T10:00:00Z-worker7-000123", -1L), Command(signals[0]));
+        Assert.Equal(("page:home", "2026-11-22T10:00:00Z-worker7-000123", 5L), Command(signals[1]));
+    }
+
+    private static (string Key, string OperationId, long Delta) Command((Microsoft.DurableTask.Entities.EntityInstanceId Id, string Operation, object? Input, Microsoft.DurableTask.Entities.SignalEntityOptions? Options) signal) =>
+        signal.Input is CounterCommand command ? (signal.Id.Key, command.OperationId, command.Delta) : throw new InvalidOperationException("not a CounterCommand");
+
+    [Fact]
+    public async Task HandleAsync_AddThatOverflowsAStoredCounter_RestAppliedAndPoisonEnvelopeNamesTheKey()
+    {
+        var entities = new FakeEntityClient { RunCounters = true };
+        await entities.SignalEntityAsync(Counter.IdOf("page:max"), CounterOperations.Add, new CounterCommand("fill", long.MaxValue));
+        const string text = """{ "batchId": "b-7", "items": [ { "key": "page:max", "delta": 1 }, { "key": "page:ok", "delta": 2 } ] }""";
+        var message = await DeliverAsync(text);
+
+        var output = await CreateFunction().HandleAsync(message, entities, CancellationToken.None);
+
+        var envelope = await azurite.ThroughPoisonQueueAsync(Assert.Single(output));
+        Assert.StartsWith("overflow at apply", envelope.Reason, StringComparison.Ordinal);
+        Assert.Equal("b-7", envelope.BatchId);
+        Assert.Equal(["page:max"], envelope.Keys!);
+        Assert.Equal(("page:max", IncrementMessages.OverflowRule), (envelope.Errors[0].Field, envelope.Errors[0].Rule));
+        Assert.Equal(text, envelope.OriginalMessage);
+        var stored = await entities.GetEntityAsync<FuncMap.Counters.CounterState>(Counter.IdOf("page:max"));
+        var applied = await entities.GetEntityAsync<FuncMap.Counters.CounterState>(Counter.IdOf("page:ok"));
+        Assert.Equal((long.MaxValue, 1L), (stored!.State.Value, stored.State.Version));
+        Assert.Equal(2, applied!.State.Value);
+    }
+
+    [Fact]
+    public async Task HandleAsync_OwnersDoNotAnswer_ThrowsSoTheRuntimeRetries()
+    {
+        var entities = new FakeEntityClient();
+        var function = new IncrementQueueFunction(
+            Options.Create(new FuncMapFunctionsOptions { QueueWaitTimeout = TimeSpan.FromMilliseconds(50) }),
+            new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<IncrementQueueFunction>.Instance);
+        var message = await DeliverAsync(Batch);
+
+        await Assert.ThrowsAsync<TimeoutException>(() => function.HandleAsync(message, entities, CancellationToken.None));
+        Assert.Equal(2, entities.Signals.Count);
     }
 
     [Theory]

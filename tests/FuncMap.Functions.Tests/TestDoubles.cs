@@ -12,6 +12,8 @@ internal sealed class JsonEntityState(string? json = null) : TaskEntityState
 {
     public string? Json { get; private set; } = json;
 
+    public SemaphoreSlim Gate { get; } = new(1, 1);
+
     public override bool HasState => Json is not null;
 
     public override object? GetState(Type type) => Json is null ? null : JsonSerializer.Deserialize(Json, type);
@@ -99,10 +101,15 @@ internal sealed class TestMeterFactory : IMeterFactory
 
 /// <summary>
 /// An entity client over an in-memory set of entities: signals are recorded (and can be made to
-/// fail), queries filter by instance-id prefix and last-modified time as the backend does.
+/// fail), queries filter by instance-id prefix and last-modified time as the backend does. With
+/// <see cref="RunCounters"/>, every counter write is applied at once by a real <see cref="Counter"/>
+/// whose state persists as JSON, as the owner would apply it; <see cref="MaxPageSize"/> makes query
+/// pages hold fewer entities than asked, as the Azure Storage backend's may.
 /// </summary>
 internal sealed class FakeEntityClient() : DurableEntityClient("test")
 {
+    private readonly Dictionary<EntityInstanceId, JsonEntityState> _counterStates = [];
+
     public List<(EntityInstanceId Id, string Operation, object? Input, SignalEntityOptions? Options)> Signals { get; } = [];
 
     public Dictionary<EntityInstanceId, (object State, DateTimeOffset LastModified)> Entities { get; } = [];
@@ -111,11 +118,19 @@ internal sealed class FakeEntityClient() : DurableEntityClient("test")
 
     public Exception? FailSignalsWith { get; set; }
 
-    public override Task SignalEntityAsync(EntityInstanceId id, string operationName, object? input = null, SignalEntityOptions? options = null, CancellationToken cancellation = default)
+    public bool RunCounters { get; init; }
+
+    public int? MaxPageSize { get; set; }
+
+    public int EntityReads { get; private set; }
+
+    public ManualTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero));
+
+    public override async Task SignalEntityAsync(EntityInstanceId id, string operationName, object? input = null, SignalEntityOptions? options = null, CancellationToken cancellation = default)
     {
         if (FailSignalsWith is { } failure)
         {
-            return Task.FromException(failure);
+            throw failure;
         }
 
         lock (Signals)
@@ -123,14 +138,59 @@ internal sealed class FakeEntityClient() : DurableEntityClient("test")
             Signals.Add((id, operationName, input, options));
         }
 
-        return Task.CompletedTask;
+        if (RunCounters && id.Name == Counter.EntityName)
+        {
+            await ApplyAsync(id, operationName, input);
+        }
+    }
+
+    private async Task ApplyAsync(EntityInstanceId id, string operationName, object? input)
+    {
+        JsonEntityState state;
+        lock (Entities)
+        {
+            if (!_counterStates.TryGetValue(id, out state!))
+            {
+                state = new JsonEntityState();
+                _counterStates.Add(id, state);
+            }
+        }
+
+        // One operation at a time per entity, as the Durable runtime runs them.
+        await state.Gate.WaitAsync();
+        try
+        {
+            var entity = new Counter(Time, new FunctionsMetrics(new TestMeterFactory()), Microsoft.Extensions.Logging.Abstractions.NullLogger<Counter>.Instance);
+            await entity.RunAsync(new JsonEntityOperation(operationName, input, new RecordingEntityContext(id), state));
+            lock (Entities)
+            {
+                if (state.GetState(typeof(CounterEntityState)) is CounterEntityState persisted)
+                {
+                    Entities[id] = (persisted, Time.GetUtcNow());
+                }
+                else
+                {
+                    Entities.Remove(id);
+                }
+            }
+        }
+        finally
+        {
+            state.Gate.Release();
+        }
     }
 
     public override Task<EntityMetadata?> GetEntityAsync(EntityInstanceId id, bool includeState = true, CancellationToken cancellation = default) =>
         throw new NotSupportedException();
 
-    public override Task<EntityMetadata<T>?> GetEntityAsync<T>(EntityInstanceId id, bool includeState = true, CancellationToken cancellation = default) =>
-        Task.FromResult(Entities.TryGetValue(id, out var entry) ? Metadata<T>(id, entry) : null);
+    public override Task<EntityMetadata<T>?> GetEntityAsync<T>(EntityInstanceId id, bool includeState = true, CancellationToken cancellation = default)
+    {
+        lock (Entities)
+        {
+            EntityReads++;
+            return Task.FromResult(Entities.TryGetValue(id, out var entry) ? Metadata<T>(id, entry) : null);
+        }
+    }
 
     public override Microsoft.DurableTask.AsyncPageable<EntityMetadata> GetAllEntitiesAsync(EntityQuery? filter = null) => throw new NotSupportedException();
 
@@ -150,7 +210,7 @@ internal sealed class FakeEntityClient() : DurableEntityClient("test")
             // As the real client: the page's continuation first, then the query's.
             token ??= query.ContinuationToken;
             var start = token is null ? 0 : int.Parse(token, System.Globalization.CultureInfo.InvariantCulture);
-            var take = size ?? pageSize;
+            var take = Math.Min(size ?? pageSize, MaxPageSize ?? int.MaxValue);
             var values = matches.Skip(start).Take(take).ToList();
             var next = start + take < matches.Count ? (start + take).ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
             return Task.FromResult(new Microsoft.DurableTask.Page<EntityMetadata<T>>(values, next));
@@ -162,4 +222,36 @@ internal sealed class FakeEntityClient() : DurableEntityClient("test")
 
     private static EntityMetadata<T> Metadata<T>(EntityInstanceId id, (object State, DateTimeOffset LastModified) entry) =>
         new(id, JsonSerializer.Deserialize<T>(JsonSerializer.Serialize(entry.State, entry.State.GetType()))) { LastModifiedTime = entry.LastModified };
+}
+
+/// <summary>A Durable client whose only working part is its entity client: the app starts no orchestrations.</summary>
+internal sealed class FakeDurableTaskClient(FakeEntityClient entities) : Microsoft.DurableTask.Client.DurableTaskClient("test")
+{
+    public override DurableEntityClient Entities => entities;
+
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    public override Microsoft.DurableTask.AsyncPageable<Microsoft.DurableTask.Client.OrchestrationMetadata> GetAllInstancesAsync(Microsoft.DurableTask.Client.OrchestrationQuery? filter = null) =>
+        throw new NotSupportedException();
+
+    public override Task<Microsoft.DurableTask.Client.OrchestrationMetadata?> GetInstancesAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default) =>
+        throw new NotSupportedException();
+
+    public override Task RaiseEventAsync(string instanceId, string eventName, object? eventPayload = null, CancellationToken cancellation = default) =>
+        throw new NotSupportedException();
+
+    public override Task ResumeInstanceAsync(string instanceId, string? reason = null, CancellationToken cancellation = default) =>
+        throw new NotSupportedException();
+
+    public override Task<string> ScheduleNewOrchestrationInstanceAsync(TaskName orchestratorName, object? input = null, Microsoft.DurableTask.StartOrchestrationOptions? options = null, CancellationToken cancellation = default) =>
+        throw new NotSupportedException();
+
+    public override Task SuspendInstanceAsync(string instanceId, string? reason = null, CancellationToken cancellation = default) =>
+        throw new NotSupportedException();
+
+    public override Task<Microsoft.DurableTask.Client.OrchestrationMetadata> WaitForInstanceCompletionAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default) =>
+        throw new NotSupportedException();
+
+    public override Task<Microsoft.DurableTask.Client.OrchestrationMetadata> WaitForInstanceStartAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default) =>
+        throw new NotSupportedException();
 }

@@ -136,7 +136,9 @@ public sealed class LocalHostTarget : ICounterApiTarget, IAsyncLifetime, IDispos
 
 /// <summary>
 /// The contract's target (b): any running host at <c>FUNCMAP_BASE_URL</c> (the local host or the
-/// Functions app), with <c>FUNCMAP_FUNCTION_KEY</c> sent as <c>x-functions-key</c> when set.
+/// Functions app), with <c>FUNCMAP_FUNCTION_KEY</c> sent as <c>x-functions-key</c> when set. The URL is
+/// the API's base as README and the Bicep output give it (<c>http://localhost:7071/api</c>) or the
+/// host's root (<c>http://localhost:7071</c>): the tests' paths start with <c>api/</c>.
 /// </summary>
 public sealed class RemoteHostTarget : ICounterApiTarget, IDisposable
 {
@@ -148,13 +150,26 @@ public sealed class RemoteHostTarget : ICounterApiTarget, IDisposable
     private readonly string? _functionKey = Environment.GetEnvironmentVariable(FunctionKeyVariable);
     private HttpClient? _client;
 
+    /// <remarks>The only public constructor: xunit requires exactly one on a class fixture.</remarks>
     public RemoteHostTarget()
     {
         var url = Environment.GetEnvironmentVariable(BaseUrlVariable);
         if (!string.IsNullOrEmpty(url))
         {
-            _baseAddress = new Uri(url.EndsWith('/') ? url : url + "/");
+            _baseAddress = BaseAddressOf(url);
         }
+    }
+
+    /// <summary>The host's root for <paramref name="url"/>, the API's base (ending in <c>/api</c>) or the root itself.</summary>
+    public static Uri BaseAddressOf(string url)
+    {
+        var trimmed = url.TrimEnd('/');
+        if (trimmed.EndsWith("/api", StringComparison.OrdinalIgnoreCase))
+        {
+            trimmed = trimmed[..^"/api".Length];
+        }
+
+        return new Uri(trimmed + "/");
     }
 
     public HttpClient Client => _client ??= CreateClient();

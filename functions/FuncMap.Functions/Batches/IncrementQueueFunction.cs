@@ -19,13 +19,16 @@ namespace FuncMap.Functions.Batches;
 /// A message that can never succeed (not JSON, schema violation, invalid key, items that overflow when
 /// summed) is written to <c>counter-increments-poison</c> as a <see cref="PoisonEnvelope"/> through the
 /// return value's queue output binding, and the function returns normally: nothing of it is applied.
-/// When signalling fails, the function throws so that the runtime makes the message visible again
-/// (the batch id deduplicates the retry), until the delivery numbered
-/// <see cref="FuncMapFunctionsOptions.MaxDeliveries"/> (host.json's <c>maxDequeueCount</c>): that one
-/// returns a "too many deliveries" envelope instead, as the local host does. An add that overflows
-/// the counter's stored value is rejected by that key's owner alone (counted and logged).
+/// The function then signals every key and waits for every owner's reply, as the local host applies a batch:
+/// keys whose add would overflow their stored counter, or on which the batch id was applied before with another
+/// delta, are refused by their owners alone, the rest stands, and an envelope names them (the local host's words).
+/// When signalling fails or the owners do not answer within <see cref="FuncMapFunctionsOptions.QueueWaitTimeout"/>,
+/// the function throws so that the runtime makes the message visible again (the batch id deduplicates the retry),
+/// until the delivery numbered <see cref="FuncMapFunctionsOptions.MaxDeliveries"/> (host.json's <c>maxDequeueCount</c>):
+/// that one returns a "too many deliveries" envelope instead, as the local host does.
 /// </remarks>
-public sealed class IncrementQueueFunction(IOptions<FuncMapFunctionsOptions> options, FunctionsMetrics metrics, ILogger<IncrementQueueFunction> logger)
+public sealed class IncrementQueueFunction(
+    IOptions<FuncMapFunctionsOptions> options, FunctionsMetrics metrics, TimeProvider timeProvider, ILogger<IncrementQueueFunction> logger)
 {
     /// <summary>The queue batches arrive on.</summary>
     public const string QueueName = IncrementMessages.QueueName;
@@ -58,13 +61,17 @@ public sealed class IncrementQueueFunction(IOptions<FuncMapFunctionsOptions> opt
             return [IncrementMessages.Invalid(message, parsed.Errors).ToJson()];
         }
 
+        BatchOutcome? outcome;
+        var settings = options.Value;
         try
         {
-            await BatchSignaler.SignalAsync(entities, batch, options.Value.SignalConcurrency, cancellationToken);
+            outcome = await BatchSignaler.ApplyAsync(entities, batch, settings.SignalConcurrency, settings.QueueWaitTimeout, timeProvider, cancellationToken)
+                ?? throw new TimeoutException(
+                    $"Not every owner of batch \"{batch.BatchId}\" answered within {settings.QueueWaitTimeout}; the message is retried (the batch id makes that safe).");
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            if (IncrementMessages.GiveUp(message, ex, options.Value.MaxDeliveries) is not { } envelope)
+            if (IncrementMessages.GiveUp(message, ex, settings.MaxDeliveries) is not { } envelope)
             {
                 Log.BatchRetry(logger, message.MessageId, batch.BatchId, message.DequeueCount, StorageFailures.IsTransient(ex) ? "transient" : "not transient", ex.Message);
                 throw;
@@ -76,6 +83,21 @@ public sealed class IncrementQueueFunction(IOptions<FuncMapFunctionsOptions> opt
         }
 
         Log.BatchSignalled(logger, batch.BatchId, message.MessageId, batch.ItemCount, batch.Deltas.Count);
-        return [];
+        var refused = new List<string>(2);
+        if (outcome.OverflowedKeys is { Count: > 0 } overflowed)
+        {
+            Log.KeysOverflowed(logger, batch.BatchId, message.MessageId, overflowed.Count, string.Join(", ", overflowed.Take(10)));
+            metrics.MessagePoisoned(IncrementMessages.OverflowRule);
+            refused.Add(IncrementMessages.Overflowed(message, batch.BatchId, overflowed).ToJson());
+        }
+
+        if (outcome.MismatchedKeys is { Count: > 0 } mismatched)
+        {
+            Log.KeysMismatched(logger, batch.BatchId, message.MessageId, mismatched.Count, string.Join(", ", mismatched.Take(10)));
+            metrics.MessagePoisoned(IncrementMessages.MismatchRule);
+            refused.Add(IncrementMessages.Mismatched(message, batch.BatchId, mismatched).ToJson());
+        }
+
+        return [.. refused];
     }
 }

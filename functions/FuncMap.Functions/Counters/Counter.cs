@@ -9,16 +9,18 @@ namespace FuncMap.Functions.Counters;
 /// The owner of one counter key: the Durable entity <c>@counter@{key}</c>. The Durable runtime runs
 /// one operation at a time per entity, in arrival order, which is the "one owner per key" of the
 /// design. The transition (checked Int64, version +1) and the deduplication window are the core
-/// library's <see cref="CounterState.Apply"/>, the same rules as the local engine.
+/// library's <see cref="CounterState.Apply"/>, the same rules as the local engine. A write sent with a
+/// <see cref="CounterCommand.ReplyTo"/> token leaves its outcome in the state for its waiting caller
+/// (<see cref="CounterEntityState"/>).
 /// </summary>
 /// <remarks>
-/// Delete keeps a tombstone (<see cref="CounterState.Exists"/> false, version and operation window
+/// Delete keeps a tombstone (<see cref="CounterEntityState.Exists"/> false, version and operation window
 /// kept) instead of removing the state, for two reasons: an entity without state no longer appears
 /// in entity queries, so the snapshot could never see that its table row must go; and a late
 /// duplicate of an operation that came before the delete must still be recognised. The snapshot
 /// removes the row, then schedules <see cref="Purge"/> for after the tombstone retention.
 /// </remarks>
-public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics, ILogger<Counter> logger) : TaskEntity<CounterState>
+public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics, ILogger<Counter> logger) : TaskEntity<CounterEntityState>
 {
     /// <summary>The entity name: the entity function's name, which the runtime lower-cases.</summary>
     public const string EntityName = "counter";
@@ -33,27 +35,27 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
     public CounterOutcome Add(CounterCommand command)
     {
         Require(command);
-        return Apply(CounterOperation.Add(command.Delta, command.OperationId), CounterOperations.Add);
+        return Apply(CounterOperation.Add(command.Delta, command.OperationId), CounterOperations.Add, command);
     }
 
     /// <summary>Sets the value to zero; the version keeps counting.</summary>
     public CounterOutcome Reset(CounterCommand command)
     {
         Require(command);
-        return Apply(CounterOperation.Reset(command.OperationId), CounterOperations.Reset);
+        return Apply(CounterOperation.Reset(command.OperationId), CounterOperations.Reset, command);
     }
 
     /// <summary>Deletes the counter (it stays a tombstone until the snapshot purges it).</summary>
     public CounterOutcome Delete(CounterCommand command)
     {
         Require(command);
-        return Apply(CounterOperation.Delete(command.OperationId), CounterOperations.Delete);
+        return Apply(CounterOperation.Delete(command.OperationId), CounterOperations.Delete, command);
     }
 
     /// <summary>The counter as it is now.</summary>
     public CounterOutcome Get()
     {
-        var outcome = CounterOutcome.From(State.Exists ? OperationStatus.Applied : OperationStatus.NotFound, State);
+        var outcome = CounterOutcome.From(State.Exists ? OperationStatus.Applied : OperationStatus.NotFound, State.ToCounterState());
         ForgetIfNeverWritten();
         return outcome;
     }
@@ -81,9 +83,11 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
         return dispatcher.DispatchAsync<Counter>();
     }
 
-    private CounterOutcome Apply(in CounterOperation operation, string name)
+    private CounterOutcome Apply(in CounterOperation operation, string name, CounterCommand command)
     {
-        var status = State.Apply(operation, timeProvider.GetUtcNow());
+        var counter = State.ToCounterState();
+        var status = counter.Apply(operation, timeProvider.GetUtcNow());
+        State.CopyFrom(counter);
         switch (status)
         {
             case OperationStatus.Overflow:
@@ -105,21 +109,28 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
                 break;
         }
 
-        var outcome = CounterOutcome.From(status, State);
+        var outcome = CounterOutcome.From(status, counter);
+        if (command.ReplyTo is { } replyTo)
+        {
+            State.AddReply(replyTo, outcome);
+        }
+
         ForgetIfNeverWritten();
         return outcome;
     }
 
     /// <summary>
     /// <see cref="TaskEntity{TState}"/> hands an operation on an entity without state a fresh
-    /// <see cref="CounterState"/> (InitializeState) and persists whatever <see cref="TaskEntity{TState}.State"/>
+    /// <see cref="CounterEntityState"/> (InitializeState) and persists whatever <see cref="TaskEntity{TState}.State"/>
     /// holds afterwards. An operation that applied nothing to a counter that was never written (version 0:
     /// a get, a reset or delete of a missing key, a purge that came after the state was gone) must leave no
-    /// state behind, or the key would turn up in entity queries as a tombstone.
+    /// state behind, or the key would turn up in entity queries as a tombstone. The exception is a reply a
+    /// caller waits for (a reset or delete of a missing key with <c>?wait=true</c>): that state stays a
+    /// version-0 tombstone, which the next snapshot purges at once.
     /// </summary>
     private void ForgetIfNeverWritten()
     {
-        if (State is { Exists: false, Version: 0 })
+        if (State is { Exists: false, Version: 0, Replies.Count: 0 })
         {
             State = null!;
         }

@@ -19,6 +19,19 @@ public static class CounterOperations
 
     /// <summary>Forgets a tombstone whose row the snapshot has removed; input the tombstone's version.</summary>
     public const string Purge = "purge";
+
+    /// <summary>The core operation that the write <paramref name="name"/> (add, reset or delete) with <paramref name="command"/> applies.</summary>
+    public static CounterOperation ToOperation(string name, CounterCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        return name switch
+        {
+            Add => CounterOperation.Add(command.Delta, command.OperationId),
+            Reset => CounterOperation.Reset(command.OperationId),
+            Delete => CounterOperation.Delete(command.OperationId),
+            _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Only add, reset and delete are writes."),
+        };
+    }
 }
 
 /// <summary>
@@ -28,7 +41,11 @@ public static class CounterOperations
 /// </summary>
 /// <param name="OperationId">1–128 printable ASCII characters.</param>
 /// <param name="Delta">The amount for add; ignored by reset and delete.</param>
-public sealed record CounterCommand(string OperationId, long Delta = 0);
+/// <param name="ReplyTo">
+/// Set by a caller that waits for the outcome: a token unique to that caller's request, under which the owner
+/// records the outcome in its state (<see cref="CounterEntityState.Replies"/>); null for fire-and-forget writes.
+/// </param>
+public sealed record CounterCommand(string OperationId, long Delta = 0, string? ReplyTo = null);
 
 /// <summary>The entity's answer to an operation: how it ended and the counter after it.</summary>
 /// <param name="Status">Applied, Duplicate (nothing changed), NotFound or Overflow.</param>

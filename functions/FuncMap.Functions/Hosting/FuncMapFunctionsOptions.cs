@@ -6,8 +6,25 @@ public sealed class FuncMapFunctionsOptions
     /// <summary>The configuration section.</summary>
     public const string SectionName = "FuncMap";
 
-    /// <summary>How long a <c>?wait=true</c> write waits for its result before it answers 202 with a status location.</summary>
+    /// <summary>
+    /// How long a <c>?wait=true</c> write waits for its owner's reply before it answers 503 with the operation id
+    /// (as the local host's owner timeout).
+    /// </summary>
     public TimeSpan WaitTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long <c>POST /api/counters/batch</c> waits for the replies of all its keys' owners before it answers 503:
+    /// longer than <see cref="WaitTimeout"/>, because every distinct key is a separate entity to run and a batch
+    /// may hold thousands.
+    /// </summary>
+    public TimeSpan BatchWaitTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long the queue trigger waits for every owner of a batch to reply (it must know which keys overflowed)
+    /// before it throws and the runtime retries the message; longer than <see cref="WaitTimeout"/>, since a backlog
+    /// of queue messages keeps owners busy and a retry costs a dequeue of the five before the poison queue.
+    /// </summary>
+    public TimeSpan QueueWaitTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// How far before the previous run's start the snapshot looks again, so that clock skew between
@@ -20,9 +37,6 @@ public sealed class FuncMapFunctionsOptions
     /// was removed, so that late duplicates of earlier operations are still recognised.
     /// </summary>
     public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromHours(1);
-
-    /// <summary>The largest body <c>POST /api/counters/batch</c> accepts.</summary>
-    public int MaxBatchBodyBytes { get; set; } = 1024 * 1024;
 
     /// <summary>The snapshot table (the local host's <c>FuncMap:Storage:TableName</c>; both hosts default to <c>Counters</c>).</summary>
     public string SnapshotTable { get; set; } = FuncMap.Storage.CounterRows.DefaultTableName;

@@ -16,19 +16,17 @@ namespace FuncMap.Functions.Http;
 /// <summary>
 /// The HTTP contract of DESIGN.md on Durable Entities, with the shared request parsing and
 /// ProblemDetails of FuncMap.Http. Writes signal the key's owner and answer 202 once the signal is
-/// stored (durably accepted); <c>?wait=true</c> runs <see cref="CounterWriteOrchestration"/> and
-/// answers with the owner's result. Reads return the owner's last persisted state and never wait
-/// for it. Every function needs a function key (<c>code</c> or <c>x-functions-key</c>).
+/// stored (durably accepted); <c>?wait=true</c> and batches signal with a reply token and answer with
+/// the owner's reply (<see cref="CounterReplies"/>). Reads return the owner's last persisted state and
+/// never wait for it. Every function needs a function key (<c>code</c> or <c>x-functions-key</c>).
 /// </summary>
-public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> options, ILogger<CounterHttpFunctions> logger)
+public sealed class CounterHttpFunctions(
+    IOptions<FuncMapFunctionsOptions> options, IOptions<FuncMapHttpOptions> http, TimeProvider timeProvider, ILogger<CounterHttpFunctions> logger)
 {
-    /// <summary>The largest body of an add (<c>{"delta": n}</c> needs a few dozen bytes).</summary>
-    public const int MaxAddBodyBytes = 4 * 1024;
-
     /// <summary><c>POST /api/counters/{key}/add</c>, body <c>{"delta": n}</c> or none (delta 1).</summary>
     [Function("CounterAdd")]
-    public async Task<Results<Ok<CounterResponse>, Accepted<WriteAccepted>, ProblemHttpResult>> AddAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "counters/{key}/add")] HttpRequest request,
+    public async Task<Results<Ok<CounterResponse>, Accepted<WriteAccepted>, ProblemHttpResult, ServiceUnavailableResult>> AddAsync(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = CounterRoutes.Add)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
         CancellationToken cancellationToken)
@@ -38,7 +36,7 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
             return invalid;
         }
 
-        var (delta, bodyProblem) = await CounterRequests.ReadAddAsync(request, MaxAddBodyBytes, cancellationToken);
+        var (delta, bodyProblem) = await CounterRequests.ReadAddAsync(request, http.Value.MaxBodyBytes, cancellationToken);
         if (bodyProblem is not null)
         {
             return bodyProblem;
@@ -50,9 +48,14 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
             return accepted;
         }
 
-        if (sent.Problem is { } problem)
+        if (sent.Unavailable is { } unavailable)
         {
-            return problem;
+            return unavailable;
+        }
+
+        if (sent.Problem is { } refused)
+        {
+            return refused;
         }
 
         var outcome = sent.Outcome!;
@@ -66,8 +69,8 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
 
     /// <summary><c>POST /api/counters/{key}/reset</c>: value to 0, version keeps counting.</summary>
     [Function("CounterReset")]
-    public async Task<Results<Ok<CounterResponse>, Accepted<WriteAccepted>, ProblemHttpResult>> ResetAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "counters/{key}/reset")] HttpRequest request,
+    public async Task<Results<Ok<CounterResponse>, Accepted<WriteAccepted>, ProblemHttpResult, ServiceUnavailableResult>> ResetAsync(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = CounterRoutes.Reset)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
         CancellationToken cancellationToken)
@@ -83,9 +86,14 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
             return accepted;
         }
 
-        if (sent.Problem is { } problem)
+        if (sent.Unavailable is { } unavailable)
         {
-            return problem;
+            return unavailable;
+        }
+
+        if (sent.Problem is { } refused)
+        {
+            return refused;
         }
 
         var outcome = sent.Outcome!;
@@ -94,8 +102,8 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
 
     /// <summary><c>DELETE /api/counters/{key}</c>: 202, or with <c>?wait=true</c> 204 once deleted.</summary>
     [Function("CounterDelete")]
-    public async Task<Results<NoContent, Accepted<WriteAccepted>, ProblemHttpResult>> DeleteAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = "counters/{key}")] HttpRequest request,
+    public async Task<Results<NoContent, Accepted<WriteAccepted>, ProblemHttpResult, ServiceUnavailableResult>> DeleteAsync(
+        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = CounterRoutes.Counter)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
         CancellationToken cancellationToken)
@@ -111,9 +119,14 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
             return accepted;
         }
 
-        if (sent.Problem is { } problem)
+        if (sent.Unavailable is { } unavailable)
         {
-            return problem;
+            return unavailable;
+        }
+
+        if (sent.Problem is { } refused)
+        {
+            return refused;
         }
 
         // A duplicate of the delete that removed the counter answers as the first attempt did.
@@ -126,7 +139,7 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
     /// <summary><c>GET /api/counters/{key}</c>: the owner's last persisted state, or 404.</summary>
     [Function("CounterGet")]
     public static async Task<Results<Ok<CounterResponse>, ProblemHttpResult>> GetAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "counters/{key}")] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CounterRoutes.Counter)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
         CancellationToken cancellationToken)
@@ -144,57 +157,64 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
     }
 
     /// <summary>
-    /// <c>GET /api/counters?prefix=&amp;pageSize=&amp;continuationToken=</c>: one page of counters in key
-    /// order (the Azure Storage backend returns entities ordered by instance id). The continuation
-    /// token is the backend's own, passed through unchanged.
+    /// <c>GET /api/counters?prefix=&amp;pageSize=&amp;continuationToken=</c>: one page of counters in key order,
+    /// <c>pageSize</c> of them whenever that many remain (<see cref="CounterListing"/>).
     /// </summary>
     [Function("CounterList")]
     public static async Task<Results<Ok<CounterListResponse>, ProblemHttpResult>> ListAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "counters")] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CounterRoutes.Counters)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(client);
-        if (CounterRequests.ReadListParameters(request, out var list) is { } invalid)
+        if (CounterRequests.ReadList(request, out var list) is { } invalid)
         {
             return invalid;
         }
 
-        // The token is the entity query's own, passed through unchanged; an empty one means none.
-        var continuationToken = string.IsNullOrEmpty(list.ContinuationToken) ? null : list.ContinuationToken;
-        return TypedResults.Ok(await CounterListing.ReadPageAsync(client.Entities, list.Prefix, list.PageSize, continuationToken, cancellationToken));
+        return TypedResults.Ok(await CounterListing.ReadPageAsync(client.Entities, list, cancellationToken));
     }
 
-    /// <summary><c>POST /api/counters/batch</c>: validate and aggregate with the core library, signal each key with the batch id.</summary>
+    /// <summary>
+    /// <c>POST /api/counters/batch</c>: validate and aggregate with the core library, signal each key with the batch id,
+    /// and answer 202 once every owner replied, naming the keys whose add would overflow, as the local host does.
+    /// </summary>
     [Function("CounterBatch")]
-    public async Task<Results<Accepted<BatchAcceptedResponse>, ProblemHttpResult>> BatchAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "counters/batch")] HttpRequest request,
+    public async Task<Results<Accepted<BatchAcceptedResponse>, ProblemHttpResult, ServiceUnavailableResult>> BatchAsync(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = CounterRoutes.Batch)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
         var settings = options.Value;
-        var (batch, problem) = await CounterRequests.ReadBatchAsync(request, settings.MaxBatchBodyBytes, cancellationToken);
+        var (batch, problem) = await CounterRequests.ReadBatchAsync(request, http.Value.MaxBodyBytes, cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        await BatchSignaler.SignalAsync(client.Entities, batch!, settings.SignalConcurrency, cancellationToken);
+        var outcome = await BatchSignaler.ApplyAsync(client.Entities, batch!, settings.SignalConcurrency, settings.BatchWaitTimeout, timeProvider, cancellationToken);
+        if (outcome is null)
+        {
+            // Every signal is stored and will be applied; only the outcome is unknown. Re-posting the batch
+            // (same batchId) counts once and answers with the outcome, as after the local host's timeout.
+            Log.BatchWaitTimedOut(logger, batch!.BatchId, batch.Deltas.Count, settings.BatchWaitTimeout);
+            return CounterProblems.OwnerTimeout($"Not every owner of batch \"{batch.BatchId}\" answered within {settings.BatchWaitTimeout.TotalSeconds:0.#} s; the batch stands. Post it again with the same batchId to learn its outcome.");
+        }
 
-        // Overflow against stored values is found by each owner later (counted and logged), so the
-        // answer never lists overflowed keys on this host.
-        return TypedResults.Accepted((string?)null, new BatchAcceptedResponse(batch!.BatchId, batch.ItemCount, batch.Deltas.Count));
+        var overflowed = outcome.OverflowedKeys.Count == 0 ? null : outcome.OverflowedKeys;
+        var mismatched = outcome.MismatchedKeys.Count == 0 ? null : outcome.MismatchedKeys;
+        return TypedResults.Accepted((string?)null, new BatchAcceptedResponse(batch!.BatchId, batch.ItemCount, batch.Deltas.Count, overflowed, mismatched));
     }
 
     private static CounterResponse ToResponse(string key, CounterOutcome outcome) =>
         new(key, outcome.Value, outcome.Version, outcome.UpdatedAt);
 
     /// <summary>
-    /// Sends a write. Without <c>wait</c>: signals the owner and answers 202. With <c>wait</c>: runs the
-    /// write orchestration and returns the owner's outcome, or 202 with the counter's location and the
-    /// operation id (to repeat the request with) when it takes longer than <see cref="FuncMapFunctionsOptions.WaitTimeout"/>.
+    /// Sends a write. Without <c>wait</c>: signals the owner and answers 202. With <c>wait</c>: signals it with a reply
+    /// token and returns the owner's outcome, or, when it takes longer than <see cref="FuncMapFunctionsOptions.WaitTimeout"/>,
+    /// 503 + <c>Retry-After</c> as the local host's owner timeout, with the operation id to repeat the request with.
     /// </summary>
     private async Task<SentWrite> WriteAsync(
         HttpRequest request, DurableTaskClient client, WriteRequest write, string operation, long delta, CancellationToken cancellationToken)
@@ -204,47 +224,40 @@ public sealed class CounterHttpFunctions(IOptions<FuncMapFunctionsOptions> optio
         // Without an Idempotency-Key the host makes one up, so its own redeliveries never count twice.
         var operationId = write.OperationId ?? OperationId.NewId();
         var key = write.Key;
-        if (!write.Wait)
+        var replyTo = write.Wait ? CounterReplies.NewReplyTo() : null;
+        var command = new CounterCommand(operationId, delta, replyTo);
+        await client.Entities.SignalEntityAsync(Counter.IdOf(key), operation, command, options: null, cancellation: cancellationToken);
+        if (replyTo is null)
         {
-            await client.Entities.SignalEntityAsync(
-                Counter.IdOf(key), operation, new CounterCommand(operationId, delta), options: null, cancellation: cancellationToken);
-            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null, null);
+            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null, null, null);
         }
 
-        var writeRequest = new CounterWriteRequest(key, operation, operationId, delta);
         var timeout = options.Value.WaitTimeout;
-        var (instance, joined) = await CounterWriteOrchestration.StartOrJoinAsync(client, writeRequest, timeout, cancellationToken);
-        if (instance is null)
+        var outcome = await CounterReplies.WaitAsync(client.Entities, key, CounterOperations.ToOperation(operation, command), replyTo, timeout, timeProvider, cancellationToken);
+        if (outcome is null)
         {
-            var instanceId = CounterWriteOrchestration.InstanceIdFor(writeRequest);
-            Log.WaitTimedOut(logger, operation, key, timeout, instanceId);
-            // Not Durable's status URL: it carries the task hub's system key. The client reads the counter, or
-            // repeats the request with Idempotency-Key = operationId and ?wait=true, which joins this orchestration.
-            request.HttpContext.Response.Headers.RetryAfter = "1";
-            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, operationId)), null, null);
+            Log.WaitTimedOut(logger, operation, key, timeout, operationId);
+            // The signal is stored and will be applied. The client repeats the request with Idempotency-Key = operationId
+            // (given in the problem): the owner recognises the id and answers with the counter; nothing counts twice.
+            var unavailable = CounterProblems.OwnerTimeout(
+                $"The counter's owner did not answer within {timeout.TotalMilliseconds:0} ms; the operation may still be applied. Retry with {CounterRequests.IdempotencyKeyHeader}: {operationId}.");
+            unavailable.Value.Extensions["operationId"] = operationId;
+            return new(null, unavailable, null, null);
         }
 
-        if (instance.RuntimeStatus != OrchestrationRuntimeStatus.Completed || instance.ReadOutputAs<CounterOutcome>() is not { } outcome)
+        // The operation id decides the rest the same way on both hosts: a repeat (the owner answered Duplicate) is
+        // marked replayed, a different request under a used id (Mismatch) is refused with 422.
+        if (CounterRequests.IdempotencyVerdict(request.HttpContext.Response, write, outcome.Status) is { } refused)
         {
-            Log.WaitFailed(logger, instance.InstanceId, operation, key, instance.RuntimeStatus.ToString());
-            return new(null, TypedResults.Problem(CounterProblems.Create(StatusCodes.Status500InternalServerError, "The operation failed.",
-                $"The {operation} on counter \"{key}\" did not complete ({instance.RuntimeStatus}); retry with the same {CounterRequests.IdempotencyKeyHeader}.",
-                "operation.failed")), null);
+            return new(null, null, refused, null);
         }
 
-        // The operation id decides the rest the same way on both hosts: a repeat is marked replayed (also when this
-        // request joined an earlier request's instance), a different request under a used id is refused with 422.
-        if (CounterRequests.IdempotencyVerdict(request.HttpContext.Response, write, joined && outcome.Status == OperationStatus.Applied ? OperationStatus.Duplicate : outcome.Status) is { } refused)
-        {
-            return new(null, refused, null);
-        }
-
-        return new(null, null, outcome);
+        return new(null, null, null, outcome);
     }
 
     /// <summary>The counter's own URL, as the local host's 202 answers give it (keys need no escaping: their charset is URL-safe).</summary>
     private static string CounterLocation(string key) => "/api/counters/" + key;
 
-    /// <summary>What a write came to: answered at once (202), refused, or the owner's outcome to turn into an answer.</summary>
-    private sealed record SentWrite(Accepted<WriteAccepted>? Accepted, ProblemHttpResult? Problem, CounterOutcome? Outcome);
+    /// <summary>What a write came to: answered at once (202), timed out (503), refused (422), or the owner's outcome to turn into an answer.</summary>
+    private sealed record SentWrite(Accepted<WriteAccepted>? Accepted, ServiceUnavailableResult? Unavailable, ProblemHttpResult? Problem, CounterOutcome? Outcome);
 }

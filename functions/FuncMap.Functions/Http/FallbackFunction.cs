@@ -1,0 +1,32 @@
+using FuncMap.Http;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Azure.Functions.Worker;
+
+namespace FuncMap.Functions.Http;
+
+/// <summary>
+/// Every request below <c>/api</c> that no other function takes: without it the Functions host answers an
+/// unknown route or a wrong method with a bare 404 and no body. Here both get a ProblemDetails, 404 or 405
+/// with <c>Allow</c>, as on the local host. The catch-all template has the lowest route precedence, so it
+/// never shadows a real route; it needs no key, since it reveals nothing a 404 would not.
+/// </summary>
+public static class FallbackFunction
+{
+    /// <summary>Answers 404 (no such route) or 405 (a route, another method).</summary>
+    [Function("Fallback")]
+    public static ProblemHttpResult Run(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", "post", "put", "patch", "delete", "head", "options", Route = "{*path}")] HttpRequest request,
+        string? path)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var allowed = CounterRoutes.AllowedMethods(path ?? string.Empty);
+        if (allowed.Count == 0)
+        {
+            return CounterProblems.RouteNotFound(request.Path);
+        }
+
+        request.HttpContext.Response.Headers.Allow = string.Join(", ", allowed);
+        return CounterProblems.MethodNotAllowed(request.Method, request.Path);
+    }
+}
