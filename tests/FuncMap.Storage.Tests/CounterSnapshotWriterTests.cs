@@ -110,8 +110,7 @@ public sealed class CounterSnapshotWriterTests(AzuriteFixture azurite)
     {
         var table = await azurite.NewTableAsync("snap");
         var partition = CounterPartition.KeyOf("hot:0");
-        var hot = Enumerable.Range(0, 100_000).Select(static i => "hot:" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .Where(k => CounterPartition.KeyOf(k) == partition).Take(199).ToList();
+        var hot = TestKeys.InPartition(partition, 199, "hot:");
         var writer = new CounterSnapshotWriter(table, 2);
         await writer.RaiseFencesAsync(3, CancellationToken.None);
 
