@@ -211,6 +211,12 @@ public sealed class StorageHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The factory's dispose does not wait until the host's services are disposed (Program's own app.Run disposes
+        // them, on its thread), so the journal and the lease may still hold the data directory's locks when it
+        // returns, and a restart on the same directory would find it in use. Closing them again waits for the first
+        // close (as LocalHostFactory does for the in-memory contract tests).
+        var journal = _factory.Services.GetService<OperationJournal>();
+        var lease = _factory.Services.GetService<LeaseService>();
         try
         {
             await _factory.DisposeAsync();
@@ -220,6 +226,15 @@ public sealed class StorageHost : IAsyncDisposable
             // Known issue (reported): WebApplicationFactory stops the host twice (its own StopAsync and app.Run's), and
             // app.Run disposes the host in between; EngineHostedService.StopAsync is not idempotent after Dispose.
             // Storage's own stops are idempotent and completed in the first stop.
+        }
+        finally
+        {
+            if (journal is not null)
+            {
+                await journal.DisposeAsync();
+            }
+
+            lease?.Dispose();
         }
     }
 
