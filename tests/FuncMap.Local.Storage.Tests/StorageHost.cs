@@ -134,6 +134,8 @@ public sealed class StorageSetup : IDisposable
 public sealed class StorageHost : IAsyncDisposable
 {
     private readonly WebApplicationFactory<Program> _factory;
+    private readonly OperationJournal? _journal;
+    private readonly LeaseService? _lease;
 
     internal StorageHost(StorageSetup setup, Dictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     {
@@ -153,6 +155,20 @@ public sealed class StorageHost : IAsyncDisposable
             }
         });
         Client = _factory.CreateClient();
+
+        // Taken now: a host that stops itself (a lost lease, a fenced snapshot) has disposed its services by the time
+        // the test disposes it. One that failed its start may have disposed them already: its locks are being released
+        // by that dispose, and no test restarts on its directory.
+        try
+        {
+            _journal = _factory.Services.GetService<OperationJournal>();
+            _lease = _factory.Services.GetService<LeaseService>();
+        }
+        catch (ObjectDisposedException)
+        {
+            _journal = null;
+            _lease = null;
+        }
     }
 
     public StorageSetup Setup { get; }
@@ -211,12 +227,6 @@ public sealed class StorageHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        // The factory's dispose does not wait until the host's services are disposed (Program's own app.Run disposes
-        // them, on its thread), so the journal and the lease may still hold the data directory's locks when it
-        // returns, and a restart on the same directory would find it in use. Closing them again waits for the first
-        // close (as LocalHostFactory does for the in-memory contract tests).
-        var journal = _factory.Services.GetService<OperationJournal>();
-        var lease = _factory.Services.GetService<LeaseService>();
         try
         {
             await _factory.DisposeAsync();
@@ -229,12 +239,16 @@ public sealed class StorageHost : IAsyncDisposable
         }
         finally
         {
-            if (journal is not null)
+            // The factory's dispose does not wait until the host's services are disposed (Program's own app.Run
+            // disposes them, on its thread), so the journal and the lease may still hold the data directory's locks
+            // when it returns, and a restart on the same directory would find it in use. Closing them again waits for
+            // the first close (as LocalHostFactory does for the in-memory contract tests).
+            if (_journal is not null)
             {
-                await journal.DisposeAsync();
+                await _journal.DisposeAsync();
             }
 
-            lease?.Dispose();
+            _lease?.Dispose();
         }
     }
 
