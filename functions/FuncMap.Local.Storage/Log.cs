@@ -8,9 +8,6 @@ internal static partial class Log
     [LoggerMessage(1400, LogLevel.Information, "Lease claimed by {Owner} for {Seconds} s, epoch {Epoch}; this host is the single writer of the storage.")]
     public static partial void LeaseClaimed(ILogger logger, string owner, double seconds, long epoch);
 
-    [LoggerMessage(1401, LogLevel.Critical, "Another host owns the storage: lease held by {Owner} until {ExpiresAt:O}. This host refuses to start.")]
-    public static partial void LeaseHeld(ILogger logger, string owner, DateTimeOffset expiresAt);
-
     [LoggerMessage(1402, LogLevel.Warning, "Storage unreachable while claiming the lease ({Error}); retrying, the host stays unready until the lease is ours.")]
     public static partial void LeaseClaimRetrying(ILogger logger, string error);
 
