@@ -212,20 +212,20 @@ half batch1000 Journal batch 1000 "$peak_c_batch1000"
 # redis_run NAME CLIENTS PIPELINE -> $out/redis/NAME.csv; redis-benchmark counts requests, not seconds, so a short
 # estimate first sizes the run to about DURATION.
 redis_port=""
-# A probe (SECONDS 0) is the short estimate alone.
+# The estimate is 2,000 requests per client (at most 20,000), times the pipeline depth.
 redis_run() {
   local name="$1" c="$2" p="$3" d="${4:-$secs}" est n
-  redis-benchmark -p "$redis_port" -t incr -r "$keys" -c "$c" -P "$p" -n $(( 20000 * p )) --csv >"$out/redis/$name.est.csv"
-  if [ "$d" = 0 ]; then mv "$out/redis/$name.est.csv" "$out/redis/$name.csv"; return 0; fi
+  n=$(( 2000 * c )); [ "$n" -gt 20000 ] && n=20000
+  redis-benchmark -p "$redis_port" -t incr -r "$keys" -c "$c" -P "$p" -n $(( n * p )) --csv >"$out/redis/$name.est.csv"
   est=$(awk -F'"' '/INCR/ { printf "%.0f", $4 }' "$out/redis/$name.est.csv")
-  n=$(awk -v e="$est" -v d="$d" 'BEGIN { n = e * d; if (n < 10000) n = 10000; printf "%.0f", n }')
+  n=$(awk -v e="$est" -v d="$d" 'BEGIN { n = e * d; if (n < 2000) n = 2000; printf "%.0f", n }')
   redis-benchmark -p "$redis_port" -t incr -r "$keys" -c "$c" -P "$p" -n "$n" --csv >"$out/redis/$name.csv"
   if ! grep -q '"INCR"' "$out/redis/$name.csv"; then echo "redis $name: no INCR result ($(head -c 200 "$out/redis/$name.csv"))" | tee -a "$odd" >&2; fi
 }
 rrps() { awk -F'"' '/INCR/ { printf "%.0f", $4 }' "$out/redis/$1.csv"; }
 rp50() { awk -F'"' '/INCR/ { printf "%.2f", $10 }' "$out/redis/$1.csv"; }
 rp99() { awk -F'"' '/INCR/ { printf "%.2f", $14 }' "$out/redis/$1.csv"; }
-rhalf_probe() { redis_run "$h_name-probe-$1" "$1" "$h_p" 0; rrps "$h_name-probe-$1"; }
+rhalf_probe() { redis_run "$h_name-probe-$1" "$1" "$h_p" "${probe%s}"; rrps "$h_name-probe-$1"; }
 rhalf() { # NAME PIPELINE
   h_name="$1" h_p="$2"
   local best_c
