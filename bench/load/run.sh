@@ -89,7 +89,7 @@ odd="$out/odd.txt"  # anything a reader must know: non-2xx answers, socket error
 : >"$odd"
 
 # wrk1 NAME MODE KIND ARG CONNECTIONS DURATION -> $out/runs/NAME.txt (and NAME.groups.json on the Journal host).
-# KIND path: ARG is a path template for post.lua ("%s" = one of KEYS keys, or one key when ARG2 says so);
+# KIND path: ARG is a path template for post.lua ("%s" = one of KEYS keys, in turn);
 # KIND hot: ARG is the template, all connections on the single key bench:0; KIND batch: ARG is items per batch.
 wrk1() {
   local name="$1" mode="$2" kind="$3" arg="$4" c="$5" d="$6" t base script
