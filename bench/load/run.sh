@@ -15,7 +15,7 @@
 # 1, 2, 4, ... connections (short probes) and measures again at the count whose throughput is nearest 50% of
 # that row's peak. The Journal host reports records per group commit (POST /bench/journal-groups).
 # Two hosts from one Release build (storage off), one per mode, driven one at a time; both data directories
-# under artifacts/ (the repository's disk, not tmpfs). About 7.5 min with the defaults. Prints the tables and
+# under artifacts/ (the repository's disk, not tmpfs). About 8 min with the defaults (10 on a loaded machine). Prints the tables and
 # writes them into bench/README.md between <!-- load:begin --> and <!-- load:end -->.
 #   bash bench/load/run.sh
 #   Overrides: DURATION=10s (whole seconds) CONNECTIONS=64 CONNECTION_LIST="16 64 256" BATCH_CONNECTION_LIST="1 8 64"
