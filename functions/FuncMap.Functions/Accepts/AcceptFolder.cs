@@ -51,6 +51,7 @@ public sealed class AcceptFolder(
     private DateTimeOffset _sequenceSourceStarted = timeProvider.GetUtcNow();
     private long _foldNumber;
     private long _foldedThrough;
+    private DurableEntityClient? _entities;
 
     /// <summary>The source the folder numbers under now (it changes: <see cref="SourceLifetime"/>, and after an unknown outcome).</summary>
     public string SequenceSource => _sequenceSource;
@@ -136,10 +137,33 @@ public sealed class AcceptFolder(
         return partitions.Count;
     }
 
+    /// <summary>
+    /// Stops the loop, then folds once more within the host's shutdown time, so that a graceful stop leaves nothing for
+    /// a sweep to find (what it cannot fold, a sweep of another instance, or of this app's next start, folds later).
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_entities is not { } entities)
+        {
+            return;
+        }
+
+        try
+        {
+            await FoldOwnAsync(entities, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || StorageFailures.IsStorage(ex) || ex is Grpc.Core.RpcException)
+        {
+            Log.FoldFailed(logger, ex, log.Source, StorageFailures.Status(ex), StorageFailures.ErrorCode(ex));
+        }
+    }
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var entities = await clients.GetAsync(stoppingToken).ConfigureAwait(false);
+        _entities = entities;
         var nextSweep = timeProvider.GetUtcNow();
         var complete = true;
         while (!stoppingToken.IsCancellationRequested)
