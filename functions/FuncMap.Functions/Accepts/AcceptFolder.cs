@@ -39,7 +39,7 @@ public sealed class AcceptFolder(
     : BackgroundService
 {
     /// <summary>How long a folder numbers under one sequence source before it starts a new one.</summary>
-    public static readonly TimeSpan SourceLifetime = TimeSpan.FromDays(1);
+    public static readonly TimeSpan SourceLifetime = TimeSpan.FromHours(1);
 
     /// <summary>How many transactions one fold of a partition submits before it signals (and starts over if more is left).</summary>
     public const int MaxTransactionsPerFold = 10;

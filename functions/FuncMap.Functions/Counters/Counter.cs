@@ -54,10 +54,12 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
 
     /// <summary>
     /// How long a counter remembers a source of folded adds after the source was created. A folder numbers under one
-    /// source for at most <see cref="Accepts.AcceptFolder.SourceLifetime"/> (1 day) and its signals arrive within seconds;
-    /// a fold of a source delivered later than this (six days after its last use) would be taken for a new source.
+    /// source for at most <see cref="Accepts.AcceptFolder.SourceLifetime"/> (1 h) and its signals arrive within seconds
+    /// (a crash's fold record is re-sent within a minute); a fold of a source delivered more than 23 h after the source's
+    /// last use would be taken for a new source. Every process start is a new source, so this also bounds how many
+    /// sources a hot counter's state carries: about one per instance per hour of the last day.
     /// </summary>
-    public static readonly TimeSpan SourceRetention = TimeSpan.FromDays(7);
+    public static readonly TimeSpan SourceRetention = TimeSpan.FromDays(1);
 
     /// <summary>
     /// Applies folded adds (<see cref="FoldCommand"/>): each (source, number) exactly once and in order, with the same
