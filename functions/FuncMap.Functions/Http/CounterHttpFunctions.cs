@@ -241,7 +241,12 @@ public sealed class CounterHttpFunctions(
             catch (Exception ex) when (StorageFailures.IsStorage(ex))
             {
                 return new(null, CounterProblems.StorageUnavailable(
-                    "Storage did not confirm the add, so it may or may not count. Retry with an Idempotency-Key to have it applied once from then on."), null, null);
+                    "Storage did not confirm the add: it may or may not count (a write whose answer was lost may have been stored)."), null, null);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The worker is stopping: the add was not taken.
+                return new(null, CounterProblems.Stopping(), null, null);
             }
 
             return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, null)), null, null, null);
