@@ -24,6 +24,22 @@ public sealed class FunctionsMetrics
     /// <summary>Rows the snapshot wrote or deleted.</summary>
     public const string SnapshotRows = "funcmap.functions.snapshot.rows";
 
+    /// <summary>Accepted adds the folder folded into fold records.</summary>
+    public const string FoldedAdds = "funcmap.functions.fold.adds";
+
+    /// <summary>Fold record entries (per-key sums) the folder wrote; adds ÷ entries is how much folding saved.</summary>
+    public const string FoldEntries = "funcmap.functions.fold.entries";
+
+    /// <summary><c>fold</c> signals sent to entities.</summary>
+    public const string FoldSignals = "funcmap.functions.fold.signals";
+
+    /// <summary>Folded adds an entity received before an earlier one of their source and kept until it came.</summary>
+    public const string FoldParked = "funcmap.functions.fold.parked";
+
+    private readonly Counter<long> _foldedAdds;
+    private readonly Counter<long> _foldEntries;
+    private readonly Counter<long> _foldSignals;
+    private readonly Counter<long> _foldParked;
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _poisoned;
@@ -38,6 +54,10 @@ public sealed class FunctionsMetrics
         _duplicates = meter.CreateCounter<long>(DuplicateOperations, unit: "{operation}");
         _poisoned = meter.CreateCounter<long>(PoisonedMessages, unit: "{message}");
         _snapshotRows = meter.CreateCounter<long>(SnapshotRows, unit: "{row}");
+        _foldedAdds = meter.CreateCounter<long>(FoldedAdds, unit: "{add}");
+        _foldEntries = meter.CreateCounter<long>(FoldEntries, unit: "{entry}");
+        _foldSignals = meter.CreateCounter<long>(FoldSignals, unit: "{signal}");
+        _foldParked = meter.CreateCounter<long>(FoldParked, unit: "{add}");
     }
 
     internal void OperationRejected(string operation, OperationStatus status) =>
@@ -45,6 +65,16 @@ public sealed class FunctionsMetrics
 
     internal void DuplicateIgnored(string operation) =>
         _duplicates.Add(1, new KeyValuePair<string, object?>("operation", operation));
+
+    internal void AddsFolded(int adds, int entries)
+    {
+        _foldedAdds.Add(adds);
+        _foldEntries.Add(entries);
+    }
+
+    internal void FoldSignalsSent(int signals) => _foldSignals.Add(signals);
+
+    internal void AddParked() => _foldParked.Add(1);
 
     internal void MessagePoisoned(string reason) =>
         _poisoned.Add(1, new KeyValuePair<string, object?>("reason", reason));

@@ -56,4 +56,28 @@ internal static partial class Log
     [LoggerMessage(EventId = 6041, Level = LogLevel.Warning,
         Message = "Queue {QueueName} could not be created at start ({ErrorCode}); the queue trigger waits until it exists")]
     public static partial void QueueCreateFailed(ILogger logger, Exception exception, string queueName, string? errorCode);
+
+    [LoggerMessage(EventId = 6050, Level = LogLevel.Warning,
+        Message = "Accept source {Source}: flush {Flush} of {Adds} adds was not confirmed by storage (status {Status}, {ErrorCode}); each add was answered 503")]
+    public static partial void FlushFailed(ILogger logger, Exception exception, string source, long flush, int adds, int status, string? errorCode);
+
+    [LoggerMessage(EventId = 6051, Level = LogLevel.Warning,
+        Message = "Fold of accepted adds of source {Source} failed (status {Status}, {ErrorCode}); the rows stay and the next fold takes them")]
+    public static partial void FoldFailed(ILogger logger, Exception exception, string source, int status, string? errorCode);
+
+    [LoggerMessage(EventId = 6052, Level = LogLevel.Information,
+        Message = "Fold transaction of {Rows} accepted rows in partition {Partition} not written; numbering continues under a new source")]
+    public static partial void FoldTransactionFailed(ILogger logger, Exception exception, string partition, int rows);
+
+    [LoggerMessage(EventId = 6053, Level = LogLevel.Information,
+        Message = "Folding the accepted adds of source {Partition}: it has rows older than {StaleAfter}")]
+    public static partial void SweepingSource(ILogger logger, string partition, TimeSpan staleAfter);
+
+    [LoggerMessage(EventId = 6054, Level = LogLevel.Error,
+        Message = "Row {PartitionKey}/{RowKey} of the accepted adds cannot be read and is left in place: {Reason}")]
+    public static partial void AcceptedRowUnreadable(ILogger logger, string partitionKey, string rowKey, string reason);
+
+    [LoggerMessage(EventId = 6055, Level = LogLevel.Warning,
+        Message = "A write of counter {Key} waited longer than {Timeout} for the key's earlier accepted adds to be folded; answered 503, nothing sent")]
+    public static partial void BarrierTimedOut(ILogger logger, string key, TimeSpan timeout);
 }

@@ -117,6 +117,13 @@ public static class CounterProblems
     public static ServiceUnavailableResult OwnerTimeout(string detail) =>
         new(Create(StatusCodes.Status503ServiceUnavailable, "The operation timed out.", detail, "engine.timeout"), RetryAfterSeconds);
 
+    /// <summary>
+    /// 503 + <c>Retry-After</c>: storage did not take the write, so nothing is promised (<paramref name="detail"/> says
+    /// what may have happened to it).
+    /// </summary>
+    public static ServiceUnavailableResult StorageUnavailable(string detail) =>
+        new(Create(StatusCodes.Status503ServiceUnavailable, "Storage is unavailable.", detail, "storage.unavailable"), RetryAfterSeconds);
+
     /// <summary>404 for a path that is no route of the API.</summary>
     public static ProblemHttpResult RouteNotFound(string path) =>
         TypedResults.Problem(Create(StatusCodes.Status404NotFound, "Not found.", $"There is no route {Truncate(path)}.", "route.notFound"));

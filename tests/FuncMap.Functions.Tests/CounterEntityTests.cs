@@ -288,6 +288,73 @@ public class CounterEntityTests
         Assert.Equal(OperationStatus.Mismatch, state.FindReply("caller-0", CounterOperation.Add(2, "op-0"))!.Status);
     }
 
+    private static readonly string FoldSource = SourceSequences.NewSourceId(new DateTimeOffset(2026, 11, 22, 9, 0, 0, TimeSpan.Zero));
+
+    [Fact]
+    public async Task Fold_NumberedSums_AppliedOnceEachInOrderAcrossPersistence()
+    {
+        var counter = new CounterHarness();
+
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 1, [5, -2]));
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 1, [5, -2]));
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 3, [10]));
+
+        Assert.Equal((13L, 3L, true), (counter.Current!.Value, counter.Current.Version, counter.Current.Exists));
+    }
+
+    [Fact]
+    public async Task Fold_ArrivesBeforeAnEarlierOne_ParkedThenAppliedWhenTheGapIsFilled()
+    {
+        var counter = new CounterHarness();
+
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 2, [100]));
+        Assert.True(counter.State.HasState);
+        Assert.False(counter.Current!.Exists);
+
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 1, [1]));
+
+        Assert.Equal((101L, 2L), (counter.Current!.Value, counter.Current.Version));
+    }
+
+    [Fact]
+    public async Task Fold_AfterDeleteAndPurgeAttempt_SequenceKeptSoADuplicateStillCountsOnce()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 1, [4]));
+        await counter.RunAsync(CounterOperations.Delete, new CounterCommand("d"));
+
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 1, [4]));
+
+        Assert.False(counter.Current!.Exists);
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 2, [6]));
+        Assert.Equal((6L, 3L), (counter.Current!.Value, counter.Current.Version));
+    }
+
+    [Fact]
+    public async Task Fold_WouldOverflow_RefusedAndTheNextFoldStillApplies()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Add, new CounterCommand("max", long.MaxValue));
+
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 1, [1, -7]));
+
+        Assert.Equal((long.MaxValue - 7, 2L), (counter.Current!.Value, counter.Current.Version));
+    }
+
+    [Fact]
+    public async Task Purge_TombstoneWithAParkedFold_KeptUntilTheGapIsFilled()
+    {
+        var counter = new CounterHarness();
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 1, [1]));
+        await counter.RunAsync(CounterOperations.Delete, new CounterCommand("d"));
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 3, [30]));
+
+        await counter.RunAsync(CounterOperations.Purge, 2L);
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 2, [20]));
+
+        Assert.Equal((50L, 4L, true), (counter.Current!.Value, counter.Current.Version, counter.Current.Exists));
+    }
+
     private static (OperationStatus Status, long Value, long Version) Summary(CounterOutcome? outcome) =>
         outcome is null ? throw new InvalidOperationException("no reply") : (outcome.Status, outcome.Value, outcome.Version);
 }

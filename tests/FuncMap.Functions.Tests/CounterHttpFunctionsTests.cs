@@ -1,4 +1,5 @@
 using System.Text;
+using FuncMap.Functions.Accepts;
 using FuncMap.Functions.Counters;
 using FuncMap.Functions.Hosting;
 using FuncMap.Functions.Http;
@@ -6,19 +7,111 @@ using FuncMap.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Logging.Abstractions;
+using FuncMap.Testing;
 using Microsoft.Extensions.Options;
 
 namespace FuncMap.Functions.Tests;
 
-public class CounterHttpFunctionsTests
+/// <summary>
+/// The HTTP functions called directly, with the Durable client double running real <see cref="Counter"/> entities and
+/// plain adds accepted into a real Azurite table and folded by a running <see cref="AcceptFolder"/>.
+/// </summary>
+[Collection(AzuriteTests.Name)]
+public sealed class CounterHttpFunctionsTests : IAsyncLifetime, IDisposable
 {
     private readonly FakeEntityClient _entities = new() { RunCounters = true };
+    private readonly EntityClientSource _clients = new();
+    private readonly AcceptLog _acceptLog;
+    private readonly AcceptFolder _folder;
+    private readonly List<AcceptLog> _otherLogs = [];
 
-    private static CounterHttpFunctions CreateFunctions(TimeSpan? waitTimeout = null) => new(
+    public CounterHttpFunctionsTests(AzuriteFixture azurite)
+    {
+        _acceptLog = new AcceptLog(azurite.Table(AzuriteFixture.UniqueTableName("accepted")), TimeProvider.System, NullLogger<AcceptLog>.Instance);
+        // Folds only when a write waits for one (BarrierAsync), so a test sees the rows a 202 left.
+        _folder = new AcceptFolder(_acceptLog, _clients, Options.Create(new FuncMapFunctionsOptions { FoldInterval = TimeSpan.FromHours(1) }), new FunctionsMetrics(new TestMeterFactory()),
+            TimeProvider.System, NullLogger<AcceptFolder>.Instance);
+    }
+
+    public Task InitializeAsync() => _folder.StartAsync(CancellationToken.None);
+
+    public void Dispose() => _folder.Dispose();
+
+    public async Task DisposeAsync()
+    {
+        await _folder.StopAsync(CancellationToken.None);
+        await _acceptLog.DisposeAsync();
+        foreach (var log in _otherLogs)
+        {
+            await log.DisposeAsync();
+        }
+    }
+
+    private CounterHttpFunctions CreateFunctions(TimeSpan? waitTimeout = null, AcceptLog? acceptLog = null) => new(
         Options.Create(new FuncMapFunctionsOptions { WaitTimeout = waitTimeout ?? TimeSpan.FromSeconds(5), BatchWaitTimeout = waitTimeout ?? TimeSpan.FromSeconds(5) }),
         Options.Create(new FuncMapHttpOptions()),
+        acceptLog ?? _acceptLog,
+        _folder,
+        _clients,
         TimeProvider.System,
         NullLogger<CounterHttpFunctions>.Instance);
+
+    [Fact]
+    public async Task AddAsync_WithoutWait_202OnceInTheAcceptLogThenFoldedIntoTheEntity()
+    {
+        var accepted = Assert.IsType<Accepted<WriteAccepted>>(await AddAsync("plain", 3, query: ""));
+
+        Assert.Equal(("plain", null, "/api/counters/plain"), (accepted.Value!.Key, accepted.Value.OperationId, accepted.Location));
+        Assert.Equal(3, AcceptFoldTests.ItemsIn(await ReadAcceptedAsync()).Single(i => i.Key == "plain").Delta);
+        Assert.DoesNotContain(_entities.Signals, s => s.Operation == CounterOperations.Add);
+    }
+
+    [Fact]
+    public async Task AddAsync_202ThenWithWait_TheWaitingAddSeesTheAcceptedOne()
+    {
+        await AddAsync("ryw", 3, query: "");
+        await AddAsync("ryw", 4, query: "");
+
+        var after = Assert.IsType<Ok<CounterResponse>>(await AddAsync("ryw", 0));
+
+        Assert.Equal((7L, 2L), (after.Value!.Value, after.Value.Version));
+    }
+
+    [Fact]
+    public async Task ResetAsync_After202Adds_ResetComesAfterThem()
+    {
+        await AddAsync("rst", 5, query: "");
+
+        var reset = await CreateFunctions().ResetAsync(Request("POST", "?wait=true"), new FakeDurableTaskClient(_entities), "rst", CancellationToken.None);
+
+        var counter = Assert.IsType<Ok<CounterResponse>>(reset.Result);
+        Assert.Equal((0L, 2L), (counter.Value!.Value, counter.Value.Version));
+    }
+
+    [Fact]
+    public async Task AddAsync_WithoutWaitStorageDown_503StorageUnavailableWithRetryAfter()
+    {
+        var down = new AcceptLog(AcceptFoldTests.DeadTable(), TimeProvider.System, NullLogger<AcceptLog>.Instance);
+        _otherLogs.Add(down);
+
+        var result = await AddAsync("down", 1, query: "", functions: CreateFunctions(acceptLog: down));
+
+        var unavailable = Assert.IsType<ServiceUnavailableResult>(result);
+        Assert.Equal("storage.unavailable", unavailable.Value.Extensions["rule"]);
+        Assert.Equal(1, unavailable.RetryAfterSeconds);
+        Assert.Empty(_entities.Signals);
+    }
+
+    private async Task<List<Azure.Data.Tables.TableEntity>> ReadAcceptedAsync()
+    {
+        var rows = new List<Azure.Data.Tables.TableEntity>();
+        await foreach (var row in _acceptLog.Table.QueryAsync<Azure.Data.Tables.TableEntity>())
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
 
     private static HttpRequest Request(string method, string query = "", string? json = null, string? idempotencyKey = null)
     {

@@ -52,6 +52,55 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
         return Apply(CounterOperation.Delete(command.OperationId), CounterOperations.Delete, command);
     }
 
+    /// <summary>
+    /// How long a counter remembers a source of folded adds after the source was created. A folder numbers under one
+    /// source for at most <see cref="Accepts.AcceptFolder.SourceLifetime"/> (1 h) and its signals arrive within seconds
+    /// (a crash's fold record is re-sent within a minute); a fold of a source delivered more than 23 h after the source's
+    /// last use would be taken for a new source. Every process start is a new source, so this also bounds how many
+    /// sources a hot counter's state carries: about one per instance per hour of the last day.
+    /// </summary>
+    public static readonly TimeSpan SourceRetention = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// Applies folded adds (<see cref="FoldCommand"/>): each (source, number) exactly once and in order, with the same
+    /// rules as <see cref="Add"/> (an add that would overflow is refused, logged and counted, as a signalled add's).
+    /// </summary>
+    public void Fold(FoldCommand command)
+    {
+        if (command is null || string.IsNullOrEmpty(command.Source) || command.Sequence < 1 || command.Deltas is null)
+        {
+            throw new ArgumentException("A fold carries a source, a first sequence number ≥ 1 and its deltas.", nameof(command));
+        }
+
+        var counter = State.ToCounterState();
+        var now = timeProvider.GetUtcNow();
+        for (var i = 0; i < command.Deltas.Length; i++)
+        {
+            var receipt = SourceSequences.Receive(counter, State.Sources, command.Source, command.Sequence + i, command.Deltas[i], now);
+            switch (receipt.Verdict)
+            {
+                case SequenceVerdict.Duplicate:
+                    metrics.DuplicateIgnored(CounterOperations.Fold);
+                    break;
+                case SequenceVerdict.Parked:
+                    metrics.AddParked();
+                    break;
+                default:
+                    foreach (var refused in receipt.Overflowed)
+                    {
+                        Log.OperationOverflowed(logger, Context.Id.Key, refused, counter.Value);
+                        metrics.OperationRejected(CounterOperations.Fold, OperationStatus.Overflow);
+                    }
+
+                    break;
+            }
+        }
+
+        SourceSequences.Prune(State.Sources, now, SourceRetention);
+        State.CopyFrom(counter);
+        ForgetIfNeverWritten();
+    }
+
     /// <summary>The counter as it is now.</summary>
     public CounterOutcome Get()
     {
@@ -66,7 +115,7 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
     /// </summary>
     public void Purge(long version)
     {
-        if (!State.Exists && State.Version == version)
+        if (!State.Exists && State.Version == version && !State.HasParked())
         {
             Log.TombstonePurged(logger, Context.Id.Key, version);
             State = null!;
@@ -130,7 +179,7 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
     /// </summary>
     private void ForgetIfNeverWritten()
     {
-        if (State is { Exists: false, Version: 0, Replies.Count: 0 })
+        if (State is { Exists: false, Version: 0, Replies.Count: 0, Sources.Count: 0 })
         {
             State = null!;
         }

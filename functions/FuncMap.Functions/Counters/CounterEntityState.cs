@@ -40,6 +40,16 @@ public sealed class CounterEntityState
     /// <summary>The outcomes of the newest writes that asked for one, oldest first.</summary>
     public List<CounterReply> Replies { get; set; } = [];
 
+    /// <summary>
+    /// Per source of folded adds, the last number applied and the ones that arrived early (<see cref="SourceSequences"/>):
+    /// what makes a fold count exactly once. Kept through reset and delete; forgotten per source after
+    /// <see cref="Counter.SourceRetention"/>.
+    /// </summary>
+    public Dictionary<string, SourceProgress> Sources { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>True when some source has a folded add waiting for an earlier one.</summary>
+    public bool HasParked() => Sources.Values.Any(static p => p.Parked is { Count: > 0 });
+
     /// <summary>The core state (a copy) to apply an operation to.</summary>
     public CounterState ToCounterState() => new()
     {

@@ -20,6 +20,9 @@ public static class CounterOperations
     /// <summary>Forgets a tombstone whose row the snapshot has removed; input the tombstone's version.</summary>
     public const string Purge = "purge";
 
+    /// <summary>Applies folded adds numbered by their source, each exactly once and in order; input <see cref="FoldCommand"/>.</summary>
+    public const string Fold = "fold";
+
     /// <summary>The core operation that the write <paramref name="name"/> (add, reset or delete) with <paramref name="command"/> applies.</summary>
     public static CounterOperation ToOperation(string name, CounterCommand command)
     {
@@ -46,6 +49,16 @@ public static class CounterOperations
 /// records the outcome in its state (<see cref="CounterEntityState.Replies"/>); null for fire-and-forget writes.
 /// </param>
 public sealed record CounterCommand(string OperationId, long Delta = 0, string? ReplyTo = null);
+
+/// <summary>
+/// The input of <see cref="CounterOperations.Fold"/>: sums of accepted adds (<see cref="Accepts.AcceptFolder"/>), numbered
+/// <paramref name="Sequence"/>, <paramref name="Sequence"/> + 1, … by <paramref name="Source"/> for this counter
+/// (<see cref="SourceSequences"/>).
+/// </summary>
+/// <param name="Source">The sequence source (<see cref="SourceSequences.NewSourceId"/>).</param>
+/// <param name="Sequence">The number of the first delta (≥ 1).</param>
+/// <param name="Deltas">The sums, in sequence order.</param>
+public sealed record FoldCommand(string Source, long Sequence, long[] Deltas);
 
 /// <summary>The entity's answer to an operation: how it ended and the counter after it.</summary>
 /// <param name="Status">Applied, Duplicate (nothing changed), NotFound or Overflow.</param>

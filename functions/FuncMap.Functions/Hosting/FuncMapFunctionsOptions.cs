@@ -51,6 +51,18 @@ public sealed class FuncMapFunctionsOptions
     /// </summary>
     public int MaxDeliveries { get; set; } = 5;
 
+    /// <summary>
+    /// How often the folder folds this instance's accepted adds into their entities (<see cref="Accepts.AcceptFolder"/>);
+    /// a fold that takes longer is followed by the next at once. A GET lags a 202 by about this plus one Durable delivery.
+    /// </summary>
+    public TimeSpan FoldInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How old a row of another source must be before this instance folds it (that source stopped, or fell behind).</summary>
+    public TimeSpan FoldStaleAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the folder looks for such rows (also once at start).</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>How many entity signals one batch sends at a time.</summary>
     public int SignalConcurrency { get; set; } = 16;
 }

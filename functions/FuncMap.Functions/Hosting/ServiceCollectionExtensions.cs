@@ -1,7 +1,11 @@
+using Azure.Data.Tables;
+using FuncMap.Functions.Accepts;
 using FuncMap.Functions.Snapshots;
+using FuncMap.Storage;
 using FuncMap.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace FuncMap.Functions.Hosting;
 
@@ -16,6 +20,7 @@ public static class ServiceCollectionExtensions
             .Bind(configuration.GetSection(FuncMapFunctionsOptions.SectionName))
             .Validate(o => o.WaitTimeout > TimeSpan.Zero && o.BatchWaitTimeout > TimeSpan.Zero && o.QueueWaitTimeout > TimeSpan.Zero && o.SnapshotOverlap >= TimeSpan.Zero
                 && o.TombstoneRetention >= TimeSpan.Zero && o.SignalConcurrency > 0 && o.SnapshotParallelism > 0 && o.MaxDeliveries > 0
+                && o.FoldInterval > TimeSpan.Zero && o.FoldStaleAfter > TimeSpan.Zero && o.SweepInterval > TimeSpan.Zero
                 && !string.IsNullOrWhiteSpace(o.SnapshotTable), "FuncMap settings must be positive.")
             .ValidateOnStart();
 
@@ -25,6 +30,13 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<FunctionsMetrics>();
         services.AddSingleton(sp => StorageClients.CreateTableServiceClient(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton<CounterSnapshotter>();
+
+        // Plain adds: accepted into table Accepted (group commit), folded into their entities in the background.
+        services.AddSingleton(sp => new AcceptLog(
+            sp.GetRequiredService<TableServiceClient>().GetTableClient(AcceptedRows.TableName), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AcceptLog>>()));
+        services.AddSingleton<EntityClientSource>();
+        services.AddSingleton<AcceptFolder>();
+        services.AddHostedService(sp => sp.GetRequiredService<AcceptFolder>());
         services.AddHostedService<LocalQueueProvisioner>();
         return services;
     }

@@ -1,8 +1,10 @@
 using FuncMap.Counters;
+using FuncMap.Functions.Accepts;
 using FuncMap.Functions.Batches;
 using FuncMap.Functions.Counters;
 using FuncMap.Functions.Hosting;
 using FuncMap.Http;
+using FuncMap.Storage;
 using FuncMap.Validation;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -15,13 +17,21 @@ namespace FuncMap.Functions.Http;
 
 /// <summary>
 /// The HTTP contract of DESIGN.md on Durable Entities, with the shared request parsing and
-/// ProblemDetails of FuncMap.Http. Writes signal the key's owner and answer 202 once the signal is
-/// stored (durably accepted); <c>?wait=true</c> and batches signal with a reply token and answer with
-/// the owner's reply (<see cref="CounterReplies"/>). Reads return the owner's last persisted state and
+/// ProblemDetails of FuncMap.Http. A plain add (no <c>Idempotency-Key</c>, no <c>?wait=true</c>) is accepted into
+/// table <c>Accepted</c> (<see cref="AcceptLog"/>) and answered 202 once it is stored there; the folder brings it to
+/// the key's owner (<see cref="AcceptFolder"/>). Every other write signals the owner and answers 202 once the signal
+/// is stored; <c>?wait=true</c> and batches signal with a reply token and answer with the owner's reply
+/// (<see cref="CounterReplies"/>). Reads return the owner's last persisted state and
 /// never wait for it. Every function needs a function key (<c>code</c> or <c>x-functions-key</c>).
 /// </summary>
 public sealed class CounterHttpFunctions(
-    IOptions<FuncMapFunctionsOptions> options, IOptions<FuncMapHttpOptions> http, TimeProvider timeProvider, ILogger<CounterHttpFunctions> logger)
+    IOptions<FuncMapFunctionsOptions> options,
+    IOptions<FuncMapHttpOptions> http,
+    AcceptLog acceptLog,
+    AcceptFolder folder,
+    EntityClientSource clients,
+    TimeProvider timeProvider,
+    ILogger<CounterHttpFunctions> logger)
 {
     /// <summary><c>POST /api/counters/{key}/add</c>, body <c>{"delta": n}</c> or none (delta 1).</summary>
     [Function("CounterAdd")]
@@ -220,10 +230,38 @@ public sealed class CounterHttpFunctions(
         HttpRequest request, DurableTaskClient client, WriteRequest write, string operation, long delta, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
+        clients.Offer(client.Entities);
+        var key = write.Key;
+        if (operation == CounterOperations.Add && !write.Wait && write.OperationId is null)
+        {
+            try
+            {
+                await acceptLog.AcceptAsync(key, delta, cancellationToken);
+            }
+            catch (Exception ex) when (StorageFailures.IsStorage(ex))
+            {
+                return new(null, CounterProblems.StorageUnavailable(
+                    "Storage did not confirm the add: it may or may not count (a write whose answer was lost may have been stored)."), null, null);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The worker is stopping: the add was not taken.
+                return new(null, CounterProblems.Stopping(), null, null);
+            }
+
+            return new(TypedResults.Accepted(CounterLocation(key), new WriteAccepted(key, null)), null, null, null);
+        }
+
+        // A write that does not commute with adds (reset, delete) or answers with the value (?wait=true) reaches the owner
+        // after the adds of the key this process accepted before it, as on the local host.
+        if ((write.Wait || operation != CounterOperations.Add) && !await BarrierAsync(key, cancellationToken))
+        {
+            return new(null, CounterProblems.OwnerTimeout(
+                $"Earlier adds of counter {key} were not folded within {options.Value.WaitTimeout.TotalMilliseconds:0} ms; nothing was sent. Retry the request."), null, null);
+        }
 
         // Without an Idempotency-Key the host makes one up, so its own redeliveries never count twice.
         var operationId = write.OperationId ?? OperationId.NewId();
-        var key = write.Key;
         var replyTo = write.Wait ? CounterReplies.NewReplyTo() : null;
         var command = new CounterCommand(operationId, delta, replyTo);
         await client.Entities.SignalEntityAsync(Counter.IdOf(key), operation, command, options: null, cancellation: cancellationToken);
@@ -253,6 +291,28 @@ public sealed class CounterHttpFunctions(
         }
 
         return new(null, null, null, outcome);
+    }
+
+    /// <summary>Waits for <see cref="AcceptFolder.BarrierAsync"/> up to <see cref="FuncMapFunctionsOptions.WaitTimeout"/>; false when it took longer.</summary>
+    private async Task<bool> BarrierAsync(string key, CancellationToken cancellationToken)
+    {
+        var barrier = folder.BarrierAsync(key, cancellationToken);
+        if (barrier.IsCompleted)
+        {
+            await barrier;
+            return true;
+        }
+
+        try
+        {
+            await barrier.WaitAsync(options.Value.WaitTimeout, timeProvider, cancellationToken);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            Log.BarrierTimedOut(logger, key, options.Value.WaitTimeout);
+            return false;
+        }
     }
 
     /// <summary>The counter's own URL, as the local host's 202 answers give it (keys need no escaping: their charset is URL-safe).</summary>

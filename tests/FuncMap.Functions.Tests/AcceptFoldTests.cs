@@ -1,0 +1,289 @@
+using System.Net;
+using System.Net.Sockets;
+using Azure.Data.Tables;
+using FuncMap.Functions.Accepts;
+using FuncMap.Functions.Counters;
+using FuncMap.Functions.Hosting;
+using FuncMap.Storage;
+using FuncMap.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace FuncMap.Functions.Tests;
+
+/// <summary>
+/// The accept log and the folder against a real Azurite: rows are read back with the Azure SDK; the Durable entity
+/// client is the test double whose counters are real <see cref="Counter"/> entities with JSON state.
+/// </summary>
+[Collection(AzuriteTests.Name)]
+public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
+{
+    private readonly TableClient _table = azurite.Table(AzuriteFixture.UniqueTableName("accepted"));
+    private readonly List<IAsyncDisposable> _logs = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var log in _logs)
+        {
+            await log.DisposeAsync();
+        }
+    }
+
+    private AcceptLog NewLog(TableClient? table = null)
+    {
+        var log = new AcceptLog(table ?? _table, TimeProvider.System, NullLogger<AcceptLog>.Instance);
+        _logs.Add(log);
+        return log;
+    }
+
+    private static AcceptFolder NewFolder(AcceptLog log, TimeProvider? time = null, FuncMapFunctionsOptions? options = null) => new(
+        log, new EntityClientSource(), Options.Create(options ?? new FuncMapFunctionsOptions()), new FunctionsMetrics(new TestMeterFactory()),
+        time ?? TimeProvider.System, NullLogger<AcceptFolder>.Instance);
+
+    private async Task<List<TableEntity>> RowsAsync(string? partition = null)
+    {
+        var rows = new List<TableEntity>();
+        var filter = partition is null ? null : TableClient.CreateQueryFilter($"PartitionKey eq {partition}");
+        await foreach (var row in _table.QueryAsync<TableEntity>(filter))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    private static long ValueOf(FakeEntityClient entities, string key) =>
+        entities.Entities.TryGetValue(Counter.IdOf(key), out var entry) ? ((CounterEntityState)entry.State).Value : 0;
+
+    private static long VersionOf(FakeEntityClient entities, string key) =>
+        entities.Entities.TryGetValue(Counter.IdOf(key), out var entry) ? ((CounterEntityState)entry.State).Version : 0;
+
+    [Fact]
+    public async Task AcceptAsync_ConcurrentAdds_OneRowPerFlushHoldingEveryAdd()
+    {
+        var log = NewLog();
+
+        await Task.WhenAll(Enumerable.Range(1, 300).Select(i => Task.Run(() => log.AcceptAsync("k" + (i % 7), i, CancellationToken.None))));
+
+        var rows = await RowsAsync(log.Source);
+        var items = rows.SelectMany(AcceptedRows.ReadItems).ToList();
+        Assert.Equal(log.LastFlush, rows.Count);
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => ("k" + (i % 7), (long)i)).Order(), items.Select(i => (i.Key, i.Delta)).Order());
+    }
+
+    [Fact]
+    public async Task AcceptAsync_Completed_TheAddIsInTheTable()
+    {
+        var log = NewLog();
+
+        for (var i = 1; i <= 3; i++)
+        {
+            await log.AcceptAsync("page:home", i, CancellationToken.None);
+
+            var items = (await RowsAsync(log.Source)).SelectMany(AcceptedRows.ReadItems).ToList();
+            Assert.Equal(i, items.Count);
+            Assert.Equal(i, items[^1].Delta);
+        }
+    }
+
+    [Fact]
+    public async Task AcceptAsync_MoreThanOneRowHolds_SplitAcrossFlushesAndNothingLost()
+    {
+        var log = NewLog();
+        var key = new string('k', 90);
+
+        // 90-character keys: 285 adds fill one 64 KiB string property.
+        await Task.WhenAll(Enumerable.Range(0, 1000).Select(_ => log.AcceptAsync(key, long.MinValue, CancellationToken.None)));
+
+        var rows = await RowsAsync(log.Source);
+        Assert.All(rows, r => Assert.True(r.GetString(AcceptedRows.Items).Length <= AcceptedRows.MaxPropertyChars));
+        Assert.Equal(1000, rows.Sum(r => AcceptedRows.ReadItems(r).Count));
+    }
+
+    [Fact]
+    public async Task AcceptAsync_StorageDown_ThrowsAndNothingIsPromised()
+    {
+        var log = NewLog(DeadTable());
+
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => log.AcceptAsync("down", 1, CancellationToken.None));
+
+        Assert.True(StorageFailures.IsStorage(failure));
+        Assert.Equal(0, log.LastFlushOf("down"));
+    }
+
+    [Fact]
+    public async Task FoldOwnAsync_AcceptedAdds_AppliedExactlyWithOneFoldSignalPerKeyAndTheRowsGone()
+    {
+        var log = NewLog();
+        var folder = NewFolder(log);
+        var entities = new FakeEntityClient { RunCounters = true };
+        await Task.WhenAll(Enumerable.Range(0, 600).Select(i => log.AcceptAsync("key" + (i % 3), i % 2 == 0 ? 5 : -2, CancellationToken.None)));
+
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+
+        Assert.Equal((300L, 300L, 300L), (ValueOf(entities, "key0"), ValueOf(entities, "key1"), ValueOf(entities, "key2")));
+        Assert.Equal(3, entities.Signals.Count);
+        Assert.All(entities.Signals, s => Assert.Equal(CounterOperations.Fold, s.Operation));
+        Assert.Equal(1, VersionOf(entities, "key0"));
+        Assert.Empty(await RowsAsync());
+    }
+
+    [Fact]
+    public async Task FoldOwnAsync_SumBeyondInt64_SplitIntoAddsThatEachFit()
+    {
+        var log = NewLog();
+        var folder = NewFolder(log);
+        var entities = new FakeEntityClient { RunCounters = true };
+        await log.AcceptAsync("big", long.MaxValue, CancellationToken.None);
+        await log.AcceptAsync("big", long.MaxValue, CancellationToken.None);
+        await log.AcceptAsync("big", long.MinValue, CancellationToken.None);
+
+        await folder.FoldOwnAsync(entities, CancellationToken.None);
+
+        // MaxValue, then MaxValue + MinValue = -1: two adds, in order; the counter holds MaxValue - 1.
+        Assert.Equal((long.MaxValue - 1, 2L), (ValueOf(entities, "big"), VersionOf(entities, "big")));
+    }
+
+    [Fact]
+    public async Task FoldOwnAsync_CrashBetweenTransactionAndSignal_FoldRecordResentByAnotherInstanceAndCountedOnce()
+    {
+        var crashed = NewLog();
+        var crashedFolder = NewFolder(crashed);
+        var entities = new FakeEntityClient { RunCounters = true };
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(i => crashed.AcceptAsync("c" + (i % 5), 1, CancellationToken.None)));
+        entities.FailSignalsWith = new InvalidOperationException("the process died before signalling");
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => crashedFolder.FoldOwnAsync(entities, CancellationToken.None));
+
+        var left = await RowsAsync(crashed.Source);
+        var record = AcceptedRows.ReadFold(Assert.Single(left, r => AcceptedRows.IsFoldRecord(r.RowKey)));
+        Assert.Equal(5, record.Entries.Count);
+        Assert.DoesNotContain(left, r => !AcceptedRows.IsFoldRecord(r.RowKey));
+        entities.FailSignalsWith = null;
+
+        // Another instance, once the rows are older than FoldStaleAfter, sends the record with its recorded numbers.
+        var later = new ManualTimeProvider(DateTimeOffset.UtcNow.AddMinutes(5));
+        var survivor = NewFolder(NewLog(), later);
+        Assert.Equal(1, await survivor.SweepAsync(entities, CancellationToken.None));
+
+        Assert.All(Enumerable.Range(0, 5), i => Assert.Equal(10, ValueOf(entities, "c" + i)));
+        Assert.Empty(await RowsAsync(crashed.Source));
+
+        // The same record delivered again (a signal the backend redelivers) changes nothing.
+        foreach (var entry in record.Entries)
+        {
+            await entities.SignalEntityAsync(Counter.IdOf(entry.Key), CounterOperations.Fold, new FoldCommand(record.Source, entry.Sequence, [entry.Delta]));
+        }
+
+        Assert.All(Enumerable.Range(0, 5), i => Assert.Equal((10L, 1L), (ValueOf(entities, "c" + i), VersionOf(entities, "c" + i))));
+    }
+
+    [Fact]
+    public async Task SweepAsync_StoppedSourceWithAcceptedRows_FoldedUnderTheSweepersSourceIntoThatPartition()
+    {
+        var stopped = NewLog();
+        var entities = new FakeEntityClient { RunCounters = true };
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => stopped.AcceptAsync("s" + (i % 4), 2, CancellationToken.None)));
+
+        var survivor = NewFolder(NewLog(), new ManualTimeProvider(DateTimeOffset.UtcNow.AddMinutes(5)));
+        await survivor.SweepAsync(entities, CancellationToken.None);
+
+        Assert.All(Enumerable.Range(0, 4), i => Assert.Equal(20, ValueOf(entities, "s" + i)));
+        var folds = entities.Signals.Select(s => Assert.IsType<FoldCommand>(s.Input)).ToList();
+        Assert.All(folds, f => Assert.Equal(survivor.SequenceSource, f.Source));
+        Assert.Empty(await RowsAsync(stopped.Source));
+    }
+
+    [Fact]
+    public async Task SweepAsync_RowsYoungerThanFoldStaleAfter_LeftToTheirOwnFolder()
+    {
+        var live = NewLog();
+        var entities = new FakeEntityClient { RunCounters = true };
+        await live.AcceptAsync("young", 1, CancellationToken.None);
+
+        Assert.Equal(0, await NewFolder(NewLog()).SweepAsync(entities, CancellationToken.None));
+        Assert.Single(await RowsAsync(live.Source));
+    }
+
+    [Fact]
+    public async Task FoldAsync_TwoFoldersRacingOnOnePartition_EveryAddCountedExactlyOnce()
+    {
+        var log = NewLog();
+        var own = NewFolder(log);
+        var rival = NewFolder(NewLog(), new ManualTimeProvider(DateTimeOffset.UtcNow.AddMinutes(5)));
+        var entities = new FakeEntityClient { RunCounters = true };
+        const int Writers = 8, PerWriter = 150, Keys = 10;
+
+        var writing = Task.WhenAll(Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; i < PerWriter; i++)
+            {
+                await log.AcceptAsync("r" + ((w * PerWriter + i) % Keys), 1, CancellationToken.None);
+            }
+        })));
+        async Task FoldUntilAsync(Func<Task> fold)
+        {
+            while (!writing.IsCompleted)
+            {
+                await fold();
+            }
+        }
+
+        await Task.WhenAll(
+            writing,
+            FoldUntilAsync(() => own.FoldOwnAsync(entities, CancellationToken.None)),
+            FoldUntilAsync(() => rival.SweepAsync(entities, CancellationToken.None)));
+        while (!await own.FoldOwnAsync(entities, CancellationToken.None))
+        {
+        }
+
+        Assert.Equal(Enumerable.Repeat(Writers * PerWriter / Keys, Keys), Enumerable.Range(0, Keys).Select(k => (int)ValueOf(entities, "r" + k)));
+        Assert.Empty(await RowsAsync());
+    }
+
+    [Fact]
+    public async Task BarrierAsync_AcceptedAddOfTheKey_CompletesOnlyOnceItWasSignalled()
+    {
+        var log = NewLog();
+        var clients = new EntityClientSource();
+        var folder = new AcceptFolder(log, clients, Options.Create(new FuncMapFunctionsOptions { FoldInterval = TimeSpan.FromHours(1) }),
+            new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<AcceptFolder>.Instance);
+        var entities = new FakeEntityClient { RunCounters = true };
+        clients.Offer(entities);
+        await folder.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.True(folder.BarrierAsync("other", CancellationToken.None).IsCompletedSuccessfully);
+            await log.AcceptAsync("b", 7, CancellationToken.None);
+
+            // The interval is an hour: only the barrier's wake-up folds.
+            await folder.BarrierAsync("b", CancellationToken.None);
+
+            Assert.Equal(7, ValueOf(entities, "b"));
+            Assert.True(folder.BarrierAsync("b", CancellationToken.None).IsCompletedSuccessfully);
+        }
+        finally
+        {
+            await folder.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>The adds in the accepted rows among <paramref name="rows"/>.</summary>
+    internal static List<AcceptedItem> ItemsIn(IEnumerable<TableEntity> rows) =>
+        rows.Where(r => !AcceptedRows.IsFoldRecord(r.RowKey)).SelectMany(AcceptedRows.ReadItems).ToList();
+
+    /// <summary>A table client of a storage endpoint where nothing listens (no retries): storage that is down.</summary>
+    internal static TableClient DeadTable()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var options = StorageClientDefaults.Tables();
+        options.Retry.MaxRetries = 0;
+        var connection = $"DefaultEndpointsProtocol=http;AccountName={AzuriteFixture.AccountName};AccountKey={AzuriteFixture.AccountKey};TableEndpoint=http://127.0.0.1:{port}/{AzuriteFixture.AccountName};";
+        return new TableClient(connection, "down", options);
+    }
+}
