@@ -331,17 +331,21 @@ internal sealed class Shard
         _pending.Clear();
         if (durable.IsCompletedSuccessfully)
         {
-            CompleteAll(pending);
+            // On the owner loop: the callers continue on the thread pool, never here.
+            CompleteAll(pending, inline: false);
             return;
         }
 
+        // Not ExecuteSynchronously: should the task complete before the continuation is registered, the
+        // continuation still runs on the pool, never on the owner loop. On that pool thread the callers
+        // continue inline, one after another (one hop per shard per group instead of one per request).
         durable.ContinueWith(
             static (task, state) =>
             {
                 var (shard, items) = ((Shard, (ICompletion, OperationResult)[]))state!;
                 if (task.IsCompletedSuccessfully)
                 {
-                    CompleteAll(items);
+                    CompleteAll(items, inline: true);
                 }
                 else
                 {
@@ -355,15 +359,15 @@ internal sealed class Shard
             },
             (this, pending),
             CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
+            TaskContinuationOptions.None,
             TaskScheduler.Default);
     }
 
-    private static void CompleteAll((ICompletion Completion, OperationResult Result)[] items)
+    private static void CompleteAll((ICompletion Completion, OperationResult Result)[] items, bool inline)
     {
         foreach (var (completion, result) in items)
         {
-            completion.Complete(result);
+            completion.Complete(result, inline);
         }
     }
 
