@@ -49,9 +49,10 @@ public sealed class EngineAcknowledgementTests
     }
 
     [Fact]
-    public async Task ExecuteAsync_GroupBecomesDurable_AnswersItsCallersOneAfterAnotherOnOneThread()
+    public async Task ExecuteAsync_GroupBecomesDurable_AnswersCallersInlineAChunkPerCore()
     {
-        // The first Append holds the owner until both callers are in the mailbox, so they share the next drain.
+        // Two callers per core in one group: each chunk of two is answered on one thread, one caller after the other.
+        var callers = 2 * Environment.ProcessorCount;
         var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var durable = new TaskCompletionSource();
         using var gate = new ManualResetEventSlim(false);
@@ -61,6 +62,7 @@ public sealed class EngineAcknowledgementTests
             {
                 if (call == 1)
                 {
+                    // The first Append holds the owner until every caller is in the mailbox: they share the next drain.
                     hold.TrySetResult();
                     Assert.True(gate.Wait(Engines.Guard));
                     return Task.CompletedTask;
@@ -74,10 +76,19 @@ public sealed class EngineAcknowledgementTests
 
         var warmup = engine.ExecuteAsync("w", CounterOperation.Add(1));
         await hold.Task.WaitAsync(Engines.Guard);
-        var first = engine.ExecuteAsync("k", CounterOperation.Add(1));
-        var second = engine.ExecuteAsync("k", CounterOperation.Add(1));
-        var firstRan = first.ContinueWith(_ => (Environment.CurrentManagedThreadId, SecondAnswered: second.IsCompleted), TaskContinuationOptions.ExecuteSynchronously);
-        var secondRan = second.ContinueWith(_ => Environment.CurrentManagedThreadId, TaskContinuationOptions.ExecuteSynchronously);
+        var adds = new Task<OperationResult>[callers];
+        for (var i = 0; i < callers; i++)
+        {
+            adds[i] = engine.ExecuteAsync("k", CounterOperation.Add(1));
+        }
+
+        var ran = new Task<(int Thread, bool NextAnswered)>[callers];
+        for (var i = 0; i < callers; i++)
+        {
+            var next = i + 1 < callers ? adds[i + 1] : Task.CompletedTask;
+            ran[i] = adds[i].ContinueWith(_ => (Environment.CurrentManagedThreadId, next.IsCompleted), TaskContinuationOptions.ExecuteSynchronously);
+        }
+
         gate.Set();
         await warmup.WaitAsync(Engines.Guard);
         var append = await log.NextAppendAsync();
@@ -86,15 +97,18 @@ public sealed class EngineAcknowledgementTests
             append = await log.NextAppendAsync();
         }
 
-        Assert.Equal(2, append.Operations.Length); // one drain, one group
-        Assert.False(first.IsCompleted); // nothing is answered before the group is durable
+        Assert.Equal(callers, append.Operations.Length); // one drain, one group
+        Assert.DoesNotContain(adds, add => add.IsCompleted); // nothing is answered before the group is durable
         durable.SetResult();
 
-        var (firstThread, secondAnswered) = await firstRan.WaitAsync(Engines.Guard);
-        var secondThread = await secondRan.WaitAsync(Engines.Guard);
-        Assert.False(secondAnswered); // the first caller ran to its end before the second was answered
-        Assert.Equal(firstThread, secondThread);
-        Assert.Equal((1L, 2L), ((await first).Counter.Value, (await second).Counter.Value));
+        var seen = await Task.WhenAll(ran).WaitAsync(Engines.Guard);
+        for (var chunk = 0; chunk < callers; chunk += 2)
+        {
+            Assert.False(seen[chunk].NextAnswered); // the first of a chunk ran to its end before the second was answered
+            Assert.Equal(seen[chunk].Thread, seen[chunk + 1].Thread);
+        }
+
+        Assert.Equal(Enumerable.Range(1, callers).Select(static v => (long)v), (await Task.WhenAll(adds)).Select(static r => r.Counter.Value));
     }
 
     [Theory]
