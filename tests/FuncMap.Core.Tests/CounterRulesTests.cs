@@ -165,6 +165,22 @@ public sealed class CounterRulesTests
         Assert.Equal("op-A", OperationWindow.IdOf("op-A").ToString());
     }
 
+    [Theory]
+    [InlineData("op", "op\tadd:1", WindowMatch.Same)]
+    [InlineData("op", "op", WindowMatch.Same)] // a bare id from before fingerprints
+    [InlineData("op", "op-2\tadd:1", WindowMatch.None)] // the entry's id only starts with the id
+    [InlineData("op-2", "op\tadd:1", WindowMatch.None)] // the id only starts with the entry's id
+    [InlineData("op", "opx", WindowMatch.None)]
+    [InlineData("op-1", "op-2\tadd:1", WindowMatch.None)] // the same but for the last character
+    [InlineData("op", "op\tadd:2", WindowMatch.Different)]
+    public void OperationWindow_Match_ComparesWholeIdsOnly(string id, string entry, WindowMatch expected)
+    {
+        var window = new OperationWindow([entry]);
+
+        Assert.Equal(expected, window.Match(CounterOperation.Add(1, id)));
+        Assert.Equal(expected != WindowMatch.None, window.Contains(id));
+    }
+
     [Fact]
     public void Apply_OperationIdsAreCaseSensitive_BothApplied()
     {

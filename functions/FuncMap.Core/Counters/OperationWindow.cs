@@ -152,12 +152,21 @@ public sealed class OperationWindow
     }
 
     /// <summary>The slot of the newest entry for <paramref name="id"/>, or -1.</summary>
+    /// <remarks>
+    /// Every add with an id scans the whole window of its counter (a batch: every key), so an entry is compared in
+    /// place, as "starts with the id, then ends or has the separator" (equal to <see cref="IdOf"/>'s id, since ids
+    /// never contain the separator), not by searching each entry for its separator first. The id's last character
+    /// is compared first: ids of one client usually share a long prefix and differ at the end (a sequence number).
+    /// </remarks>
     private int IndexOf(ReadOnlySpan<char> id)
     {
+        var last = id.Length - 1;
         for (var i = _count - 1; i >= 0; i--)
         {
             var slot = (_start + i) % _entries.Length;
-            if (IdOf(_entries[slot]).SequenceEqual(id))
+            var entry = _entries[slot];
+            if ((last < 0 || (entry.Length > last && entry[last] == id[last])) && (entry.Length == id.Length || entry[id.Length] == Separator)
+                && entry.AsSpan().StartsWith(id, StringComparison.Ordinal))
             {
                 return slot;
             }

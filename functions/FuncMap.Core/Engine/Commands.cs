@@ -1,3 +1,4 @@
+using System.Threading.Tasks.Sources;
 using FuncMap.Batches;
 using FuncMap.Counters;
 
@@ -66,20 +67,61 @@ internal interface ICompletion
     /// <summary>True once answered, failed or timed out.</summary>
     bool IsCompleted { get; }
 
-    void Complete(in OperationResult result);
+    /// <summary>
+    /// Answers the caller. <paramref name="inline"/>: the caller's continuation may run on this thread, which the
+    /// journal's acknowledgement does (a pool thread that exists to answer); the owner loop never passes it.
+    /// </summary>
+    void Complete(in OperationResult result, bool inline = false);
 
     /// <summary>Fails the caller; false when it was already answered.</summary>
     bool Fail(Exception exception);
 }
 
-/// <summary>The reply of one operation whose caller awaits it.</summary>
-internal sealed class OperationCompletion() : TaskCompletionSource<OperationResult>(TaskCreationOptions.RunContinuationsAsynchronously), ICompletion
+/// <summary>
+/// The reply of one operation whose caller awaits it: a one-shot <see cref="IValueTaskSource{TResult}"/> whose
+/// continuation runs asynchronously (the thread pool) unless the completer asks for it inline. The owner loop
+/// answers asynchronously, so a caller never runs on it; the journal's acknowledgement (already on a pool thread,
+/// after the group's fsync) answers inline, which saves one thread-pool hop per request. The first of
+/// <see cref="Complete"/> and <see cref="Fail"/> wins (the timeout sweeper races the owner).
+/// </summary>
+internal sealed class OperationCompletion : IValueTaskSource<OperationResult>, ICompletion
 {
-    public bool IsCompleted => Task.IsCompleted;
+    private ManualResetValueTaskSourceCore<OperationResult> _core;
+    private int _completed;
 
-    public void Complete(in OperationResult result) => TrySetResult(result);
+    public OperationCompletion() => _core.RunContinuationsAsynchronously = true;
 
-    public bool Fail(Exception exception) => TrySetException(exception);
+    /// <summary>The caller's wait; awaited once.</summary>
+    public ValueTask<OperationResult> Task => new(this, _core.Version);
+
+    public bool IsCompleted => Volatile.Read(ref _completed) != 0;
+
+    public void Complete(in OperationResult result, bool inline = false)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) == 0)
+        {
+            _core.RunContinuationsAsynchronously = !inline;
+            _core.SetResult(result);
+        }
+    }
+
+    public bool Fail(Exception exception)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        {
+            return false;
+        }
+
+        _core.SetException(exception);
+        return true;
+    }
+
+    OperationResult IValueTaskSource<OperationResult>.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<OperationResult>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<OperationResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
 }
 
 /// <summary>
@@ -103,7 +145,7 @@ internal sealed class BatchCompletion : TaskCompletionSource<BatchResult>, IComp
         _remaining = keys;
     }
 
-    public void Complete(in OperationResult result)
+    public void Complete(in OperationResult result, bool inline = false)
     {
         switch (result.Status)
         {

@@ -331,17 +331,21 @@ internal sealed class Shard
         _pending.Clear();
         if (durable.IsCompletedSuccessfully)
         {
-            CompleteAll(pending);
+            // On the owner loop: the callers continue on the thread pool, never here.
+            CompleteAll(pending, inline: false);
             return;
         }
 
+        // Not ExecuteSynchronously: should the task complete before the continuation is registered, the
+        // continuation still runs on the pool, never on the owner loop. There the callers continue inline, a
+        // chunk per core (one hop per chunk instead of one per caller; see CompleteAcrossCores).
         durable.ContinueWith(
             static (task, state) =>
             {
                 var (shard, items) = ((Shard, (ICompletion, OperationResult)[]))state!;
                 if (task.IsCompletedSuccessfully)
                 {
-                    CompleteAll(items);
+                    CompleteAcrossCores(items);
                 }
                 else
                 {
@@ -355,15 +359,49 @@ internal sealed class Shard
             },
             (this, pending),
             CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
+            TaskContinuationOptions.None,
             TaskScheduler.Default);
     }
 
-    private static void CompleteAll((ICompletion Completion, OperationResult Result)[] items)
+    private static void CompleteAll((ICompletion Completion, OperationResult Result)[] items, bool inline)
     {
         foreach (var (completion, result) in items)
         {
-            completion.Complete(result);
+            completion.Complete(result, inline);
+        }
+    }
+
+    /// <summary>
+    /// Answers a durable group's callers with their continuations (each writes its HTTP answer) inline, split
+    /// into one chunk per core: the other chunks are queued to the pool first, then this thread runs the first.
+    /// A hot key's group (every caller on one shard) thus still uses every core, at one hop per chunk.
+    /// </summary>
+    internal static void CompleteAcrossCores((ICompletion Completion, OperationResult Result)[] items)
+    {
+        var chunks = Math.Min(Environment.ProcessorCount, items.Length);
+        if (chunks <= 1)
+        {
+            CompleteRange(new ArraySegment<(ICompletion, OperationResult)>(items));
+            return;
+        }
+
+        var size = (items.Length + chunks - 1) / chunks;
+        for (var start = size; start < items.Length; start += size)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(
+                static chunk => CompleteRange(chunk),
+                new ArraySegment<(ICompletion, OperationResult)>(items, start, Math.Min(size, items.Length - start)),
+                preferLocal: false);
+        }
+
+        CompleteRange(new ArraySegment<(ICompletion, OperationResult)>(items, 0, size));
+    }
+
+    private static void CompleteRange(ArraySegment<(ICompletion Completion, OperationResult Result)> chunk)
+    {
+        foreach (var (completion, result) in chunk)
+        {
+            completion.Complete(result, inline: true);
         }
     }
 
