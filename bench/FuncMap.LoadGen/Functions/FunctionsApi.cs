@@ -18,6 +18,12 @@ public enum SendOutcome
 
     /// <summary>Sent, but no 2xx came back (another status, a reset, a timeout): it may or may not be applied.</summary>
     Unknown,
+
+    /// <summary>
+    /// A batch answered 503 with rule <c>engine.timeout</c>: the app stored every signal (they will be applied), but not
+    /// every owner replied in time, so the per-key outcome is unknown.
+    /// </summary>
+    Stands,
 }
 
 /// <summary>
@@ -131,6 +137,12 @@ public sealed class FunctionsApi : IDisposable
             if (response.StatusCode == expected)
             {
                 return SendOutcome.Accepted;
+            }
+
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && path == "counters/batch"
+                && (await response.Content.ReadAsStringAsync(cancellationToken)).Contains("\"engine.timeout\"", StringComparison.Ordinal))
+            {
+                return SendOutcome.Stands;
             }
 
             Refusals.AddOrUpdate(((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), 1, static (_, n) => n + 1);
