@@ -115,7 +115,7 @@ var duration = new Option<double>("--duration") { Description = "Seconds of load
 var restartKeys = new Option<int>("--keys") { Description = "Spread keys beside the hot key.", DefaultValueFactory = _ => 200 };
 var settle = new Option<double>("--settle") { Description = "With unknown adds: seconds the totals must stay unchanged before they are checked.", DefaultValueFactory = _ => 60 };
 var checkTimeout = new Option<double>("--timeout") { Description = "Seconds to wait for the totals after the load.", DefaultValueFactory = _ => 900 };
-var exactOption = new Option<bool>("--exact") { Description = "Also fail when any add is unknown (a graceful restart must answer every request it took)." };
+var exactOption = new Option<bool>("--exact") { Description = "Require every total to equal its acked adds exactly: no unknown add may count (a graceful stop answers every request it ran)." };
 var restart = new Command("functions-restart", "Adds on a hot key and spread keys across a host restart, then checks: no acked add lost or counted twice.")
 {
     baseUrl, functionKey, callers, duration, restartKeys, settle, checkTimeout, exactOption,

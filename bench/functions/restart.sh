@@ -8,8 +8,9 @@
 #   unknown  sent, but no 2xx came back (reset, 5xx, timeout): may count or not; never sent again, since without an
 #            Idempotency-Key a second send is a second add;
 #   refused  connection refused: never arrived, so sent again (while the host is down the callers wait and retry).
-# graceful (SIGTERM: the host drains the requests it took): PASS = every key's total == its acked adds and no add
-#          unknown (nothing lost, nothing doubled, nothing half-done);
+# graceful (SIGTERM: the host drains the requests it runs): PASS = every key's total == its acked adds exactly: nothing
+#          lost, nothing doubled, and no unknown add counted (a connection the stopping host closed without an answer
+#          must carry a request it never ran; the unknowns are reported);
 # kill     (SIGKILL host and worker):  PASS = acked ≤ total ≤ acked + unknown on every key (0 acked adds lost).
 #
 # Needs a running app and a way to stop and start only its host, on the same storage, port and keys:
