@@ -63,8 +63,8 @@ fill.SetAction(async (parse, cancellationToken) =>
 var baseUrl = new Option<string?>("--base-url") { Description = "The app's API root, e.g. http://127.0.0.1:7071/api (default: FUNCMAP_BASE_URL).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FUNCMAP_BASE_URL") };
 var functionKey = new Option<string?>("--function-key") { Description = "A function key (default: FUNCMAP_FUNCTION_KEY; none for func start).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FUNCMAP_FUNCTION_KEY") };
 var callers = new Option<int>("--concurrency") { Description = "Concurrent callers (closed loop).", DefaultValueFactory = _ => 16 };
-var noopOps = new Option<int>("--noop-ops") { Description = "Requests to the no-op function per round.", DefaultValueFactory = _ => 8000 };
-var hotOps = new Option<int>("--hot-ops") { Description = "Adds on the hot key per round.", DefaultValueFactory = _ => 2000 };
+var noopOps = new Option<int>("--noop-ops") { Description = "Requests to the no-op function per round (keep a round ≥ 10 s at the rate seen).", DefaultValueFactory = _ => 16000 };
+var hotOps = new Option<int>("--hot-ops") { Description = "Adds on the hot key per round (keep a round ≥ 10 s at the rate seen).", DefaultValueFactory = _ => 8000 };
 var spreadOps = new Option<int>("--spread-ops") { Description = "Adds over the spread keys per round.", DefaultValueFactory = _ => 2000 };
 var spreadKeys = new Option<int>("--spread-keys") { Description = "Keys of the spread and batch phases.", DefaultValueFactory = _ => 1000 };
 var batchCount = new Option<int>("--batches") { Description = "Batch requests per round.", DefaultValueFactory = _ => 32 };
