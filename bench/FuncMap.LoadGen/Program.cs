@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Azure.Storage.Queues;
 using FuncMap.LoadGen;
+using FuncMap.LoadGen.Functions;
 using FuncMap.Storage;
 using Spectre.Console;
 
@@ -58,5 +59,80 @@ fill.SetAction(async (parse, cancellationToken) =>
     return 0;
 });
 
-var root = new RootCommand("FuncMap load generator.") { fill };
+// `functions` and `functions-restart`: HTTP load on a running Functions app (bench/functions/run.sh, restart.sh).
+var baseUrl = new Option<string?>("--base-url") { Description = "The app's API root, e.g. http://127.0.0.1:7071/api (default: FUNCMAP_BASE_URL).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FUNCMAP_BASE_URL") };
+var functionKey = new Option<string?>("--function-key") { Description = "A function key (default: FUNCMAP_FUNCTION_KEY; none for func start).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FUNCMAP_FUNCTION_KEY") };
+var callers = new Option<int>("--concurrency") { Description = "Concurrent callers (closed loop).", DefaultValueFactory = _ => 16 };
+var noopOps = new Option<int>("--noop-ops") { Description = "Requests to the no-op function per round (keep a round ≥ 10 s at the rate seen).", DefaultValueFactory = _ => 16000 };
+var hotOps = new Option<int>("--hot-ops") { Description = "Adds on the hot key per round (keep a round ≥ 10 s at the rate seen).", DefaultValueFactory = _ => 8000 };
+var spreadOps = new Option<int>("--spread-ops") { Description = "Adds over the spread keys per round.", DefaultValueFactory = _ => 2000 };
+var spreadKeys = new Option<int>("--spread-keys") { Description = "Keys of the spread and batch phases.", DefaultValueFactory = _ => 1000 };
+var batchCount = new Option<int>("--batches") { Description = "Batch requests per round.", DefaultValueFactory = _ => 32 };
+var batchItems = new Option<int>("--batch-items") { Description = "Items (distinct keys, delta 1) per batch.", DefaultValueFactory = _ => 100 };
+var priorOps = new Option<int>("--prior-ops") { Description = "Adds driven into the hub between the fresh and the after round (0: no after round).", DefaultValueFactory = _ => 100_000 };
+var priorKeys = new Option<int>("--prior-keys") { Description = "Keys the prior adds are spread over.", DefaultValueFactory = _ => 1000 };
+var priorConcurrency = new Option<int?>("--prior-concurrency") { Description = "Callers of the prior adds (default: --concurrency)." };
+var applyTimeout = new Option<double>("--apply-timeout") { Description = "Seconds a phase may wait for its totals after its last answer.", DefaultValueFactory = _ => 1800 };
+var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the table (markdown) here." };
+
+var functions = new Command("functions", "Applied operations per second of a running Functions app: no-op, hot key, spread keys, batches; fresh and after prior adds.")
+{
+    baseUrl, functionKey, callers, noopOps, hotOps, spreadOps, spreadKeys, batchCount, batchItems, priorOps, priorKeys, priorConcurrency, applyTimeout, markdown,
+};
+functions.SetAction(async (parse, cancellationToken) =>
+{
+    if (string.IsNullOrEmpty(parse.GetValue(baseUrl)))
+    {
+        await Console.Error.WriteLineAsync("No app: give --base-url or FUNCMAP_BASE_URL (the API root of a running Functions app, e.g. http://127.0.0.1:7071/api) and its key (--function-key / FUNCMAP_FUNCTION_KEY).");
+        return 2;
+    }
+
+    var concurrency = parse.GetValue(callers);
+    using var api = new FunctionsApi(new Uri(parse.GetValue(baseUrl)!), parse.GetValue(functionKey), Math.Max(concurrency, parse.GetValue(priorConcurrency) ?? 0));
+    var probe = await api.ProbeNoopAsync(cancellationToken);
+    if (probe != System.Net.HttpStatusCode.Accepted)
+    {
+        await Console.Error.WriteLineAsync($"POST bench/noop answered {(int)probe}, not 202: start the app with the app setting FuncMap__Bench__NoopEndpoint=true (and give its function key).");
+        return 2;
+    }
+
+    var bench = new FunctionsBench(api, new FunctionsBenchSettings(
+        concurrency, parse.GetValue(noopOps), parse.GetValue(hotOps), parse.GetValue(spreadOps), parse.GetValue(spreadKeys),
+        parse.GetValue(batchCount), parse.GetValue(batchItems), parse.GetValue(priorOps), parse.GetValue(priorKeys),
+        parse.GetValue(priorConcurrency) ?? concurrency, TimeSpan.FromSeconds(parse.GetValue(applyTimeout))));
+    var exact = await bench.RunAsync(cancellationToken);
+    var table = bench.Table();
+    Console.WriteLine(table);
+    if (parse.GetValue(markdown) is { } file)
+    {
+        await File.WriteAllTextAsync(file.FullName, table, cancellationToken);
+    }
+
+    return exact ? 0 : 1;
+});
+
+var duration = new Option<double>("--duration") { Description = "Seconds of load (the host is stopped and started by someone else meanwhile).", DefaultValueFactory = _ => 60 };
+var restartKeys = new Option<int>("--keys") { Description = "Spread keys beside the hot key.", DefaultValueFactory = _ => 200 };
+var settle = new Option<double>("--settle") { Description = "With unknown adds: seconds the totals must stay unchanged before they are checked.", DefaultValueFactory = _ => 60 };
+var checkTimeout = new Option<double>("--timeout") { Description = "Seconds to wait for the totals after the load.", DefaultValueFactory = _ => 900 };
+var exactOption = new Option<bool>("--exact") { Description = "Require every total to equal its acked adds exactly: no unknown add may count (a graceful stop answers every request it ran)." };
+var restart = new Command("functions-restart", "Adds on a hot key and spread keys across a host restart, then checks: no acked add lost or counted twice.")
+{
+    baseUrl, functionKey, callers, duration, restartKeys, settle, checkTimeout, exactOption,
+};
+restart.SetAction(async (parse, cancellationToken) =>
+{
+    if (string.IsNullOrEmpty(parse.GetValue(baseUrl)))
+    {
+        await Console.Error.WriteLineAsync("No app: give --base-url or FUNCMAP_BASE_URL and its key (--function-key / FUNCMAP_FUNCTION_KEY).");
+        return 2;
+    }
+
+    using var api = new FunctionsApi(new Uri(parse.GetValue(baseUrl)!), parse.GetValue(functionKey), parse.GetValue(callers));
+    var load = new RestartLoad(api, parse.GetValue(callers), parse.GetValue(restartKeys), TimeSpan.FromSeconds(parse.GetValue(duration)),
+        TimeSpan.FromSeconds(parse.GetValue(settle)), TimeSpan.FromSeconds(parse.GetValue(checkTimeout)));
+    return await load.RunAsync(parse.GetValue(exactOption), cancellationToken);
+});
+
+var root = new RootCommand("FuncMap load generator.") { fill, functions, restart };
 return await root.Parse(args).InvokeAsync();

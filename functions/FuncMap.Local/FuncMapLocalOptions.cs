@@ -1,3 +1,5 @@
+using FuncMap.Http;
+
 namespace FuncMap.Local;
 
 /// <summary>Settings of the local host (configuration section <c>FuncMap</c>; env vars <c>FuncMap__...</c>).</summary>
@@ -14,11 +16,4 @@ public sealed class FuncMapLocalOptions
 
     /// <summary>Benchmark switches.</summary>
     public BenchOptions Bench { get; set; } = new();
-}
-
-/// <summary>Switches used only by <c>bench/load</c>.</summary>
-public sealed class BenchOptions
-{
-    /// <summary>Maps <c>POST /bench/noop</c>, an endpoint that does no work: the baseline of the HTTP load benchmark.</summary>
-    public bool NoopEndpoint { get; set; }
 }

@@ -26,6 +26,7 @@ public static class ServiceCollectionExtensions
 
         // The HTTP layer's settings, shared with the local host (FuncMap:Http, app setting FuncMap__Http__MaxBodyBytes).
         services.AddFuncMapHttpOptions(configuration);
+        services.AddOptions<BenchOptions>().Bind(configuration.GetSection(BenchOptions.SectionName));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<FunctionsMetrics>();
         services.AddSingleton(sp => StorageClients.CreateTableServiceClient(sp.GetRequiredService<IConfiguration>()));
