@@ -23,32 +23,47 @@ public enum ReadinessState
 public sealed class EngineReadiness
 {
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile ReadinessState _state = ReadinessState.Starting;
+    private int _state = (int)ReadinessState.Starting;
 
     /// <summary>The current state.</summary>
-    public ReadinessState State => _state;
+    public ReadinessState State => (ReadinessState)Volatile.Read(ref _state);
 
     /// <summary>True while the engine serves.</summary>
-    public bool IsReady => _state == ReadinessState.Ready;
+    public bool IsReady => State == ReadinessState.Ready;
 
     /// <summary>Completes when the host becomes ready; faults when startup failed.</summary>
     public Task WhenReady => _ready.Task;
 
     internal void MarkReady()
     {
-        _state = ReadinessState.Ready;
+        Volatile.Write(ref _state, (int)ReadinessState.Ready);
         _ready.TrySetResult();
     }
 
+    /// <summary>
+    /// Marks the host stopping, unless its startup failed: a failed host stops too (it asks the lifetime to), and its
+    /// state stays <see cref="ReadinessState.Failed"/> so that readiness and whoever reads <see cref="State"/> still see why.
+    /// </summary>
     internal void MarkStopping()
     {
-        _state = ReadinessState.Stopping;
+        var state = Volatile.Read(ref _state);
+        while (state != (int)ReadinessState.Failed)
+        {
+            var seen = Interlocked.CompareExchange(ref _state, (int)ReadinessState.Stopping, state);
+            if (seen == state)
+            {
+                break;
+            }
+
+            state = seen;
+        }
+
         _ready.TrySetCanceled();
     }
 
     internal void MarkFailed(Exception exception)
     {
-        _state = ReadinessState.Failed;
+        Volatile.Write(ref _state, (int)ReadinessState.Failed);
         _ready.TrySetException(exception);
     }
 }

@@ -26,6 +26,34 @@ public sealed class EngineHostedServiceTests
         await engine.DisposeAsync();
     }
 
+    /// <summary>
+    /// A loader that fails makes the host stop itself (StopApplication, then StopAsync): its readiness must stay Failed,
+    /// not turn into Stopping, or a caller that saw the failure reads a state that hides it (a race the restore test hit).
+    /// </summary>
+    [Fact]
+    public async Task StopAsync_AfterLoaderFailed_StateStaysFailed()
+    {
+        var engine = new CounterEngine(new CounterEngineOptions { ShardCount = 2 });
+        var readiness = new EngineReadiness();
+        var service = new EngineHostedService(engine, [new FailingLoader()], readiness, new NullLifetime(), NullLogger<EngineHostedService>.Instance);
+        await service.StartAsync(CancellationToken.None);
+        await Assert.ThrowsAsync<InvalidDataException>(() => readiness.WhenReady.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        await service.StopAsync(CancellationToken.None);
+
+        Assert.Equal(ReadinessState.Failed, readiness.State);
+        service.Dispose();
+        await engine.DisposeAsync();
+    }
+
+    private sealed class FailingLoader : ICounterLoader
+    {
+        public int Order => 100;
+
+        public Task LoadAsync(CounterEngine engine, CancellationToken cancellationToken) =>
+            Task.FromException(new InvalidDataException("row (00, k): column Value is Double"));
+    }
+
     private sealed class NullLifetime : IHostApplicationLifetime
     {
         public CancellationToken ApplicationStarted => CancellationToken.None;
