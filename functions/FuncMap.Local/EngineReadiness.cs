@@ -34,10 +34,16 @@ public sealed class EngineReadiness
     /// <summary>Completes when the host becomes ready; faults when startup failed.</summary>
     public Task WhenReady => _ready.Task;
 
+    /// <summary>
+    /// Marks the host ready, only from <see cref="ReadinessState.Starting"/>: a startup that completes after the host
+    /// began stopping leaves it <see cref="ReadinessState.Stopping"/>, so it never reads as serving while it drains.
+    /// </summary>
     internal void MarkReady()
     {
-        Volatile.Write(ref _state, (int)ReadinessState.Ready);
-        _ready.TrySetResult();
+        if (Interlocked.CompareExchange(ref _state, (int)ReadinessState.Ready, (int)ReadinessState.Starting) == (int)ReadinessState.Starting)
+        {
+            _ready.TrySetResult();
+        }
     }
 
     /// <summary>

@@ -46,6 +46,20 @@ public sealed class EngineHostedServiceTests
         await engine.DisposeAsync();
     }
 
+    /// <summary>A startup that completes after the stop began must not make a draining host read as ready.</summary>
+    [Fact]
+    public void MarkReady_AfterStopping_StaysStopping()
+    {
+        var readiness = new EngineReadiness();
+        readiness.MarkStopping();
+
+        readiness.MarkReady();
+
+        Assert.Equal(ReadinessState.Stopping, readiness.State);
+        Assert.False(readiness.IsReady);
+        Assert.True(readiness.WhenReady.IsCanceled);
+    }
+
     private sealed class FailingLoader : ICounterLoader
     {
         public int Order => 100;
