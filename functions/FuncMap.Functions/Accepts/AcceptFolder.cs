@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Azure;
 using Azure.Data.Tables;
+using Azure.Data.Tables.Models;
 using FuncMap.Counters;
 using FuncMap.Functions.Counters;
 using FuncMap.Functions.Hosting;
@@ -119,7 +120,7 @@ public sealed class AcceptFolder(
                 }
             }
         }
-        catch (RequestFailedException ex) when (ex.ErrorCode == "TableNotFound")
+        catch (RequestFailedException ex) when (ex.ErrorCode == TableErrorCode.TableNotFound)
         {
             return 0;
         }
@@ -263,7 +264,7 @@ public sealed class AcceptFolder(
                 }
             }
         }
-        catch (RequestFailedException ex) when (ex.ErrorCode == "TableNotFound")
+        catch (RequestFailedException ex) when (ex.ErrorCode == TableErrorCode.TableNotFound)
         {
             return true;
         }

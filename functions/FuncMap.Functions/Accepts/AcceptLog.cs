@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Azure;
 using Azure.Data.Tables;
+using Azure.Data.Tables.Models;
 using FuncMap.Counters;
 using FuncMap.Storage;
 using Microsoft.Extensions.Logging;
@@ -163,12 +164,12 @@ public sealed class AcceptLog : IAsyncDisposable
         {
             await _table.AddEntityAsync(row).ConfigureAwait(false);
         }
-        catch (RequestFailedException ex) when (ex.ErrorCode == "EntityAlreadyExists")
+        catch (RequestFailedException ex) when (ex.ErrorCode == TableErrorCode.EntityAlreadyExists)
         {
             // Only this process writes this partition, and each flush number once: the SDK retried an insert whose
             // first attempt the service had already written.
         }
-        catch (RequestFailedException ex) when (ex.ErrorCode == "TableNotFound")
+        catch (RequestFailedException ex) when (ex.ErrorCode == TableErrorCode.TableNotFound)
         {
             _tableReady = false;
             await _table.CreateIfNotExistsAsync().ConfigureAwait(false);
