@@ -23,4 +23,6 @@ public sealed class JournalCorruptException(string filePath, long offset, string
 /// so the journal fails every later append too, until the host restarts and replays it.
 /// </summary>
 public sealed class JournalFailedException(Exception inner)
-    : IOException($"The journal could not make the operations durable ({inner.Message}); it refuses further writes until the host restarts.", inner);
+    : FuncMap.Engine.OperationLogUnavailableException(
+        $"The journal could not make the operations durable ({inner.Message}); it refuses further writes until the host restarts.",
+        inner.GetType().Name, mayBeApplied: false, inner);

@@ -14,7 +14,7 @@ namespace FuncMap.Journal;
 /// and the <see cref="IJournalCheckpoint"/> the snapshot service truncates it with.
 /// </summary>
 /// <remarks>
-/// One writer thread owns the open segment. <see cref="Append"/> copies the records into the open group
+/// One writer thread owns the open segment. <see cref="Append(int, ReadOnlySpan{AppliedOperation}, long)"/> copies the records into the open group
 /// under a short lock and returns that group's task; the writer takes the group, writes it as one frame
 /// with one write and one fsync, then completes the task, while the next group accumulates. So the
 /// number of fsyncs tracks the disk's speed, not the number of callers. A failed write or fsync faults
@@ -43,6 +43,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     private long _lastSequence;
     private int _pendingRotations;
     private Exception? _failure;
+    private long _generation;
     private bool _closing;
     private bool _replayed;
 
@@ -120,7 +121,10 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     internal long CurrentSequence => Volatile.Read(ref _currentSequence);
 
     /// <inheritdoc />
-    public Task Append(int shard, ReadOnlySpan<AppliedOperation> operations)
+    public long Generation => Interlocked.Read(ref _generation);
+
+    /// <inheritdoc />
+    public Task Append(int shard, ReadOnlySpan<AppliedOperation> operations, long generation)
     {
         if (operations.IsEmpty)
         {
@@ -132,6 +136,12 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             if (Unusable() is { } refusal)
             {
                 return Task.FromException(refusal);
+            }
+
+            if (generation != _generation)
+            {
+                // Built on operations that a failure refused: it must never become durable.
+                return Task.FromException(new JournalFailedException(new InvalidOperationException("The operations were applied on top of operations the journal refused.")));
             }
 
             var group = _open ??= new Group(Math.Min(_options.MaxGroupBytes, 64 * 1024));
@@ -154,6 +164,9 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             return group.Done.Task;
         }
     }
+
+    /// <summary>Appends under the current generation: for callers that build nothing on earlier appends (tests, tools).</summary>
+    internal Task Append(int shard, ReadOnlySpan<AppliedOperation> operations) => Append(shard, operations, Generation);
 
     /// <inheritdoc />
     public long Checkpoint()
@@ -489,6 +502,8 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         lock (_gate)
         {
             _failure ??= exception;
+            // Before any group is failed: an owner that appends on top of what is refused here is refused too.
+            Interlocked.Increment(ref _generation);
             abandoned = [.. _ready];
             _ready.Clear();
             if (_open is not null)

@@ -51,8 +51,19 @@ internal sealed class ScriptedLog : IOperationLog
 
     private int _calls;
 
-    public Task Append(int shard, ReadOnlySpan<AppliedOperation> operations)
+    public long Generation => Interlocked.Read(ref _generation);
+
+    /// <summary>The generation passed with each Append call, in call order.</summary>
+    public ConcurrentQueue<long> Generations { get; } = new();
+
+    private long _generation;
+
+    /// <summary>Changes <see cref="Generation"/>, as a log does when it fails.</summary>
+    public void Fail() => Interlocked.Increment(ref _generation);
+
+    public Task Append(int shard, ReadOnlySpan<AppliedOperation> operations, long generation)
     {
+        Generations.Enqueue(generation);
         foreach (var operation in operations)
         {
             Recorded.Enqueue(operation);
@@ -79,7 +90,9 @@ internal sealed class BlockingLog : IOperationLog, IDisposable
 
     public Task Entered => _entered.Task;
 
-    public Task Append(int shard, ReadOnlySpan<AppliedOperation> operations)
+    public long Generation => 0;
+
+    public Task Append(int shard, ReadOnlySpan<AppliedOperation> operations, long generation)
     {
         _entered.TrySetResult();
         if (!_release.Wait(Engines.Guard))

@@ -196,7 +196,9 @@ public sealed class LocalHostTests
     {
         public const string Secret = "disk-secret-path-/var/lib/x";
 
-        public Task Append(int shard, ReadOnlySpan<AppliedOperation> operations) =>
+        public long Generation => 0;
+
+        public Task Append(int shard, ReadOnlySpan<AppliedOperation> operations, long generation) =>
             Task.FromException(new IOException(Secret));
     }
 }

@@ -139,6 +139,31 @@ public sealed class OperationWindow
         }
     }
 
+    /// <summary>The oldest entry, the one the next <see cref="Add"/> forgets when the window is full; null when empty.</summary>
+    public string? Oldest => _count == 0 ? null : _entries[_start];
+
+    /// <summary>
+    /// Takes back the newest entry and, when that entry had pushed <paramref name="forgotten"/> out (the window was
+    /// full: see <see cref="Oldest"/>), remembers it again as the oldest: undoes one <see cref="Add"/> exactly. Used to
+    /// roll back operations that were refused after they were applied (a failed group commit).
+    /// </summary>
+    public void UndoAdd(string? forgotten)
+    {
+        if (_count == 0)
+        {
+            throw new InvalidOperationException("The window holds no entry to take back.");
+        }
+
+        _entries[(_start + _count - 1) % _entries.Length] = null!;
+        _count--;
+        if (forgotten is not null)
+        {
+            _start = (_start - 1 + _entries.Length) % _entries.Length;
+            _entries[_start] = forgotten;
+            _count++;
+        }
+    }
+
     /// <summary>The entries, oldest first.</summary>
     public string[] ToArray()
     {

@@ -31,15 +31,60 @@ public sealed record CounterPage(IReadOnlyList<CounterSnapshot> Items, string? C
 
 /// <summary>
 /// Makes applied operations durable. The owner loop of each shard calls <see cref="Append"/> once per
-/// drained batch, in apply order, and acknowledges the batch's writes when the returned task completes.
+/// drained batch, in apply order, and acknowledges the batch's writes (and publishes their effects to readers)
+/// only when the returned task completes.
 /// </summary>
+/// <remarks>
+/// The contract the engine's rollback rests on: when the log fails (a write or sync error), every append not yet
+/// durable fails, and <see cref="Generation"/> changes before any of them is failed. An append made under an older
+/// generation is refused without writing anything. An owner that appended on top of operations still in flight
+/// passes the generation of their first append, so a group built on operations that were refused can never become
+/// durable, even after the log recovered.
+/// </remarks>
 public interface IOperationLog
 {
     /// <summary>
-    /// Appends <paramref name="operations"/> (copying what it needs before returning) and returns a task
-    /// that completes when they are durable, or faults when they cannot be made durable.
+    /// The log's failure generation: a number that changes each time the log fails (before the failed appends'
+    /// tasks fault) and never otherwise. Read it when nothing of yours is in flight; pass it to every append until
+    /// everything appended since has completed.
     /// </summary>
-    Task Append(int shard, ReadOnlySpan<AppliedOperation> operations);
+    long Generation { get; }
+
+    /// <summary>
+    /// Appends <paramref name="operations"/> (copying what it needs before returning) and returns a task
+    /// that completes when they are durable, or faults (typically with <see cref="OperationLogUnavailableException"/>)
+    /// when they cannot be made durable. When <paramref name="generation"/> is not the current <see cref="Generation"/>,
+    /// nothing is written and the task faults.
+    /// </summary>
+    Task Append(int shard, ReadOnlySpan<AppliedOperation> operations, long generation);
+}
+
+/// <summary>
+/// The operation log cannot make operations durable at the moment (a full disk, an I/O error, a read-only file
+/// system): a temporary refusal, answered 503 <c>journal.unavailable</c> with <c>Retry-After</c>.
+/// </summary>
+public class OperationLogUnavailableException : IOException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What failed, for the operator and the client's <c>detail</c>.</param>
+    /// <param name="cause">The cause's short name: an errno name such as <c>ENOSPC</c>, <c>EDQUOT</c>, <c>EIO</c>, <c>EROFS</c>, or the exception type.</param>
+    /// <param name="mayBeApplied">
+    /// True when the refused operations may still become durable (the log could not yet make sure that what it
+    /// failed to sync will never be replayed): the caller must then treat the outcome as unknown.
+    /// </param>
+    /// <param name="innerException">The underlying error.</param>
+    public OperationLogUnavailableException(string message, string cause, bool mayBeApplied, Exception? innerException)
+        : base(message, innerException)
+    {
+        Cause = cause;
+        MayBeApplied = mayBeApplied;
+    }
+
+    /// <summary>The cause's short name (an errno name such as <c>ENOSPC</c>, or the exception type).</summary>
+    public string Cause { get; }
+
+    /// <summary>True when the refused operations may still become durable: their outcome is unknown.</summary>
+    public bool MayBeApplied { get; }
 }
 
 /// <summary>The owner did not answer within the operation timeout. The operation may still be applied later.</summary>

@@ -20,9 +20,12 @@ internal static partial class Log
     [LoggerMessage(1003, LogLevel.Warning, "Shard {Shard} is busy: its mailbox stayed full for {WaitMilliseconds} ms.")]
     public static partial void ShardBusy(ILogger logger, int shard, double waitMilliseconds);
 
-    [LoggerMessage(1004, LogLevel.Error, "Shard {Shard} failed to make {Count} operations durable; their callers are told so.")]
+    [LoggerMessage(1004, LogLevel.Debug, "Shard {Shard} failed to make {Count} operations durable; their callers are told so.")]
     public static partial void DurabilityFailed(ILogger logger, Exception exception, int shard, int count);
 
     [LoggerMessage(1005, LogLevel.Error, "Shard {Shard} failed while processing a command; its caller is told so and the loop goes on.")]
     public static partial void CommandFailed(ILogger logger, Exception exception, int shard);
+
+    [LoggerMessage(1009, LogLevel.Debug, "Shard {Shard} rolled back {Drains} drains the log refused: {Counters} counters set back to their durable state.")]
+    public static partial void RolledBack(ILogger logger, int shard, int drains, int counters);
 }

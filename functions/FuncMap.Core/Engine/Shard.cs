@@ -10,10 +10,17 @@ namespace FuncMap.Engine;
 /// </summary>
 /// <remarks>
 /// The loop drains the mailbox in batches. Consecutive operations on the same counter (a hot key) are
-/// applied to a working copy and published once when the run ends, so a hot key pays for one
+/// applied to a working copy and kept once when the run ends, so a hot key pays for one
 /// publication per run instead of one per operation. An answer is given only after the state it reports
-/// is published (and, with a log, once the drain's records are durable, at the end of the drain): a
-/// caller that got an answer always reads its own write.
+/// is published: a caller that got an answer always reads its own write.
+/// <para>
+/// With a log, nothing is published before it is durable. The owner's state runs ahead by the drains whose
+/// records are in flight (<see cref="_inflight"/>); when a drain's append completes, its counters' states are
+/// published and then its callers answered. When an append fails, the log has refused it and everything appended
+/// after it (<see cref="IOperationLog"/>'s contract), so at its next drain the owner rolls back every counter
+/// those drains touched to its published (durable) state, and their operation ids out of the deduplication
+/// window: readers never saw the refused operations, no restart brings them back, and a retry is applied anew.
+/// </para>
 /// </remarks>
 internal sealed class Shard
 {
@@ -29,6 +36,18 @@ internal sealed class Shard
     // Owner-only scratch buffers, reused across drains.
     private readonly List<AppliedOperation> _applied = [];
     private readonly List<(ICompletion Completion, OperationResult Result)> _pending = [];
+
+    // With a log, the drain's counters as its runs left them, the window entries it added (with the entry each one
+    // pushed out), and the snapshot collections answered once it is durable.
+    private readonly List<Publication> _touched = [];
+    private readonly List<WindowUndo> _windowUndo = [];
+    private readonly List<(TaskCompletionSource<List<CounterChange>> Reply, List<CounterChange> Changes)> _collects = [];
+
+    // With a log: the drains whose append has not been seen complete by the owner, oldest first; the log generation
+    // they were appended under; the lock durable publications take (one publisher per cell at a time).
+    private readonly Queue<InFlight> _inflight = new();
+    private readonly Lock _publication = new();
+    private long _generation;
 
     // The current run: consecutive operations on one cell, applied to a working copy.
     private CounterCell? _run;
@@ -141,6 +160,7 @@ internal sealed class Shard
         var reader = _mailbox.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            Reap();
             var now = _time.GetUtcNow().UtcTicks;
             var tally = default(OutcomeTally);
             var drained = 0;
@@ -165,6 +185,14 @@ internal sealed class Shard
             Acknowledge();
             _metrics.RecordDrain(drained, tally);
         }
+
+        // Stopped: once every append in flight has completed, the owner's state is what is durable (refused drains
+        // rolled back), so a snapshot taken after the loop ended (CollectChanges from any thread) writes nothing refused.
+        while (_inflight.TryPeek(out var oldest))
+        {
+            await oldest.Durable.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            Reap();
+        }
     }
 
     private void Process(in Command command, long now, ref OutcomeTally tally)
@@ -184,13 +212,23 @@ internal sealed class Shard
                 break;
             case CommandKind.CollectChanges:
                 EndRun();
-                ((TaskCompletionSource<List<CounterChange>>)command.Payload!).TrySetResult(CollectChanges());
+                var reply = (TaskCompletionSource<List<CounterChange>>)command.Payload!;
+                if (_log is null)
+                {
+                    reply.TrySetResult(CollectChanges());
+                }
+                else
+                {
+                    // The owner's states include this drain's and those in flight: answered once they are durable.
+                    _collects.Add((reply, CollectChanges()));
+                }
+
                 break;
             case CommandKind.MarkPersisted:
                 EndRun();
-                var (persisted, reply) = ((List<CounterChange>, TaskCompletionSource))command.Payload!;
+                var (persisted, marked) = ((List<CounterChange>, TaskCompletionSource))command.Payload!;
                 MarkPersisted(persisted);
-                reply.TrySetResult();
+                marked.TrySetResult();
                 break;
         }
     }
@@ -218,9 +256,11 @@ internal sealed class Shard
             _runData = cell.Data;
         }
 
+        string? forgotten = null;
         if (operation.OperationId is not null)
         {
             cell.Window ??= new OperationWindow();
+            forgotten = cell.Window.Count == OperationWindow.Capacity ? cell.Window.Oldest : null;
         }
 
         var status = CounterRules.Apply(ref _runData, cell.Window, operation, now);
@@ -232,6 +272,10 @@ internal sealed class Shard
                 if (_log is not null)
                 {
                     _applied.Add(new AppliedOperation(cell.Key, _runData, operation.OperationId is null ? null : OperationWindow.Entry(operation)));
+                    if (operation.OperationId is not null)
+                    {
+                        _windowUndo.Add(new WindowUndo(cell, forgotten));
+                    }
                 }
 
                 break;
@@ -254,12 +298,23 @@ internal sealed class Shard
         Answer(completion, new OperationResult(status, new CounterSnapshot(cell.Key, _runData.Value, _runData.Version, _runData.UpdatedAt)));
     }
 
-    /// <summary>Publishes the current run's working copy, if it changed.</summary>
+    /// <summary>
+    /// Ends the current run: its working copy becomes the counter's state, published at once without a log, and with
+    /// one kept for publication once the drain is durable.
+    /// </summary>
     private void EndRun()
     {
         if (_run is { } cell && _runDirty)
         {
-            cell.Publish(_runData);
+            if (_log is null)
+            {
+                cell.Publish(_runData);
+            }
+            else
+            {
+                cell.SetOwnerState(_runData);
+                _touched.Add(new Publication(cell, _runData));
+            }
         }
 
         _run = null;
@@ -290,25 +345,36 @@ internal sealed class Shard
         }
     }
 
-    /// <summary>With a log, answers this drain's callers once the drain's records are durable.</summary>
+    /// <summary>
+    /// With a log: appends the drain's records and, once they are durable, publishes the drain's counters and then
+    /// answers its callers (or, when they cannot be made durable, fails them; the owner rolls back at its next drain).
+    /// </summary>
     private void Acknowledge()
     {
-        if (_log is null || (_applied.Count == 0 && _pending.Count == 0))
+        if (_log is null || (_applied.Count == 0 && _pending.Count == 0 && _collects.Count == 0))
         {
             return;
         }
 
         Task durable;
+        Publication[] publish;
         if (_applied.Count == 0)
         {
             // Nothing new to append: the answers still rest on earlier records, which may not be durable yet.
             durable = _lastDurable.IsCompletedSuccessfully ? Task.CompletedTask : _lastDurable;
+            publish = [];
         }
         else
         {
+            if (_inflight.Count == 0)
+            {
+                // Nothing of ours in flight: the owner's state is durable, and this generation is what it builds on.
+                _generation = _log.Generation;
+            }
+
             try
             {
-                durable = _log.Append(_id, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_applied));
+                durable = _log.Append(_id, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_applied), _generation);
             }
             catch (Exception ex)
             {
@@ -319,18 +385,21 @@ internal sealed class Shard
                 _applied.Clear();
             }
 
+            publish = [.. _touched];
+            _inflight.Enqueue(new InFlight(durable, publish, [.. _windowUndo]));
+            _touched.Clear();
+            _windowUndo.Clear();
             _lastDurable = durable;
         }
 
-        if (_pending.Count == 0)
-        {
-            return;
-        }
-
-        var pending = _pending.ToArray();
+        var pending = _pending.Count == 0 ? [] : _pending.ToArray();
         _pending.Clear();
+        var collects = _collects.Count == 0 ? null : _collects.ToArray();
+        _collects.Clear();
         if (durable.IsCompletedSuccessfully)
         {
+            Publish(publish);
+            AnswerCollects(collects, durable);
             // On the owner loop: the callers continue on the thread pool, never here.
             CompleteAll(pending, inline: false);
             return;
@@ -342,25 +411,132 @@ internal sealed class Shard
         durable.ContinueWith(
             static (task, state) =>
             {
-                var (shard, items) = ((Shard, (ICompletion, OperationResult)[]))state!;
+                var (shard, publish, items, collects) = ((Shard, Publication[], (ICompletion, OperationResult)[], (TaskCompletionSource<List<CounterChange>>, List<CounterChange>)[]?))state!;
                 if (task.IsCompletedSuccessfully)
                 {
+                    shard.Publish(publish);
+                    AnswerCollects(collects, task);
                     CompleteAcrossCores(items);
                 }
                 else
                 {
                     var error = task.Exception?.GetBaseException() ?? new OperationCanceledException("The durable write was cancelled.");
-                    Log.DurabilityFailed(shard._logger, error, shard._id, items.Length);
+                    AnswerCollects(collects, task);
+                    if (items.Length > 0)
+                    {
+                        Log.DurabilityFailed(shard._logger, error, shard._id, items.Length);
+                    }
+
                     foreach (var (completion, _) in items)
                     {
                         completion.Fail(error);
                     }
                 }
             },
-            (this, pending),
+            (this, publish, pending, collects),
             CancellationToken.None,
             TaskContinuationOptions.None,
             TaskScheduler.Default);
+    }
+
+    /// <summary>Publishes durable states (newest wins: continuations of successive drains may run in any order).</summary>
+    private void Publish(Publication[] publish)
+    {
+        if (publish.Length == 0)
+        {
+            return;
+        }
+
+        lock (_publication)
+        {
+            foreach (var (cell, data) in publish)
+            {
+                cell.PublishIfNewer(data);
+            }
+        }
+    }
+
+    private static void AnswerCollects((TaskCompletionSource<List<CounterChange>> Reply, List<CounterChange> Changes)[]? collects, Task durable)
+    {
+        if (collects is null)
+        {
+            return;
+        }
+
+        foreach (var (reply, changes) in collects)
+        {
+            if (durable.IsCompletedSuccessfully)
+            {
+                reply.TrySetResult(changes);
+            }
+            else
+            {
+                reply.TrySetException(durable.Exception?.GetBaseException() ?? new OperationCanceledException("The durable write was cancelled."));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Owner-only, between drains: forgets the drains in flight whose append succeeded (publishing them, should their
+    /// continuation not have run yet) and, at the first one that failed, rolls back it and every later one.
+    /// </summary>
+    private void Reap()
+    {
+        while (_inflight.TryPeek(out var flight) && flight.Durable.IsCompleted)
+        {
+            if (!flight.Durable.IsCompletedSuccessfully)
+            {
+                RollBack();
+                return;
+            }
+
+            Publish(flight.Publish);
+            _inflight.Dequeue();
+        }
+    }
+
+    /// <summary>
+    /// The oldest drain in flight was refused, and with it (the log's contract) every later one: sets every counter
+    /// they touched back to its published state, which is the durable one, and takes their operation ids back out of
+    /// the deduplication windows, newest first, restoring the entries they had pushed out.
+    /// </summary>
+    private void RollBack()
+    {
+        var flights = _inflight.ToArray();
+        _inflight.Clear();
+        for (var f = flights.Length - 1; f >= 0; f--)
+        {
+            var undo = flights[f].Undo;
+            for (var i = undo.Length - 1; i >= 0; i--)
+            {
+                undo[i].Cell.Window!.UndoAdd(undo[i].Forgotten);
+            }
+        }
+
+        var cells = 0;
+        foreach (var flight in flights)
+        {
+            foreach (var (cell, _) in flight.Publish)
+            {
+                var durable = cell.Read();
+                if (cell.Data.Version == durable.Version)
+                {
+                    continue; // Already set back (a counter touched by more than one drain).
+                }
+
+                cells++;
+                cell.SetOwnerState(durable);
+                if (durable.Version == 0 && ReferenceEquals(_cells.Find(cell.Key), cell) && cell.Window is not { Count: > 0 })
+                {
+                    // Created by a refused add: it never existed for anyone.
+                    _cells.Remove(cell);
+                }
+            }
+        }
+
+        // The owner's state is durable again: answers that rest on it wait for nothing.
+        _lastDurable = Task.CompletedTask;
+        Log.RolledBack(_logger, _id, flights.Length, cells);
     }
 
     private static void CompleteAll((ICompletion Completion, OperationResult Result)[] items, bool inline)
@@ -419,6 +595,15 @@ internal sealed class Shard
 
         return changes;
     }
+
+    /// <summary>A counter's state as a drain left it, published once the drain is durable.</summary>
+    private readonly record struct Publication(CounterCell Cell, CounterData Data);
+
+    /// <summary>An operation id a drain added to <see cref="Cell"/>'s window, and the entry it pushed out (or null).</summary>
+    private readonly record struct WindowUndo(CounterCell Cell, string? Forgotten);
+
+    /// <summary>A drain whose records were appended: its durability, its counters' states, its window entries.</summary>
+    private sealed record InFlight(Task Durable, Publication[] Publish, WindowUndo[] Undo);
 
     /// <summary>Marks cells persisted. Owner loop, or any thread while the loop does not run.</summary>
     internal void MarkPersisted(List<CounterChange> persisted)
