@@ -28,4 +28,7 @@ internal static partial class Log
 
     [LoggerMessage(1009, LogLevel.Debug, "Shard {Shard} rolled back {Drains} drains the log refused: {Counters} counters set back to their durable state.")]
     public static partial void RolledBack(ILogger logger, int shard, int drains, int counters);
+
+    [LoggerMessage(1010, LogLevel.Warning, "Shard {Shard} stopped with {Drains} drains whose log append had not completed after {TimeoutMilliseconds} ms; their outcome is what the log recorded.")]
+    public static partial void StoppedUnsettled(ILogger logger, int shard, int drains, double timeoutMilliseconds);
 }

@@ -32,6 +32,7 @@ internal sealed class Shard
     private readonly EngineMetrics _metrics;
     private readonly ILogger _logger;
     private readonly int _maxDrain;
+    private readonly TimeSpan _settleTimeout;
 
     // Owner-only scratch buffers, reused across drains.
     private readonly List<AppliedOperation> _applied = [];
@@ -70,6 +71,7 @@ internal sealed class Shard
         _metrics = metrics;
         _logger = logger;
         _maxDrain = options.MaxDrainBatch;
+        _settleTimeout = options.OperationTimeout;
     }
 
     public int Id => _id;
@@ -188,9 +190,17 @@ internal sealed class Shard
 
         // Stopped: once every append in flight has completed, the owner's state is what is durable (refused drains
         // rolled back), so a snapshot taken after the loop ended (CollectChanges from any thread) writes nothing refused.
+        // Bounded by the operation timeout (a log that never answers; the journal answers every append, if only by
+        // failing it when it closes), after which the drains still in flight stay in the owner's state.
+        var settled = Task.Delay(_settleTimeout, _time);
         while (_inflight.TryPeek(out var oldest))
         {
-            await oldest.Durable.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            if (await Task.WhenAny(oldest.Durable, settled).ConfigureAwait(false) == settled)
+            {
+                Log.StoppedUnsettled(_logger, _id, _inflight.Count, _settleTimeout.TotalMilliseconds);
+                break;
+            }
+
             Reap();
         }
     }
