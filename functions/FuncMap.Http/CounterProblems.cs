@@ -110,8 +110,25 @@ public static class CounterProblems
         EngineTimeoutException timeout => OwnerTimeout(timeout.Message),
         EngineStoppedException => new(Create(StatusCodes.Status503ServiceUnavailable, "The service is shutting down.",
             "The service accepts no more operations; retry against a running instance.", "engine.stopped"), RetryAfterSeconds),
+        OperationLogUnavailableException log => JournalUnavailable(log.Cause, log.MayBeApplied),
         _ => null,
     };
+
+    /// <summary>How long a client should wait before retrying a write the journal refused (a disk to free or repair).</summary>
+    public const int JournalRetryAfterSeconds = 5;
+
+    /// <summary>
+    /// 503 + <c>Retry-After</c> (<see cref="JournalRetryAfterSeconds"/>): the journal cannot make writes durable now
+    /// (<paramref name="cause"/>: the errno name, such as <c>ENOSPC</c>, <c>EDQUOT</c>, <c>EIO</c> or <c>EROFS</c>). The
+    /// write was rolled back and is never served; with <paramref name="mayBeApplied"/> the journal could not yet make sure
+    /// that the failed write will never be replayed, so its outcome is unknown.
+    /// </summary>
+    public static ServiceUnavailableResult JournalUnavailable(string cause, bool mayBeApplied) =>
+        new(Create(StatusCodes.Status503ServiceUnavailable, "Writes are refused: the journal cannot make them durable.",
+            $"The journal cannot write or sync its disk ({cause}). " + (mayBeApplied
+                ? "The journal could not yet make sure the failed write is discarded, so it may still take effect after a restart: retry it with the same Idempotency-Key."
+                : "The write is not applied and is never shown (of a batch, keys whose commit succeeded before the failure are applied: resend the same batchId and the rest is applied once). Reads still work; retry later."),
+            "journal.unavailable"), JournalRetryAfterSeconds);
 
     /// <summary>503 + <c>Retry-After</c>: an owner did not answer in time (the operation may still be applied).</summary>
     public static ServiceUnavailableResult OwnerTimeout(string detail) =>

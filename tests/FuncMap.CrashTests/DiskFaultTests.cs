@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using FuncMap.Crash;
+
+namespace FuncMap.CrashTests;
+
+/// <summary>
+/// Issue 18's reproductions with a real host process whose data directory is a small tmpfs (root on Linux; otherwise
+/// the tests say why they did not run): the disk filled under a running host, then freed; and a read-only data
+/// directory at start. A write answered anything but success is never served and never survives a restart.
+/// </summary>
+public sealed class DiskFaultTests : IAsyncLifetime, IDisposable
+{
+    private static readonly TimeSpan Ready = TimeSpan.FromSeconds(90);
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "funcmap-disk-fault", Guid.NewGuid().ToString("N"));
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private SharedStorage? _storage;
+    private string? _mount;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_root);
+        _storage = await SharedStorage.StartAsync();
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    public async Task DisposeAsync()
+    {
+        if (_mount is not null)
+        {
+            await RunAsync("umount", "-l", _mount);
+        }
+
+        await _storage!.DisposeAsync();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    [RootOnLinuxFact]
+    public async Task DiskFull_WritesRefused503NeverServed_FreedSpaceRecoversWithoutRestart_KillNineKeepsExactlyTheAcknowledged()
+    {
+        var data = await MountAsync(sizeMiB: 16);
+        using var host = Host(data);
+        host.Start();
+        await host.WaitReadyAsync(_http, Ready);
+
+        // Acknowledged writes first, then the disk filled behind the host's back.
+        long acknowledged = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await AddAsync(host, "df:k", 1)).Status);
+            acknowledged++;
+        }
+
+        var filler = Fill(data);
+
+        // Writes go on until the journal needs space it cannot get; from then on every write is refused clearly.
+        (HttpStatusCode Status, JsonElement Body, string? RetryAfter) refusal = default;
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "the full disk never refused a write");
+            var answer = await AddAsync(host, "df:k", 1);
+            if (answer.Status == HttpStatusCode.OK)
+            {
+                acknowledged++;
+                continue;
+            }
+
+            refusal = answer;
+            break;
+        }
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refusal.Status);
+        Assert.Equal("journal.unavailable", refusal.Body.GetProperty("rule").GetString());
+        Assert.Contains("ENOSPC", refusal.Body.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.NotNull(refusal.RetryAfter);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await AddAsync(host, "df:k", 100)).Status);
+        }
+
+        // Reads keep working and show only what was acknowledged; readiness names the cause.
+        Assert.Equal((acknowledged, acknowledged), await GetAsync(host, "df:k"));
+        using (var ready = await _http.GetAsync(new Uri(host.BaseAddress, "readyz")))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.Contains("ENOSPC", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Space freed: the journal recovers by itself (a fresh segment), no restart.
+        File.Delete(filler);
+        deadline.Restart();
+        while ((await AddAsync(host, "df:k", 1)).Status != HttpStatusCode.OK)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "the journal never recovered after the space was freed");
+            await Task.Delay(200); // polling a recovery that runs on the host's own schedule
+        }
+
+        acknowledged++;
+        Assert.Equal((acknowledged, acknowledged), await GetAsync(host, "df:k"));
+
+        // kill -9: the restart replays exactly the acknowledged writes, and their version numbers.
+        host.Kill();
+        host.Start();
+        await host.WaitReadyAsync(_http, Ready);
+        Assert.Equal((acknowledged, acknowledged), await GetAsync(host, "df:k"));
+        Assert.Equal((HttpStatusCode.OK, acknowledged + 1, acknowledged + 1), await ValueAsync(host, "df:k", 1));
+        await host.StopAsync();
+    }
+
+    [RootOnLinuxFact]
+    public async Task ReadOnlyDataDirectory_StartFails_NamingTheReadOnlyFileSystem_NotAnotherProcess()
+    {
+        var data = await MountAsync(sizeMiB: 8);
+        using (var first = Host(data))
+        {
+            // A first start lays out the data directory (owner id, journal), then stops cleanly.
+            first.Start();
+            await first.WaitReadyAsync(_http, Ready);
+            await first.StopAsync();
+        }
+
+        Assert.Equal(0, await RunAsync("mount", "-o", "remount,ro", _mount!));
+        using var host = Host(data);
+        host.Start();
+
+        Assert.Equal(1, await host.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        var log = await File.ReadAllTextAsync(host.LogPath);
+        var start = log[log.LastIndexOf("---- start", StringComparison.Ordinal)..];
+        Assert.Contains("EROFS", start, StringComparison.Ordinal);
+        Assert.DoesNotContain("in use by another process", start, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", start, StringComparison.Ordinal);
+    }
+
+    private async Task<string> MountAsync(int sizeMiB)
+    {
+        var mount = Path.Combine(_root, "mnt");
+        Directory.CreateDirectory(mount);
+        Assert.Equal(0, await RunAsync("mount", "-t", "tmpfs", "-o", $"size={sizeMiB}m", "tmpfs", mount));
+        _mount = mount;
+        var data = Path.Combine(mount, "data");
+        Directory.CreateDirectory(data);
+        return data;
+    }
+
+    /// <summary>Writes a file until the file system is full; returns its path.</summary>
+    private static string Fill(string directory)
+    {
+        var path = Path.Combine(directory, "filler");
+        var chunk = new byte[64 * 1024];
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
+        try
+        {
+            while (true)
+            {
+                stream.Write(chunk);
+            }
+        }
+        catch (IOException)
+        {
+            // ENOSPC: the disk is full.
+        }
+
+        return path;
+    }
+
+    private HostProcess Host(string data)
+    {
+        var environment = _storage!.Environment(data, leaseSeconds: 15, TimeSpan.FromSeconds(1));
+        // Small segments: the journal needs new space after a few hundred writes, not after 64 MiB.
+        environment["FuncMap__Journal__SegmentMaxBytes"] = "65536";
+        return new HostProcess(CrashTests.HostDll(), environment, Path.Combine(_root, "host.log"));
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body, string? RetryAfter)> AddAsync(HostProcess host, string key, long delta)
+    {
+        using var response = await _http.PostAsync(new Uri(host.BaseAddress, $"api/counters/{key}/add?wait=true"), new StringContent($$"""{"delta": {{delta}}}""", Encoding.UTF8, "application/json"));
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(Json);
+        return (response.StatusCode, body, response.Headers.TryGetValues("Retry-After", out var values) ? values.Single() : null);
+    }
+
+    private async Task<(HttpStatusCode Status, long Value, long Version)> ValueAsync(HostProcess host, string key, long delta)
+    {
+        var (status, body, _) = await AddAsync(host, key, delta);
+        return status == HttpStatusCode.OK ? (status, body.GetProperty("value").GetInt64(), body.GetProperty("version").GetInt64()) : (status, 0, 0);
+    }
+
+    private async Task<(long Value, long Version)> GetAsync(HostProcess host, string key)
+    {
+        var counter = await _http.GetFromJsonAsync<JsonElement>(new Uri(host.BaseAddress, "api/counters/" + key), Json);
+        return (counter.GetProperty("value").GetInt64(), counter.GetProperty("version").GetInt64());
+    }
+
+    private static async Task<int> RunAsync(string file, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        await process.WaitForExitAsync();
+        return process.ExitCode;
+    }
+}
+
+/// <summary>A fact that needs root on Linux (it mounts a tmpfs); elsewhere it is skipped, saying so.</summary>
+public sealed class RootOnLinuxFactAttribute : FactAttribute
+{
+    public RootOnLinuxFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root")
+        {
+            Skip = "needs root on Linux: it mounts a small tmpfs as the host's data directory";
+        }
+    }
+}
