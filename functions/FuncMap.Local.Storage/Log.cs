@@ -117,4 +117,10 @@ internal static partial class Log
 
     [LoggerMessage(1441, LogLevel.Information, "Ingestion stopped; {Count} applied messages were left on the queue (they reappear and are deduplicated).")]
     public static partial void PendingLeft(ILogger logger, int count);
+
+    [LoggerMessage(1418, LogLevel.Warning, "Snapshot without a journal checkpoint: the journal cannot write ({Cause}). The table gets the durable state; no journal segment is truncated until the journal writes again.")]
+    public static partial void SnapshotWithoutCheckpoint(ILogger logger, string cause);
+
+    [LoggerMessage(1419, LogLevel.Information, "The journal writes again: snapshots checkpoint and truncate it again.")]
+    public static partial void SnapshotCheckpointsResumed(ILogger logger);
 }

@@ -34,6 +34,7 @@ public sealed class SnapshotService : BackgroundService
     private Task? _stop;
     private long _runsStarted;
     private long _persistedRun;
+    private bool _checkpointRefused; // under _runLock
 
     internal SnapshotService(CounterEngine engine, CounterStorage storage, IOptions<StorageOptions> options, IEnumerable<IJournalCheckpoint> journal,
         CounterSnapshotWriter writer, LeaseService lease, StartGate gate, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<SnapshotService> logger)
@@ -166,7 +167,7 @@ public sealed class SnapshotService : BackgroundService
             var changes = 0;
             try
             {
-                var sequence = _journal?.Checkpoint();
+                var sequence = Checkpoint();
                 IReadOnlyList<CounterChange> collected;
                 if (final)
                 {
@@ -241,6 +242,42 @@ public sealed class SnapshotService : BackgroundService
         finally
         {
             _runLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// The journal's checkpoint, or null without a journal or while the journal cannot write (a full disk, an I/O
+    /// error): the snapshot still writes the durable state (the engine publishes and collects nothing the journal
+    /// refused), it just truncates nothing, so the table catches up while the disk is away.
+    /// </summary>
+    private long? Checkpoint()
+    {
+        if (_journal is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var sequence = _journal.Checkpoint();
+            if (_checkpointRefused)
+            {
+                _checkpointRefused = false;
+                Log.SnapshotCheckpointsResumed(_logger);
+            }
+
+            return sequence;
+        }
+        catch (OperationLogUnavailableException ex)
+        {
+            if (!_checkpointRefused)
+            {
+                // Once per outage, not once per run.
+                _checkpointRefused = true;
+                Log.SnapshotWithoutCheckpoint(_logger, ex.Cause);
+            }
+
+            return null;
         }
     }
 
