@@ -367,12 +367,11 @@ internal sealed class Shard
         }
 
         Task durable;
-        Publication[] publish;
+        InFlight? flight = null;
         if (_applied.Count == 0)
         {
             // Nothing new to append: the answers still rest on earlier records, which may not be durable yet.
             durable = _lastDurable.IsCompletedSuccessfully ? Task.CompletedTask : _lastDurable;
-            publish = [];
         }
         else
         {
@@ -395,8 +394,8 @@ internal sealed class Shard
                 _applied.Clear();
             }
 
-            publish = [.. _touched];
-            _inflight.Enqueue(new InFlight(durable, publish, [.. _windowUndo]));
+            flight = new InFlight(durable, [.. _touched], [.. _windowUndo]);
+            _inflight.Enqueue(flight);
             _touched.Clear();
             _windowUndo.Clear();
             _lastDurable = durable;
@@ -408,7 +407,7 @@ internal sealed class Shard
         _collects.Clear();
         if (durable.IsCompletedSuccessfully)
         {
-            Publish(publish);
+            Publish(flight);
             AnswerCollects(collects, durable);
             // On the owner loop: the callers continue on the thread pool, never here.
             CompleteAll(pending, inline: false);
@@ -421,10 +420,10 @@ internal sealed class Shard
         durable.ContinueWith(
             static (task, state) =>
             {
-                var (shard, publish, items, collects) = ((Shard, Publication[], (ICompletion, OperationResult)[], (TaskCompletionSource<List<CounterChange>>, List<CounterChange>)[]?))state!;
+                var (shard, flight, items, collects) = ((Shard, InFlight?, (ICompletion, OperationResult)[], (TaskCompletionSource<List<CounterChange>>, List<CounterChange>)[]?))state!;
                 if (task.IsCompletedSuccessfully)
                 {
-                    shard.Publish(publish);
+                    shard.Publish(flight);
                     AnswerCollects(collects, task);
                     CompleteAcrossCores(items);
                 }
@@ -443,26 +442,28 @@ internal sealed class Shard
                     }
                 }
             },
-            (this, publish, pending, collects),
+            (this, flight, pending, collects),
             CancellationToken.None,
             TaskContinuationOptions.None,
             TaskScheduler.Default);
     }
 
-    /// <summary>Publishes durable states (newest wins: continuations of successive drains may run in any order).</summary>
-    private void Publish(Publication[] publish)
+    /// <summary>Publishes a durable drain's states once (newest wins: continuations of successive drains may run in any order).</summary>
+    private void Publish(InFlight? flight)
     {
-        if (publish.Length == 0)
+        if (flight is null || flight.Published)
         {
             return;
         }
 
         lock (_publication)
         {
-            foreach (var (cell, data) in publish)
+            foreach (var (cell, data) in flight.Publish)
             {
                 cell.PublishIfNewer(data);
             }
+
+            flight.Published = true;
         }
     }
 
@@ -500,7 +501,7 @@ internal sealed class Shard
                 return;
             }
 
-            Publish(flight.Publish);
+            Publish(flight);
             _inflight.Dequeue();
         }
     }
@@ -613,7 +614,17 @@ internal sealed class Shard
     private readonly record struct WindowUndo(CounterCell Cell, string? Forgotten);
 
     /// <summary>A drain whose records were appended: its durability, its counters' states, its window entries.</summary>
-    private sealed record InFlight(Task Durable, Publication[] Publish, WindowUndo[] Undo);
+    private sealed class InFlight(Task durable, Publication[] publish, WindowUndo[] undo)
+    {
+        public Task Durable { get; } = durable;
+
+        public Publication[] Publish { get; } = publish;
+
+        public WindowUndo[] Undo { get; } = undo;
+
+        /// <summary>Set under the shard's publication lock once <see cref="Publish"/> was published.</summary>
+        public bool Published { get; set; }
+    }
 
     /// <summary>Marks cells persisted. Owner loop, or any thread while the loop does not run.</summary>
     internal void MarkPersisted(List<CounterChange> persisted)
