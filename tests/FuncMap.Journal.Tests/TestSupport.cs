@@ -40,6 +40,10 @@ internal sealed class HookedFiles(Action<int>? onFlush, bool skipSeal = false)
 
     private sealed class Hooked(ISegmentFile inner, HookedFiles owner) : ISegmentFile
     {
+        public long Preallocated => inner.Preallocated;
+
+        public void Cut(long length) => inner.Cut(length);
+
         public void Write(ReadOnlySpan<byte> data) => inner.Write(data);
 
         public void FlushToDisk()
