@@ -114,6 +114,13 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         {
             Directory.CreateDirectory(DirectoryPath);
         }
+        catch (DirectoryNotFoundException ex) when (FileAncestor(DirectoryPath) is { } file)
+        {
+            // .NET rewrites mkdir's ENOTDIR to ENOENT (DirectoryNotFoundException): name it again.
+            throw new JournalStartException(
+                $"The journal cannot start: creating the journal directory '{DirectoryPath}' failed with ENOTDIR ({JournalErrors.Describe("ENOTDIR")}: '{file}' is a file).",
+                "ENOTDIR", DirectoryPath, ex);
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw JournalStartException.For("creating the journal directory", DirectoryPath, ex);
@@ -1014,7 +1021,25 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
                 continue;
             }
 
-            plan.Add(new ReplayStep(info, bound, successor, IsLast: newest && bound is null, Stray: false, Skip: false));
+            if (bound is { } end && info.Header is null)
+            {
+                // Zero-filled or overwritten: what its successor continues is gone.
+                Gap(info.Path, 0, $"{info.Problem} (segment {successor} continues segment {info.Sequence} at offset {end})");
+                plan.Add(new ReplayStep(info, null, 0, IsLast: false, Stray: false, Skip: true));
+                link = null;
+                continue;
+            }
+
+            var isLast = newest && bound is null;
+            if (bound is { } recorded && info.Length < recorded)
+            {
+                Gap(info.Path, info.Length, $"segment {info.Sequence} is {info.Length} bytes, but segment {successor} continues it at offset {recorded}: it was shortened, and the frames it held are lost");
+
+                // Accepted: read what is left as a torn tail.
+                (bound, isLast) = (null, true);
+            }
+
+            plan.Add(new ReplayStep(info, bound, successor, isLast, Stray: false, Skip: false));
             oldest = info.Sequence;
             link = info.Header is { HasLink: true } header ? (header.PreviousSequence, header.PreviousEnd, info.Sequence) : null;
         }
@@ -1067,6 +1092,25 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         }
 
         Log.DataLossAccepted(_logger, reason);
+    }
+
+    /// <summary>The nearest existing ancestor of <paramref name="path"/> when it is a file (not a directory), else null.</summary>
+    private static string? FileAncestor(string path)
+    {
+        for (var current = Path.GetDirectoryName(path); !string.IsNullOrEmpty(current); current = Path.GetDirectoryName(current))
+        {
+            if (File.Exists(current))
+            {
+                return current;
+            }
+
+            if (Directory.Exists(current))
+            {
+                return null;
+            }
+        }
+
+        return null;
     }
 
     private static FileStream AcquireLock(string directory)
