@@ -62,6 +62,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     private Group? _open;
     private long _lastSequence;
     private int _pendingRotations;
+    private long _queuedRotation; // the rotation queued last, while no group was opened after it; else 0
     private Exception? _failure;
     private string _failureCause = string.Empty;
     private string _failureMessage = string.Empty;
@@ -282,7 +283,13 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
                     _failureCause, mayBeApplied: false, _failedSince, _failure));
             }
 
-            var group = _open ??= new Group(Math.Min(_options.MaxGroupBytes, 64 * 1024));
+            if (_open is null)
+            {
+                _open = new Group(Math.Min(_options.MaxGroupBytes, 64 * 1024));
+                _queuedRotation = 0;
+            }
+
+            var group = _open;
             try
             {
                 group.Add(operations);
@@ -451,6 +458,12 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
                 return Volatile.Read(ref _currentSequence);
             }
 
+            // A rotation queued last, with nothing appended since: its segment will hold no earlier record either.
+            if (!force && _open is null && _queuedRotation != 0)
+            {
+                return _queuedRotation;
+            }
+
             if (_open is not null)
             {
                 _ready.Enqueue(_open);
@@ -459,6 +472,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
 
             var sequence = ++_lastSequence;
             _ready.Enqueue(new Group(rotateTo: sequence));
+            _queuedRotation = sequence;
             _pendingRotations++;
             Monitor.Pulse(_gate);
             return sequence;
@@ -799,6 +813,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             Interlocked.Increment(ref _generation);
             abandoned = [.. _ready];
             _ready.Clear();
+            _queuedRotation = 0;
             if (_open is not null)
             {
                 abandoned.Add(_open);

@@ -225,6 +225,18 @@ public sealed class DiskFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task Checkpoint_BackToBackWithNothingAppendedBetween_ReturnsTheSameSegment()
+    {
+        await using var journal = new OperationJournal(Options(_directory));
+        await journal.Append(0, [Op("k", 1, 1)]);
+
+        var first = journal.Checkpoint();
+        Assert.Equal(first, journal.Checkpoint());
+        await journal.Append(0, [Op("k", 2, 2)]);
+        Assert.True(journal.Checkpoint() > first);
+    }
+
+    [Fact]
     public async Task Checkpoint_AfterRecovery_ReturnsTheEmptyRecoverySegmentAndRecordsBeforeLieBelowIt()
     {
         var files = new FaultyFiles();

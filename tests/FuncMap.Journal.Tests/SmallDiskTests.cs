@@ -115,10 +115,26 @@ public sealed class SmallDiskTests : IDisposable
         await journal.Append(0, [Op("k", 1, 1)]); // inside what the segment reserved
     }
 
-    private string Mount()
+    /// <summary>The case 3: a read-only data directory was reported as "in use by another process".</summary>
+    [SmallDiskFact]
+    public void Constructor_ReadOnlyFileSystem_ThrowsStartErrorNamingErofs()
+    {
+        Mount("ro");
+
+        var inRoot = Assert.Throws<JournalStartException>(() => new OperationJournal(new JournalOptions { Directory = _mount }));
+        Assert.Equal("EROFS", inRoot.Cause);
+        Assert.Contains("EROFS (the file system is read-only)", inRoot.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("in use", inRoot.Message, StringComparison.Ordinal);
+        Assert.Equal(Path.Combine(_mount, JournalFormat.LockFileName), inRoot.Path);
+
+        var below = Assert.Throws<JournalStartException>(() => new OperationJournal(new JournalOptions { Directory = Path.Combine(_mount, "journal") }));
+        Assert.Equal("EROFS", below.Cause);
+    }
+
+    private string Mount(string? flags = null)
     {
         Directory.CreateDirectory(_mount);
-        Run("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", _mount);
+        Run("mount", "-t", "tmpfs", "-o", flags is null ? "size=8m" : "size=8m," + flags, "tmpfs", _mount);
         _mounted = true;
         return Path.Combine(_mount, "journal");
     }
