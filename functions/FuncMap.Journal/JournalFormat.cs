@@ -9,12 +9,18 @@ namespace FuncMap.Journal;
 /// <summary>
 /// The on-disk format, little-endian throughout.
 /// <para>
-/// Segment <c>journal-{sequence:D20}.log</c>: a 24-byte header — magic <c>FMJL</c> (u32), format
-/// version (u16), reserved (u16), sequence (i64), CRC-32C (u32), lease epoch (u32) — then frames.
-/// The CRC covers the first 16 bytes and the epoch (format version 2); version 1 headers have no epoch
-/// (read as 0) and a CRC of the first 16 bytes only. The epoch is the single-writer lease epoch every
-/// record of the segment was written under, so that replay never lets a record override a row a newer
-/// owner wrote.
+/// Segment <c>journal-{sequence:D20}.log</c>: a header, then frames. Format version 3 (written since #18) has a
+/// 64-byte header — magic <c>FMJL</c> (u32), format version (u16), reserved (u16), sequence (i64), CRC-32C (u32)
+/// of the other 60 bytes, lease epoch (u32), journal id (16 bytes, a GUID), the sequence of the segment this one
+/// continues (i64, 0 for the first segment of a journal), that segment's valid end (i64: the offset after its
+/// last frame that was made durable; the reader never replays anything after it), reserved (u64, zero).
+/// Versions 1 and 2 (still read) have a 24-byte header: the first 16 bytes as above, the CRC, and in version 2
+/// the epoch (covered by the CRC with the first 16 bytes); version 1 has no epoch (read as 0).
+/// </para>
+/// <para>
+/// The epoch is the single-writer lease epoch every record of the segment was written under, so that replay
+/// never lets a record override a row a newer owner wrote. The journal id and the link to the previous segment
+/// let replay prove the journal's continuity: a missing, shortened, zero-filled or foreign segment is detected.
 /// </para>
 /// <para>
 /// Frame (one per group commit, i.e. per write + fsync): payload length (u32), CRC-32C of the payload
@@ -31,14 +37,21 @@ namespace FuncMap.Journal;
 internal static class JournalFormat
 {
     public const uint Magic = 0x4C4A4D46; // "FMJL"
-    public const ushort FormatVersion = 2;
+    public const ushort FormatVersion = 3;
+    private const ushort FormatVersionWithEpoch = 2;
     private const ushort FormatVersionWithoutEpoch = 1;
-    public const int HeaderSize = 24;
+
+    /// <summary>The header size of the segments this build writes (format version 3).</summary>
+    public const int HeaderSize = 64;
+
+    /// <summary>The header size of format versions 1 and 2.</summary>
+    public const int LegacyHeaderSize = 24;
     public const int FrameHeaderSize = 8;
     public const int FramePrefixSize = 12;
     public const string FilePrefix = "journal-";
     public const string FileSuffix = ".log";
     public const string LockFileName = "journal.lock";
+    public const string IdFileName = "journal.id";
 
     private const byte ExistsFlag = 1;
     private const byte OperationIdFlag = 2;
@@ -56,38 +69,61 @@ internal static class JournalFormat
             && long.TryParse(fileName.AsSpan(FilePrefix.Length, 20), NumberStyles.None, CultureInfo.InvariantCulture, out sequence);
     }
 
-    public static void WriteHeader(Span<byte> destination, long sequence, uint epoch)
+    /// <summary>Writes a format version 3 header (<see cref="HeaderSize"/> bytes) into <paramref name="destination"/>.</summary>
+    public static void WriteHeader(Span<byte> destination, long sequence, uint epoch, Guid journalId, long previousSequence, long previousEnd)
     {
-        destination[..HeaderSize].Clear();
+        destination = destination[..HeaderSize];
+        destination.Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(destination, Magic);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], FormatVersion);
         BinaryPrimitives.WriteInt64LittleEndian(destination[8..], sequence);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[20..], epoch);
+        journalId.TryWriteBytes(destination.Slice(24, 16));
+        BinaryPrimitives.WriteInt64LittleEndian(destination[40..], previousSequence);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[48..], previousEnd);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[16..], HeaderChecksum(destination, FormatVersion));
     }
 
-    /// <summary>Returns null when the header is valid for <paramref name="expectedSequence"/>, otherwise what is wrong; <paramref name="epoch"/> is the segment's lease epoch.</summary>
-    public static string? CheckHeader(ReadOnlySpan<byte> header, long expectedSequence, out uint epoch)
+    /// <summary>
+    /// Parses the header at the start of <paramref name="bytes"/> (the file's first bytes: at least
+    /// <see cref="LegacyHeaderSize"/>, up to <see cref="HeaderSize"/>). Returns null when it is a valid header for
+    /// <paramref name="expectedSequence"/>, otherwise what is wrong.
+    /// </summary>
+    public static string? ReadHeader(ReadOnlySpan<byte> bytes, long expectedSequence, out SegmentHeader header)
     {
-        epoch = 0;
-        if (BinaryPrimitives.ReadUInt32LittleEndian(header) != Magic)
+        header = default;
+        if (bytes.Length < LegacyHeaderSize)
+        {
+            return $"the segment is {bytes.Length} bytes, shorter than a header";
+        }
+
+        if (BinaryPrimitives.ReadUInt32LittleEndian(bytes) != Magic)
         {
             return "the segment header has no journal magic";
         }
 
-        var version = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
-        if (version is not (FormatVersion or FormatVersionWithoutEpoch))
+        var version = BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..]);
+        if (version is not (FormatVersion or FormatVersionWithEpoch or FormatVersionWithoutEpoch))
         {
-            return $"the segment has format version {version}; this build reads versions {FormatVersionWithoutEpoch} and {FormatVersion}";
+            return $"the segment has format version {version}; this build reads versions {FormatVersionWithoutEpoch} to {FormatVersion}";
         }
 
-        if (BinaryPrimitives.ReadUInt32LittleEndian(header[16..]) != HeaderChecksum(header, version))
+        var size = version == FormatVersion ? HeaderSize : LegacyHeaderSize;
+        if (bytes.Length < size)
+        {
+            return $"the segment is {bytes.Length} bytes, shorter than its {size}-byte header";
+        }
+
+        if (BinaryPrimitives.ReadUInt32LittleEndian(bytes[16..]) != HeaderChecksum(bytes, version))
         {
             return "the segment header's checksum does not match";
         }
 
-        epoch = version == FormatVersion ? BinaryPrimitives.ReadUInt32LittleEndian(header[20..]) : 0;
-        var sequence = BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
+        var sequence = BinaryPrimitives.ReadInt64LittleEndian(bytes[8..]);
+        header = version == FormatVersion
+            ? new SegmentHeader(version, sequence, BinaryPrimitives.ReadUInt32LittleEndian(bytes[20..]), new Guid(bytes.Slice(24, 16)),
+                BinaryPrimitives.ReadInt64LittleEndian(bytes[40..]), BinaryPrimitives.ReadInt64LittleEndian(bytes[48..]))
+            : new SegmentHeader(version, sequence, version == FormatVersionWithEpoch ? BinaryPrimitives.ReadUInt32LittleEndian(bytes[20..]) : 0, Guid.Empty, 0, 0);
         return sequence == expectedSequence ? null : $"the header says sequence {sequence} but the file name says {expectedSequence}";
     }
 
@@ -98,10 +134,11 @@ internal static class JournalFormat
             return Crc32C.Compute(header[..16]);
         }
 
-        Span<byte> covered = stackalloc byte[20];
+        var size = version == FormatVersion ? HeaderSize : LegacyHeaderSize;
+        Span<byte> covered = stackalloc byte[HeaderSize - 4];
         header[..16].CopyTo(covered);
-        header[20..24].CopyTo(covered[16..]);
-        return Crc32C.Compute(covered);
+        header[20..size].CopyTo(covered[16..]);
+        return Crc32C.Compute(covered[..(size - 4)]);
     }
 
     /// <summary>An upper bound of the bytes <see cref="WriteRecord"/> needs for <paramref name="operation"/>.</summary>
@@ -205,4 +242,20 @@ internal static class JournalFormat
         value = Encoding.UTF8.GetString(source.Slice(2, length));
         return 2 + length;
     }
+}
+
+/// <summary>A segment's parsed header.</summary>
+/// <param name="Version">The format version (1, 2 or 3).</param>
+/// <param name="Sequence">The segment's sequence number.</param>
+/// <param name="Epoch">The lease epoch its records were written under (0 for version 1).</param>
+/// <param name="JournalId">The journal the segment belongs to (version 3; <see cref="Guid.Empty"/> before).</param>
+/// <param name="PreviousSequence">The segment it continues (version 3; 0: the first segment of the journal, or unknown before version 3).</param>
+/// <param name="PreviousEnd">The valid end, in bytes, of <paramref name="PreviousSequence"/>: nothing after it is replayed.</param>
+internal readonly record struct SegmentHeader(ushort Version, long Sequence, uint Epoch, Guid JournalId, long PreviousSequence, long PreviousEnd)
+{
+    /// <summary>The header's size in the file: where the first frame starts.</summary>
+    public int Size => Version == JournalFormat.FormatVersion ? JournalFormat.HeaderSize : JournalFormat.LegacyHeaderSize;
+
+    /// <summary>Whether the header records the segment it continues (version 3).</summary>
+    public bool HasLink => Version == JournalFormat.FormatVersion;
 }

@@ -17,7 +17,7 @@ public static class JournalInstruments
     /// <summary>Bytes written to segments (frames; segment headers excluded).</summary>
     public const string BytesWritten = "funcmap.journal.bytes.written";
 
-    /// <summary>Groups whose write or fsync failed (the journal then refuses writes until restart).</summary>
+    /// <summary>Transitions to unavailable: a group's write or fsync, or a segment's creation, failed (the journal then refuses writes until it has recovered on a fresh segment).</summary>
     public const string Failures = "funcmap.journal.failures";
 }
 
@@ -34,7 +34,7 @@ internal sealed class JournalMetrics
         _groupSize = meter.CreateHistogram<int>(JournalInstruments.GroupSize, "{record}", "Records made durable by one group commit (one write and one fsync).");
         _commitDuration = meter.CreateHistogram<double>(JournalInstruments.CommitDuration, "s", "Time one group's write and fsync took.");
         _bytes = meter.CreateCounter<long>(JournalInstruments.BytesWritten, "By", "Bytes written to journal segments.");
-        _failures = meter.CreateCounter<long>(JournalInstruments.Failures, "{group}", "Groups whose write or fsync failed.");
+        _failures = meter.CreateCounter<long>(JournalInstruments.Failures, "{failure}", "Times the journal became unavailable (a write, fsync or segment creation failed).");
     }
 
     public void Committed(int records, int bytes, TimeSpan elapsed)

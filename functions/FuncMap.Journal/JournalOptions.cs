@@ -34,6 +34,24 @@ public sealed class JournalOptions
     /// <summary>Whether a group is fsynced before it is acknowledged (<see cref="JournalFsyncMode.Always"/>, the default).</summary>
     public JournalFsyncMode FsyncMode { get; set; } = JournalFsyncMode.Always;
 
+    /// <summary>
+    /// Accept a gap in the journal's chain of segments for this start (<c>FuncMap:Journal:AcceptDataLoss</c>,
+    /// false by default): a missing, shortened, zero-filled or foreign segment — or a missing oldest segment that
+    /// the snapshot needs (<see cref="OperationJournal.RequireReplayFrom"/>) — is logged as critical and skipped
+    /// instead of refusing the start with <see cref="JournalCorruptException"/>. The writes the missing part held
+    /// are lost. Set it for one start after deciding so, then remove it.
+    /// </summary>
+    public bool AcceptDataLoss { get; set; }
+
+    /// <summary>How often the writer retries recovery (a fresh segment) while the journal is unavailable (1 s). Internal: tests shorten it.</summary>
+    internal TimeSpan RecoveryInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long the callers of a failed group wait for the journal to make sure the group's frame will never be
+    /// replayed (2 s); past it they are refused with <c>MayBeApplied = true</c>. Internal: tests shorten it.
+    /// </summary>
+    internal TimeSpan SettleTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Directory))
@@ -55,6 +73,11 @@ public sealed class JournalOptions
         {
             throw new ArgumentOutOfRangeException(nameof(MaxGroupDelay), MaxGroupDelay, "MaxGroupDelay must be between 0 and 1 second.");
         }
+
+        if (RecoveryInterval <= TimeSpan.Zero || SettleTimeout < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RecoveryInterval), RecoveryInterval, "RecoveryInterval must be positive and SettleTimeout not negative.");
+        }
     }
 
     internal JournalOptions WithDirectory(string directory) => new()
@@ -64,6 +87,9 @@ public sealed class JournalOptions
         MaxGroupDelay = MaxGroupDelay,
         MaxGroupBytes = MaxGroupBytes,
         FsyncMode = FsyncMode,
+        AcceptDataLoss = AcceptDataLoss,
+        RecoveryInterval = RecoveryInterval,
+        SettleTimeout = SettleTimeout,
     };
 }
 

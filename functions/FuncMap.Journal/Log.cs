@@ -14,8 +14,6 @@ internal static partial class Log
     [LoggerMessage(1202, LogLevel.Warning, "Journal segment {File} ends in a torn write at offset {Offset} ({Reason}); truncated {Bytes} bytes that were never acknowledged.")]
     public static partial void TornTail(ILogger logger, string file, long offset, string reason, long bytes);
 
-    [LoggerMessage(1203, LogLevel.Error, "Journal write failed; {Records} records are not durable and the journal refuses writes until restart.")]
-    public static partial void WriteFailed(ILogger logger, Exception exception, int records);
 
     [LoggerMessage(1204, LogLevel.Information, "Journal started segment {Sequence} ({Reason}).")]
     public static partial void Rotated(ILogger logger, long sequence, string reason);
@@ -40,4 +38,40 @@ internal static partial class Log
 
     [LoggerMessage(1211, LogLevel.Warning, "Journal segment {File}, frame at {Offset}: a record of key {Key} is not loaded: {Reason} ({Rule}).")]
     public static partial void RecordSkipped(ILogger logger, string file, long offset, string key, string reason, string rule);
+
+    [LoggerMessage(1212, LogLevel.Warning, "Journal segment {File}: {Bytes} bytes after offset {Offset} are not replayed: segment {Successor} records that its valid content ends there (a torn write, or a frame whose write or sync failed and that was never acknowledged); cut off.")]
+    public static partial void AfterRecordedEnd(ILogger logger, string file, long bytes, long offset, long successor);
+
+    [LoggerMessage(1213, LogLevel.Error, "Journal unavailable: {Cause} ({Description}) writing segment {Sequence}; {Records} records refused. It refuses writes and retries recovery on a fresh segment every {RetryMilliseconds} ms.")]
+    public static partial void Unavailable(ILogger logger, Exception exception, string cause, string description, long sequence, long records, long retryMilliseconds);
+
+    [LoggerMessage(1214, LogLevel.Warning, "Journal recovered after {Seconds} s unavailable ({Cause}): writing segment {Sequence}, which continues segment {Previous} at offset {Offset}.")]
+    public static partial void Recovered(ILogger logger, double seconds, string cause, long sequence, long previous, long offset);
+
+    [LoggerMessage(1215, LogLevel.Information, "Journal cut segment {File} back to {Offset} bytes after the failed write or sync: the failed frame can never be replayed.")]
+    public static partial void CutDurable(ILogger logger, string file, long offset);
+
+    [LoggerMessage(1216, LogLevel.Warning, "Journal could not make its cut durable within {Milliseconds} ms: {Records} refused records may still be replayed after a restart (outcome unknown).")]
+    public static partial void OutcomeUnknown(ILogger logger, long milliseconds, long records);
+
+    [LoggerMessage(1217, LogLevel.Critical, "Journal continuity broken: {Reason}. FuncMap:Journal:AcceptDataLoss is set, so the start continues; the writes the missing part held are lost.")]
+    public static partial void DataLossAccepted(ILogger logger, string reason);
+
+    [LoggerMessage(1218, LogLevel.Warning, "Journal segment {File} has no header and is not in the journal's chain (segment {Successor} continues segment {Previous}): its creation failed, it holds nothing acknowledged; deleted.")]
+    public static partial void StraySegmentDeleted(ILogger logger, string file, long successor, long previous);
+
+    [LoggerMessage(1219, LogLevel.Warning, "Journal segment {Sequence} preallocated {Bytes} of {Wanted} bytes: the disk is nearly full (the segment grows as it is written).")]
+    public static partial void PartialPreallocation(ILogger logger, long sequence, long bytes, long wanted);
+
+    [LoggerMessage(1220, LogLevel.Debug, "Journal recovery attempt on segment {Sequence} failed ({Cause}); retrying in {RetryMilliseconds} ms.")]
+    public static partial void RecoveryAttemptFailed(ILogger logger, Exception exception, long sequence, string cause, long retryMilliseconds);
+
+    [LoggerMessage(1221, LogLevel.Warning, "Journal could not cut segment {File} back to {Offset} bytes after the failed write or sync ({Cause}); the recovery segment's header will record the cut instead.")]
+    public static partial void CutFailed(ILogger logger, Exception exception, string file, long offset, string cause);
+
+    [LoggerMessage(1222, LogLevel.Information, "Journal replay requirement from segment {Sequence} is for journal {RequiredId}, not this journal ({JournalId}): not checked.")]
+    public static partial void ReplayRequirementIgnored(ILogger logger, long sequence, Guid requiredId, Guid journalId);
+
+    [LoggerMessage(1223, LogLevel.Information, "Journal id {JournalId} created in {File}.")]
+    public static partial void IdCreated(ILogger logger, Guid journalId, string file);
 }

@@ -94,6 +94,40 @@ internal static partial class NativeSync
         }
     }
 
+    /// <summary>
+    /// Reserves <paramref name="length"/> bytes from offset 0 (<c>fallocate</c> mode 0: the file's size becomes at
+    /// least <paramref name="length"/>). Linux only. Returns 0, or the errno (ENOSPC, EDQUOT, EOPNOTSUPP, …).
+    /// </summary>
+    public static int Allocate(SafeFileHandle handle, long length)
+    {
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            var fd = (int)handle.DangerousGetHandle();
+            int result;
+            int errno;
+            do
+            {
+                result = FAllocate(fd, 0, 0, length);
+                errno = result == 0 ? 0 : Marshal.GetLastPInvokeError();
+            }
+            while (result != 0 && errno == EINTR);
+
+            return errno;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    private static partial int FAllocate(int fd, int mode, long offset, long length);
+
     [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
     private static partial int FDataSync(int fd);
 

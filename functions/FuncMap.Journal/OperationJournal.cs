@@ -14,12 +14,22 @@ namespace FuncMap.Journal;
 /// and the <see cref="IJournalCheckpoint"/> the snapshot service truncates it with.
 /// </summary>
 /// <remarks>
+/// <para>
 /// One writer thread owns the open segment. <see cref="Append(int, ReadOnlySpan{AppliedOperation}, long)"/> copies the records into the open group
 /// under a short lock and returns that group's task; the writer takes the group, writes it as one frame
 /// with one write and one fsync, then completes the task, while the next group accumulates. So the
-/// number of fsyncs tracks the disk's speed, not the number of callers. A failed write or fsync faults
-/// that group and every pending one, and the journal refuses all later writes: after a failed fsync the
-/// file's state is unknown, and only a restart (replay) establishes it again.
+/// number of fsyncs tracks the disk's speed, not the number of callers.
+/// </para>
+/// <para>
+/// A failed write or fsync makes the journal <see cref="JournalHealthStatus.Unavailable"/>: the failure
+/// generation changes, every pending group is refused, and so is every append until the journal has
+/// recovered. The failed segment is never written again (after a failed fsync its contents are unknown). The
+/// writer cuts it back to the end of its last synced frame and retries, every <c>RecoveryInterval</c>, to start a
+/// fresh segment whose header records that end, so the failed frame can never be replayed; once that segment is
+/// durable the journal accepts appends again. The failed group's callers are refused with
+/// <c>MayBeApplied = false</c> as soon as the cut is durable (the truncation synced, or the recovery segment's
+/// header), or with <c>MayBeApplied = true</c> if that did not happen within <c>SettleTimeout</c>.
+/// </para>
 /// </remarks>
 public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCheckpoint, IAsyncDisposable, IDisposable
 {
@@ -31,10 +41,20 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     private readonly JournalMetrics _metrics;
     private readonly Meter? _ownedMeter;
     private readonly Func<string, long, ISegmentFile> _fileFactory;
+    private readonly TimeProvider _time;
     private readonly FileStream _lockFile;
-    private readonly long[] _segmentsToReplay;
+    private readonly SegmentInfo[] _segmentsToReplay;
     private readonly Thread _writer;
     private readonly TaskCompletionSource _writerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // The segment created at open, and what it continues (the newest segment with content, and its valid end).
+    private readonly long _firstSequence;
+    private readonly long _openedPrevious;
+    private readonly long _openedEnd;
+
+    // Set when the newest segment could not even be scanned at open: no segment is created, every append is
+    // refused and replay throws it (the host refuses to start).
+    private readonly JournalCorruptException? _openCorruption;
 
     // Guarded by _gate (a monitor: the writer waits on it).
     private readonly object _gate = new();
@@ -42,43 +62,132 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     private Group? _open;
     private long _lastSequence;
     private int _pendingRotations;
+    private long _queuedRotation; // the rotation queued last, while no group was opened after it; else 0
     private Exception? _failure;
+    private string _failureCause = string.Empty;
+    private string _failureMessage = string.Empty;
+    private DateTimeOffset _failedSince;
     private long _generation;
     private bool _closing;
     private bool _replayed;
+    private (long Sequence, Guid JournalId)? _requiredFrom;
+    private long _oldestNeeded;
 
-    // Owned by the writer thread; _currentSequence is also read by TruncateBefore.
+    // Published to readers without the lock.
+    private volatile JournalHealth _health = JournalHealth.Healthy;
+    private volatile bool _writing;
+    private volatile bool _currentHasFrames;
+
+    // Owned by the writer thread; _currentSequence is also read by Checkpoint and TruncateBefore.
     private ISegmentFile? _file;
     private long _fileLength;
     private long _currentSequence;
     private long _commits;
     private long _recordsWritten;
+    private Group? _unsettled;
+    private long _settleDeadline;
+    private long _nextAttempt;
 
     // The lease epoch written into each new segment's header (set by BeginEpoch).
     private long _epoch;
 
-    /// <summary>Opens (creating if needed) the journal directory, takes its lock, and starts the writer.</summary>
+    /// <summary>
+    /// Opens (creating if needed) the journal directory, takes its lock, creates the segment it will write (which
+    /// continues the newest one present), and starts the writer.
+    /// </summary>
+    /// <exception cref="JournalStartException">The directory, lock file, id file or first segment cannot be created or opened (the errno is named; <c>EWOULDBLOCK</c>: another process owns the directory).</exception>
     public OperationJournal(JournalOptions options, ILogger<OperationJournal>? logger = null, IMeterFactory? meterFactory = null)
         : this(options, logger, meterFactory, FileSegment.Create)
     {
     }
 
-    internal OperationJournal(JournalOptions options, ILogger? logger, IMeterFactory? meterFactory, Func<string, long, ISegmentFile> fileFactory)
+    internal OperationJournal(JournalOptions options, ILogger? logger, IMeterFactory? meterFactory, Func<string, long, ISegmentFile> fileFactory, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
         _logger = logger ?? NullLogger.Instance;
         _fileFactory = fileFactory;
-        var meter = meterFactory?.Create(JournalInstruments.MeterName) ?? (_ownedMeter = new Meter(JournalInstruments.MeterName));
-        _metrics = new JournalMetrics(meter);
+        _time = time ?? TimeProvider.System;
 
         DirectoryPath = Path.GetFullPath(options.Directory);
-        Directory.CreateDirectory(DirectoryPath);
+        try
+        {
+            Directory.CreateDirectory(DirectoryPath);
+        }
+        catch (DirectoryNotFoundException ex) when (FileAncestor(DirectoryPath) is { } file)
+        {
+            // .NET rewrites mkdir's ENOTDIR to ENOENT (DirectoryNotFoundException): name it again.
+            throw new JournalStartException(
+                $"The journal cannot start: creating the journal directory '{DirectoryPath}' failed with ENOTDIR ({JournalErrors.Describe("ENOTDIR")}: '{file}' is a file).",
+                "ENOTDIR", DirectoryPath, ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw JournalStartException.For("creating the journal directory", DirectoryPath, ex);
+        }
+
         _lockFile = AcquireLock(DirectoryPath);
-        _segmentsToReplay = ListSegments(DirectoryPath);
-        // The writer starts a new segment after the existing ones; it never appends to a replayed one.
-        _currentSequence = _lastSequence = (_segmentsToReplay.Length == 0 ? 0 : _segmentsToReplay[^1]) + 1;
+        try
+        {
+            _segmentsToReplay = InspectSegments(DirectoryPath);
+            JournalId = LoadOrCreateId(DirectoryPath, _segmentsToReplay, _logger);
+
+            // The writer never appends to a replayed segment: it starts one after them that continues the newest
+            // one with content, at its valid end (a torn tail is not part of it). Headerless segments on top (their
+            // creation failed) are not continued; replay deletes them.
+            for (var i = _segmentsToReplay.Length - 1; i >= 0 && _openCorruption is null; i--)
+            {
+                var info = _segmentsToReplay[i];
+                if (info.Headerless)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    if (SegmentReplayer.FindEnd(info.Path, info.Sequence, _logger) is { } end)
+                    {
+                        (_openedPrevious, _openedEnd) = (info.Sequence, end);
+                        break;
+                    }
+                }
+                catch (JournalCorruptException ex)
+                {
+                    _openCorruption = ex;
+                }
+            }
+
+            _firstSequence = _currentSequence = _lastSequence = (_segmentsToReplay.Length == 0 ? 0 : _segmentsToReplay[^1].Sequence) + 1;
+            _oldestNeeded = _segmentsToReplay.Length == 0 ? _firstSequence : _segmentsToReplay[0].Sequence;
+            if (_openCorruption is null)
+            {
+                try
+                {
+                    _file = CreateSegment(_firstSequence, _openedPrevious, _openedEnd);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    throw JournalStartException.For("creating the first segment", SegmentPath(_firstSequence), ex);
+                }
+            }
+            else
+            {
+                _failure = _openCorruption;
+                _failureCause = nameof(JournalCorruptException);
+                _failureMessage = "The journal is corrupt and refuses writes: " + _openCorruption.Message;
+                _failedSince = _time.GetUtcNow();
+                _health = new JournalHealth(JournalHealthStatus.Unavailable, _failureCause, _failedSince, _failureMessage, OutcomeUnknown: false);
+            }
+        }
+        catch
+        {
+            _lockFile.Dispose();
+            throw;
+        }
+
+        var meter = meterFactory?.Create(JournalInstruments.MeterName) ?? (_ownedMeter = new Meter(JournalInstruments.MeterName));
+        _metrics = new JournalMetrics(meter);
 
         // A dedicated thread, not a pool loop: it blocks in fdatasync, and must not wait behind request work
         // for a core when the sync returns (AboveNormal is honoured on Windows; Linux ignores it without privileges).
@@ -90,12 +199,25 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     /// <summary>The absolute path of the segment directory.</summary>
     public string DirectoryPath { get; }
 
+    /// <summary>
+    /// The journal's id: created with the first segment of an empty directory, kept in every segment's header
+    /// and in <c>journal.id</c>. A segment with another id is foreign. The snapshot side records it with the
+    /// sequence it needs (<see cref="RequireReplayFrom"/>).
+    /// </summary>
+    public Guid JournalId { get; }
+
     /// <inheritdoc />
     public int Order => LoaderOrder;
 
     /// <summary>
-    /// The write or fsync error that made the journal refuse writes, or null while it is healthy. For a
-    /// health check: once set, every write fails until the host restarts.
+    /// Whether the journal accepts writes, and while it does not, why (errno name), since when and in words. For
+    /// readiness and the 503 <c>journal.unavailable</c> answer. Changes only at a transition; lock-free to read.
+    /// </summary>
+    public JournalHealth Health => _health;
+
+    /// <summary>
+    /// The write, sync or create error that makes the journal refuse writes, or null while it is healthy (it
+    /// clears once the journal has recovered). Prefer <see cref="Health"/>.
     /// </summary>
     public Exception? Failure
     {
@@ -104,6 +226,21 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             lock (_gate)
             {
                 return _failure;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The lowest segment sequence the journal still needs to replay everything a snapshot does not hold: the
+    /// oldest segment present at open, raised by <see cref="TruncateBefore"/> to the limit it deleted below.
+    /// </summary>
+    public long OldestNeededSequence
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _oldestNeeded;
             }
         }
     }
@@ -117,7 +254,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     /// <summary>The used length of the open segment (header and frames; the file itself is preallocated), for tests.</summary>
     internal long SegmentLength => Volatile.Read(ref _fileLength);
 
-    /// <summary>The sequence number of the segment the writer writes to.</summary>
+    /// <summary>The sequence number of the segment the writer writes to (or, while unavailable, the failed one).</summary>
     internal long CurrentSequence => Volatile.Read(ref _currentSequence);
 
     /// <inheritdoc />
@@ -141,10 +278,18 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             if (generation != _generation)
             {
                 // Built on operations that a failure refused: it must never become durable.
-                return Task.FromException(new JournalFailedException(new InvalidOperationException("The operations were applied on top of operations the journal refused.")));
+                return Task.FromException(new JournalUnavailableException(
+                    $"The operations were applied on top of operations the journal refused ({_failureCause}); they are refused too.",
+                    _failureCause, mayBeApplied: false, _failedSince, _failure));
             }
 
-            var group = _open ??= new Group(Math.Min(_options.MaxGroupBytes, 64 * 1024));
+            if (_open is null)
+            {
+                _open = new Group(Math.Min(_options.MaxGroupBytes, 64 * 1024));
+                _queuedRotation = 0;
+            }
+
+            var group = _open;
             try
             {
                 group.Add(operations);
@@ -169,28 +314,13 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     internal Task Append(int shard, ReadOnlySpan<AppliedOperation> operations) => Append(shard, operations, Generation);
 
     /// <inheritdoc />
-    public long Checkpoint()
-    {
-        lock (_gate)
-        {
-            if (Unusable() is { } refusal)
-            {
-                throw refusal;
-            }
-
-            if (_open is not null)
-            {
-                _ready.Enqueue(_open);
-                _open = null;
-            }
-
-            var sequence = ++_lastSequence;
-            _ready.Enqueue(new Group(rotateTo: sequence));
-            _pendingRotations++;
-            Monitor.Pulse(_gate);
-            return sequence;
-        }
-    }
+    /// <remarks>
+    /// When nothing was written since the current segment was started (no frame in it, no group pending or being
+    /// written), it is not rotated: its own sequence is returned, which satisfies the contract (no record lies in
+    /// it), and an idle host needs no new (preallocated) segment every snapshot interval.
+    /// </remarks>
+    /// <exception cref="JournalUnavailableException">The journal is unavailable.</exception>
+    public long Checkpoint() => CheckpointCore(force: false);
 
     /// <inheritdoc />
     public void BeginEpoch(long epoch)
@@ -202,7 +332,8 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             Interlocked.Exchange(ref _epoch, epoch);
         }
 
-        Checkpoint();
+        // The epoch is in the header: a new segment even when the current one is empty.
+        CheckpointCore(force: true);
     }
 
     /// <inheritdoc />
@@ -225,13 +356,45 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
                 Log.SegmentDeleted(_logger, path);
             }
         }
+
+        lock (_gate)
+        {
+            _oldestNeeded = Math.Max(_oldestNeeded, limit);
+        }
+    }
+
+    /// <summary>
+    /// Tells the journal, before <see cref="LoadAsync"/>, that the snapshot holds everything of journal
+    /// <paramref name="journalId"/> before segment <paramref name="sequence"/> (the number <see cref="Checkpoint()"/>
+    /// returned for the snapshot the table holds): replay then refuses to start with
+    /// <see cref="JournalCorruptException"/> when a segment from <paramref name="sequence"/> on is missing — the
+    /// oldest segment present is newer and its chain does not show that the missing numbers were never written.
+    /// A requirement for another journal id (the table was written by another host's journal) is not checked.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The journal was already replayed.</exception>
+    public void RequireReplayFrom(long sequence, Guid journalId)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sequence);
+        lock (_gate)
+        {
+            if (_replayed)
+            {
+                throw new InvalidOperationException("The journal was already replayed: RequireReplayFrom must be called before LoadAsync.");
+            }
+
+            _requiredFrom = (sequence, journalId);
+        }
     }
 
     /// <summary>
     /// Replays the segments that existed when the journal was opened, oldest first, into
     /// <paramref name="engine"/> with <c>persisted: false</c> (the higher version wins, so a record older
     /// than the snapshot's row changes nothing) and restores each record's operation id into the
-    /// counter's deduplication window. A torn write at the end of the last segment is truncated with a
+    /// counter's deduplication window. First checks the chain of segments (each version 3 header records the
+    /// segment it continues and where that one's valid content ends): a missing, shortened, zero-filled or
+    /// foreign segment, or a missing segment that <see cref="RequireReplayFrom"/> asked for, throws
+    /// <see cref="JournalCorruptException"/> (unless <see cref="JournalOptions.AcceptDataLoss"/>). A torn write
+    /// at the end of the newest segment, and anything after a segment's recorded end, is cut off with a
     /// warning; a bad record anywhere else throws <see cref="JournalCorruptException"/>.
     /// </summary>
     public Task LoadAsync(CounterEngine engine, CancellationToken cancellationToken)
@@ -277,14 +440,65 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         _ownedMeter?.Dispose();
     }
 
+    private string SegmentPath(long sequence) => Path.Combine(DirectoryPath, JournalFormat.FileName(sequence));
+
+    private long CheckpointCore(bool force)
+    {
+        lock (_gate)
+        {
+            if (Unusable() is { } refusal)
+            {
+                throw refusal;
+            }
+
+            // Read _writing before _currentHasFrames, and that before _currentSequence (the writer sets them in the
+            // opposite order): an empty current segment with nothing on the way to it is returned as it is.
+            if (!force && _open is null && _ready.Count == 0 && _pendingRotations == 0 && !_writing && !_currentHasFrames)
+            {
+                return Volatile.Read(ref _currentSequence);
+            }
+
+            // A rotation queued last, with nothing appended since: its segment will hold no earlier record either.
+            if (!force && _open is null && _queuedRotation != 0)
+            {
+                return _queuedRotation;
+            }
+
+            if (_open is not null)
+            {
+                _ready.Enqueue(_open);
+                _open = null;
+            }
+
+            var sequence = ++_lastSequence;
+            _ready.Enqueue(new Group(rotateTo: sequence));
+            _queuedRotation = sequence;
+            _pendingRotations++;
+            Monitor.Pulse(_gate);
+            return sequence;
+        }
+    }
+
+    /// <summary>The refusal while unavailable or closing (called under <see cref="_gate"/>), or null.</summary>
     private Exception? Unusable()
     {
         if (_failure is not null)
         {
-            return new JournalFailedException(_failure);
+            return Refusal(mayBeApplied: false);
         }
 
         return _closing ? new ObjectDisposedException(nameof(OperationJournal), "The journal is closed.") : null;
+    }
+
+    private JournalUnavailableException Refusal(bool mayBeApplied)
+    {
+        lock (_gate)
+        {
+            var message = mayBeApplied
+                ? _failureMessage + " Whether the refused operations are durable is unknown: the journal could not yet make sure that the failed write will never be replayed."
+                : _failureMessage;
+            return new JournalUnavailableException(message, _failureCause, mayBeApplied, _failedSince, _failure);
+        }
     }
 
     private void WriterLoop()
@@ -307,12 +521,22 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         }
         catch (Exception ex)
         {
-            // Commit and Rotate catch their own I/O errors; anything else is a bug, but callers still hear of it.
+            // Commit, Rotate and Recover catch their own I/O errors; anything else is a bug, but callers still hear of it.
             Log.WriterCrashed(_logger, ex);
-            Fail(ex, null);
+            if (Failure is null)
+            {
+                Fail(ex, null);
+            }
         }
         finally
         {
+            if (_unsettled is { } unsettled)
+            {
+                // Closing before the cut was made durable: the outcome stays unknown.
+                _unsettled = null;
+                unsettled.Done.TrySetException(Refusal(mayBeApplied: true));
+            }
+
             try
             {
                 CloseSegment(seal: Failure is null);
@@ -329,53 +553,83 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
 
     private Group? TakeNext()
     {
-        lock (_gate)
+        while (true)
         {
-            while (true)
+            lock (_gate)
             {
-                if (_ready.TryDequeue(out var ready))
+                if (_failure is null)
                 {
-                    return ready;
-                }
-
-                if (_open is not null)
-                {
-                    var linger = _options.MaxGroupDelay - Stopwatch.GetElapsedTime(_open.Started);
-                    if (!_closing && linger > TimeSpan.Zero)
+                    if (_ready.TryDequeue(out var ready))
                     {
-                        Monitor.Wait(_gate, linger);
-                        continue;
+                        _writing = ready.RotateTo == 0;
+                        return ready;
                     }
 
-                    var group = _open;
-                    _open = null;
-                    return group;
+                    if (_open is not null)
+                    {
+                        var linger = _options.MaxGroupDelay - Stopwatch.GetElapsedTime(_open.Started);
+                        if (!_closing && linger > TimeSpan.Zero)
+                        {
+                            Monitor.Wait(_gate, linger);
+                            continue;
+                        }
+
+                        var group = _open;
+                        _open = null;
+                        _writing = true;
+                        return group;
+                    }
+
+                    if (_closing)
+                    {
+                        return null;
+                    }
+
+                    Monitor.Wait(_gate);
+                    continue;
                 }
 
+                // Unavailable: nothing is queued (appends and checkpoints are refused); wait for the next
+                // recovery attempt or the failed group's settle deadline.
                 if (_closing)
                 {
                     return null;
                 }
 
-                Monitor.Wait(_gate);
+                if (_openCorruption is not null)
+                {
+                    Monitor.Wait(_gate);
+                    continue;
+                }
+
+                var due = _unsettled is null ? _nextAttempt : Math.Min(_nextAttempt, _settleDeadline);
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                if (wait > TimeSpan.Zero)
+                {
+                    Monitor.Wait(_gate, TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)));
+                    continue;
+                }
             }
+
+            Recover();
         }
     }
 
     private void Commit(Group group)
     {
+        var file = _file!;
         try
         {
-            _file ??= OpenSegment(_currentSequence);
             var frame = group.Seal(_fileLength);
             var started = Stopwatch.GetTimestamp();
-            _file.Write(frame);
+            file.Write(frame);
             if (_options.FsyncMode == JournalFsyncMode.Always)
             {
-                _file.FlushToDisk();
+                file.FlushToDisk();
             }
 
             _fileLength += frame.Length;
+            _currentHasFrames = true;
             _metrics.Committed(group.Count, frame.Length, Stopwatch.GetElapsedTime(started));
             Interlocked.Increment(ref _commits);
             Interlocked.Add(ref _recordsWritten, group.Count);
@@ -388,6 +642,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         finally
         {
             group.Release();
+            _writing = false;
         }
 
         group.Done.TrySetResult();
@@ -407,7 +662,6 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         catch (Exception ex)
         {
             Fail(ex, marker);
-            _ = marker.Done.Task.Exception;
         }
         finally
         {
@@ -445,9 +699,11 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
 
     private void SwitchTo(long sequence, string reason)
     {
-        // The old segment is sealed (its zero tail cut off, fsynced) before the new one exists.
+        // The old segment is sealed (its zero tail cut off, fsynced) before the new one exists; the new one's
+        // header records where the old one ends.
+        var (previous, end) = (_currentSequence, _fileLength);
         CloseSegment(seal: true);
-        _file = OpenSegment(sequence);
+        _file = CreateSegment(sequence, previous, end);
         Log.Rotated(_logger, sequence, reason);
     }
 
@@ -473,80 +729,251 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         }
     }
 
-    private ISegmentFile OpenSegment(long sequence)
+    /// <summary>
+    /// Creates segment <paramref name="sequence"/> (preallocated as far as the disk allows, file and directory
+    /// entry fsynced by the factory), then writes and syncs its header, which records that it continues segment
+    /// <paramref name="previous"/> whose valid content ends at <paramref name="previousEnd"/>. On failure nothing
+    /// of it is left where possible (a headerless leftover is deleted by replay), and the state is unchanged.
+    /// </summary>
+    private ISegmentFile CreateSegment(long sequence, long previous, long previousEnd)
     {
-        // Created preallocated to SegmentMaxBytes (zero-filled), the file and its directory entry fsynced;
-        // then the header is written and synced like a frame.
-        var file = _fileFactory(Path.Combine(DirectoryPath, JournalFormat.FileName(sequence)), _options.SegmentMaxBytes);
+        var path = SegmentPath(sequence);
+        if (File.Exists(path))
+        {
+            throw new IOException($"The journal segment '{path}' already exists.", JournalErrors.EEXIST);
+        }
+
+        ISegmentFile file;
+        try
+        {
+            file = _fileFactory(path, _options.SegmentMaxBytes);
+        }
+        catch
+        {
+            TryDelete(path);
+            throw;
+        }
+
         try
         {
             Span<byte> header = stackalloc byte[JournalFormat.HeaderSize];
-            JournalFormat.WriteHeader(header, sequence, (uint)Interlocked.Read(ref _epoch));
+            JournalFormat.WriteHeader(header, sequence, (uint)Interlocked.Read(ref _epoch), JournalId, previous, previousEnd);
             file.Write(header);
             file.FlushToDisk();
         }
         catch
         {
             file.Dispose();
+            TryDelete(path);
             throw;
         }
 
-        _fileLength = JournalFormat.HeaderSize;
+        if (file.Preallocated < _options.SegmentMaxBytes)
+        {
+            Log.PartialPreallocation(_logger, sequence, file.Preallocated, _options.SegmentMaxBytes);
+        }
+
+        Volatile.Write(ref _fileLength, JournalFormat.HeaderSize);
         Volatile.Write(ref _currentSequence, sequence);
+        _currentHasFrames = false;
         return file;
     }
 
-    private void Fail(Exception exception, Group? group)
+    private static void TryDelete(string path)
     {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A leftover without a synced header holds nothing acknowledged; replay deletes it.
+        }
+    }
+
+    /// <summary>
+    /// The journal becomes unavailable (writer thread, while healthy): the generation changes before any group is
+    /// refused, pending groups are refused (never written: not applied), and the failed segment is cut back to its
+    /// valid end and closed for good. <paramref name="failed"/> (a group whose write or sync failed, so part of it
+    /// may be in the file) is refused with <c>MayBeApplied = false</c> once the cut is durable.
+    /// </summary>
+    private void Fail(Exception exception, Group? failed)
+    {
+        var cause = JournalErrors.Cause(exception);
+        var failedSequence = CurrentSequence;
         List<Group> abandoned;
         lock (_gate)
         {
-            _failure ??= exception;
+            _failure = exception;
+            _failureCause = cause;
+            _failedSince = _time.GetUtcNow();
+            _failureMessage = $"The journal cannot make writes durable: {cause} ({JournalErrors.Describe(cause)}) on segment {failedSequence} in '{DirectoryPath}'. " +
+                $"It refuses writes until it has recovered on a fresh segment (retried every {_options.RecoveryInterval.TotalMilliseconds:0} ms).";
             // Before any group is failed: an owner that appends on top of what is refused here is refused too.
             Interlocked.Increment(ref _generation);
             abandoned = [.. _ready];
             _ready.Clear();
+            _queuedRotation = 0;
             if (_open is not null)
             {
                 abandoned.Add(_open);
                 _open = null;
             }
+
+            _health = new JournalHealth(JournalHealthStatus.Unavailable, cause, _failedSince, _failureMessage, OutcomeUnknown: false);
         }
 
-        var records = (group?.Count ?? 0) + abandoned.Sum(static g => g.Count);
-        Log.WriteFailed(_logger, exception, records);
+        var records = (failed?.Count ?? 0) + abandoned.Sum(static g => g.Count);
+        Log.Unavailable(_logger, exception, cause, JournalErrors.Describe(cause), failedSequence, records, (long)_options.RecoveryInterval.TotalMilliseconds);
         _metrics.Failed();
-        var error = new JournalFailedException(exception);
-        group?.Done.TrySetException(error);
+        var refused = Refusal(mayBeApplied: false);
         foreach (var pending in abandoned)
         {
             pending.Release();
-            pending.Done.TrySetException(error);
+            pending.Done.TrySetException(refused);
             if (pending.RotateTo != 0)
             {
                 // Nobody awaits a checkpoint marker: observe its fault so it is not reported as unobserved.
                 _ = pending.Done.Task.Exception;
             }
         }
+
+        // The failed segment is never written again: after a failed fsync its unsynced contents are unknown.
+        var cutDurable = true;
+        if (_file is { } file)
+        {
+            _file = null;
+            try
+            {
+                file.Cut(_fileLength);
+                Log.CutDurable(_logger, SegmentPath(failedSequence), _fileLength);
+            }
+            catch (Exception ex)
+            {
+                cutDurable = false;
+                Log.CutFailed(_logger, ex, SegmentPath(failedSequence), _fileLength, JournalErrors.Cause(ex));
+            }
+            finally
+            {
+                file.Dispose();
+            }
+        }
+
+        if (failed is { RotateTo: not 0 })
+        {
+            failed.Done.TrySetException(refused);
+            _ = failed.Done.Task.Exception;
+        }
+        else if (failed is not null)
+        {
+            if (cutDurable)
+            {
+                failed.Done.TrySetException(refused);
+            }
+            else
+            {
+                _unsettled = failed;
+                _settleDeadline = Stopwatch.GetTimestamp() + (long)(_options.SettleTimeout.TotalSeconds * Stopwatch.Frequency);
+            }
+        }
+
+        // The first recovery attempt at once: a transient error may already be gone.
+        _nextAttempt = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>
+    /// While unavailable (writer thread): past the settle deadline, refuses the failed group as "outcome unknown";
+    /// when a recovery attempt is due, tries a fresh segment continuing the failed one at its valid end.
+    /// </summary>
+    private void Recover()
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (_unsettled is { } late && now >= _settleDeadline)
+        {
+            _unsettled = null;
+            lock (_gate)
+            {
+                _health = _health with { OutcomeUnknown = true };
+            }
+
+            Log.OutcomeUnknown(_logger, (long)_options.SettleTimeout.TotalMilliseconds, late.Count);
+            late.Done.TrySetException(Refusal(mayBeApplied: true));
+        }
+
+        if (now < _nextAttempt)
+        {
+            return;
+        }
+
+        _nextAttempt = now + (long)(_options.RecoveryInterval.TotalSeconds * Stopwatch.Frequency);
+        long sequence;
+        lock (_gate)
+        {
+            sequence = ++_lastSequence;
+        }
+
+        var (previous, end) = (_currentSequence, _fileLength);
+        try
+        {
+            _file = CreateSegment(sequence, previous, end);
+        }
+        catch (Exception ex)
+        {
+            Log.RecoveryAttemptFailed(_logger, ex, sequence, JournalErrors.Cause(ex), (long)_options.RecoveryInterval.TotalMilliseconds);
+            return;
+        }
+
+        // The recovery segment's header (synced) records where the failed segment's valid content ends: the
+        // failed frame can never be replayed, so its callers learn it was not applied.
+        if (_unsettled is { } settled)
+        {
+            _unsettled = null;
+            settled.Done.TrySetException(Refusal(mayBeApplied: false));
+        }
+
+        string cause;
+        DateTimeOffset since;
+        lock (_gate)
+        {
+            cause = _failureCause;
+            since = _failedSince;
+            _failure = null;
+            _health = JournalHealth.Healthy;
+        }
+
+        Log.Recovered(_logger, Math.Round((_time.GetUtcNow() - since).TotalSeconds, 3), cause, sequence, previous, end);
     }
 
     private void Replay(CounterEngine engine, CancellationToken cancellationToken)
     {
+        (long Sequence, Guid JournalId)? required;
         lock (_gate)
         {
             if (_replayed)
             {
                 throw new InvalidOperationException("The journal was already replayed.");
             }
+
+            required = _requiredFrom;
         }
 
         var started = Stopwatch.GetTimestamp();
+        var plan = PlanReplay(required);
         var reader = new SegmentReplayer(engine, _logger);
-        for (var i = 0; i < _segmentsToReplay.Length; i++)
+        foreach (var step in plan)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var sequence = _segmentsToReplay[i];
-            reader.Replay(Path.Combine(DirectoryPath, JournalFormat.FileName(sequence)), sequence, isLast: i == _segmentsToReplay.Length - 1);
+            if (step.Stray)
+            {
+                File.Delete(step.Info.Path);
+                Log.StraySegmentDeleted(_logger, step.Info.Path, step.Successor, step.Bound ?? 0);
+                continue;
+            }
+
+            if (!step.Skip)
+            {
+                reader.Replay(step.Info.Path, step.Info.Sequence, step.Bound, step.Successor, step.IsLast);
+            }
         }
 
         lock (_gate)
@@ -557,33 +984,230 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         Log.Replayed(_logger, reader.Records, reader.Frames, _segmentsToReplay.Length, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    private static FileStream AcquireLock(string directory)
+    /// <summary>
+    /// Checks the chain, newest first: each version 3 header names the segment it continues and that one's valid
+    /// end. Starting from the segment created at open (which continues the newest one with content), every link
+    /// must find its segment present, at least as long as the recorded end, with a valid header of this journal.
+    /// A headerless file the chain skips (its creation failed) is a stray, deleted. The oldest segment's own link
+    /// is checked against <paramref name="required"/>. Throws <see cref="JournalCorruptException"/> for a gap
+    /// unless <see cref="JournalOptions.AcceptDataLoss"/>, before anything is loaded.
+    /// </summary>
+    private List<ReplayStep> PlanReplay((long Sequence, Guid JournalId)? required)
     {
-        try
+        var plan = new List<ReplayStep>(_segmentsToReplay.Length);
+        (long Previous, long End, long Successor)? link = _openCorruption is null ? (_openedPrevious, _openedEnd, _firstSequence) : null;
+        long? oldest = null;
+        for (var i = _segmentsToReplay.Length - 1; i >= 0; i--)
         {
-            // FileShare.None is an exclusive lock on every platform (flock on Unix): one writer per directory.
-            return new FileStream(Path.Combine(directory, JournalFormat.LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            var info = _segmentsToReplay[i];
+            var newest = i == _segmentsToReplay.Length - 1;
+            long? bound = null;
+            long successor = 0;
+            if (link is { } l)
+            {
+                if (l.Previous == info.Sequence)
+                {
+                    (bound, successor) = (l.End, l.Successor);
+                }
+                else if (l.Previous < info.Sequence)
+                {
+                    // Not in the chain: the successor continues an older segment (or starts the journal).
+                    if (info.Headerless && (l.Previous != 0 || newest))
+                    {
+                        plan.Add(new ReplayStep(info, l.Previous, l.Successor, IsLast: false, Stray: true, Skip: false));
+                        continue;
+                    }
+
+                    Gap(info.Path, 0, l.Previous == 0
+                        ? $"segment {info.Sequence} is not in the journal's chain: segment {l.Successor} starts the journal after it"
+                        : $"segment {info.Sequence} is not in the journal's chain: segment {l.Successor} continues segment {l.Previous}, older than it");
+                }
+                else
+                {
+                    Gap(SegmentPath(l.Previous), l.End, $"segment {l.Previous} is missing: segment {l.Successor} continues segment {l.Previous} at offset {l.End}");
+                }
+            }
+
+            if (info.Header is { HasLink: true } foreign && foreign.JournalId != JournalId)
+            {
+                Gap(info.Path, 0, $"segment {info.Sequence} belongs to another journal (id {foreign.JournalId:D}; this journal is {JournalId:D})");
+                plan.Add(new ReplayStep(info, null, 0, IsLast: false, Stray: false, Skip: true));
+                link = null;
+                continue;
+            }
+
+            if (bound is { } end && info.Header is null)
+            {
+                // Zero-filled or overwritten: what its successor continues is gone.
+                Gap(info.Path, 0, $"{info.Problem} (segment {successor} continues segment {info.Sequence} at offset {end})");
+                plan.Add(new ReplayStep(info, null, 0, IsLast: false, Stray: false, Skip: true));
+                link = null;
+                continue;
+            }
+
+            var isLast = newest && bound is null;
+            if (bound is { } recorded && info.Length < recorded)
+            {
+                Gap(info.Path, info.Length, $"segment {info.Sequence} is {info.Length} bytes, but segment {successor} continues it at offset {recorded}: it was shortened, and the frames it held are lost");
+
+                // Accepted: read what is left as a torn tail.
+                (bound, isLast) = (null, true);
+            }
+
+            plan.Add(new ReplayStep(info, bound, successor, isLast, Stray: false, Skip: false));
+            oldest = info.Sequence;
+            link = info.Header is { HasLink: true } header ? (header.PreviousSequence, header.PreviousEnd, info.Sequence) : null;
         }
-        catch (IOException ex)
+
+        if (required is { } need)
         {
-            throw new IOException($"The journal directory '{directory}' is in use by another process or journal; only one writer may own it. Stop the other host first.", ex);
+            CheckRequired(need, oldest, link);
+        }
+
+        plan.Reverse();
+        return plan;
+    }
+
+    private void CheckRequired((long Sequence, Guid JournalId) need, long? oldest, (long Previous, long End, long Successor)? link)
+    {
+        if (need.JournalId != JournalId)
+        {
+            Log.ReplayRequirementIgnored(_logger, need.Sequence, need.JournalId, JournalId);
+            return;
+        }
+
+        if (oldest <= need.Sequence)
+        {
+            return;
+        }
+
+        // Nothing from need.Sequence on is present before `oldest` (or at all): fine only when the chain shows
+        // that those numbers never held content (the oldest present continues a segment below the requirement).
+        switch (link)
+        {
+            case { Previous: > 0 } l when l.Previous < need.Sequence:
+                return;
+            case { Previous: > 0 } l:
+                Gap(SegmentPath(l.Previous), l.End, $"segment {l.Previous} is missing: segment {l.Successor} continues segment {l.Previous} at offset {l.End}, and the snapshot needs the journal from segment {need.Sequence} on");
+                return;
+            default:
+                Gap(SegmentPath(need.Sequence), 0, oldest is { } o
+                    ? $"the snapshot needs the journal from segment {need.Sequence} on, but the oldest segment present is {o}"
+                    : $"the snapshot needs the journal from segment {need.Sequence} on, but no segment of it is present");
+                return;
         }
     }
 
-    private static long[] ListSegments(string directory)
+    /// <summary>A break in the chain: refuses the start, or with <see cref="JournalOptions.AcceptDataLoss"/> logs it as critical.</summary>
+    private void Gap(string path, long offset, string reason)
     {
-        var sequences = new List<long>();
-        foreach (var path in Directory.EnumerateFiles(directory, JournalFormat.FilePrefix + "*" + JournalFormat.FileSuffix))
+        if (!_options.AcceptDataLoss)
         {
-            if (JournalFormat.TryParseSequence(Path.GetFileName(path), out var sequence))
+            throw new JournalCorruptException(path, offset, reason);
+        }
+
+        Log.DataLossAccepted(_logger, reason);
+    }
+
+    /// <summary>The nearest existing ancestor of <paramref name="path"/> when it is a file (not a directory), else null.</summary>
+    private static string? FileAncestor(string path)
+    {
+        for (var current = Path.GetDirectoryName(path); !string.IsNullOrEmpty(current); current = Path.GetDirectoryName(current))
+        {
+            if (File.Exists(current))
             {
-                sequences.Add(sequence);
+                return current;
+            }
+
+            if (Directory.Exists(current))
+            {
+                return null;
             }
         }
 
-        sequences.Sort();
-        return [.. sequences];
+        return null;
     }
+
+    private static FileStream AcquireLock(string directory)
+    {
+        var path = Path.Combine(directory, JournalFormat.LockFileName);
+        try
+        {
+            // FileShare.None is an exclusive lock on every platform (flock on Unix): one writer per directory.
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex) when (JournalErrors.IsLockConflict(ex))
+        {
+            throw new JournalStartException(
+                $"The journal directory '{directory}' is in use by another process or journal; only one writer may own it. Stop the other host first.",
+                "EWOULDBLOCK", path, ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw JournalStartException.For("opening the lock file", path, ex);
+        }
+    }
+
+    private static SegmentInfo[] InspectSegments(string directory)
+    {
+        var sequences = new List<long>();
+        try
+        {
+            foreach (var path in Directory.EnumerateFiles(directory, JournalFormat.FilePrefix + "*" + JournalFormat.FileSuffix))
+            {
+                if (JournalFormat.TryParseSequence(Path.GetFileName(path), out var sequence))
+                {
+                    sequences.Add(sequence);
+                }
+            }
+
+            sequences.Sort();
+            return [.. sequences.Select(sequence => SegmentReplayer.Inspect(Path.Combine(directory, JournalFormat.FileName(sequence)), sequence))];
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw JournalStartException.For("reading the journal segments in", directory, ex);
+        }
+    }
+
+    /// <summary>
+    /// The journal's id: from <c>journal.id</c>; when that is missing, from the newest version 3 segment (and the
+    /// file is written again), or new for a journal without one (written, fsynced, renamed into place).
+    /// </summary>
+    private static Guid LoadOrCreateId(string directory, SegmentInfo[] segments, ILogger logger)
+    {
+        var path = Path.Combine(directory, JournalFormat.IdFileName);
+        try
+        {
+            if (File.Exists(path))
+            {
+                var text = File.ReadAllText(path).Trim();
+                return Guid.TryParseExact(text, "D", out var stored)
+                    ? stored
+                    : throw new JournalCorruptException(path, 0, "the journal id file does not hold a journal id (a GUID)");
+            }
+
+            var id = segments.Reverse().Select(static s => s.Header).FirstOrDefault(static h => h is { HasLink: true })?.JournalId ?? Guid.NewGuid();
+            var temporary = path + ".tmp";
+            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(System.Text.Encoding.ASCII.GetBytes(id.ToString("D") + "\n"));
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, path, overwrite: true);
+            NativeSync.SyncDirectory(directory);
+            Log.IdCreated(logger, id, path);
+            return id;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw JournalStartException.For("writing the journal id file", path, ex);
+        }
+    }
+
+    /// <summary>One segment in replay order: read up to <paramref name="Bound"/> (its successor's record), deleted as a stray, or skipped.</summary>
+    private readonly record struct ReplayStep(SegmentInfo Info, long? Bound, long Successor, bool IsLast, bool Stray, bool Skip);
 
     /// <summary>One commit's records, accumulated as a frame in a pooled buffer; or a rotation marker.</summary>
     private sealed class Group

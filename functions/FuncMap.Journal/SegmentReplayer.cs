@@ -13,8 +13,14 @@ namespace FuncMap.Journal;
 /// writer stopped before sealing it ends in zeros: a frame length of 0 followed by nothing but zeros to the
 /// end of the file is the segment's end (in any segment), and is cut off. A zero length with anything
 /// non-zero after it is a bad frame like any other.
+/// <para>
+/// A segment whose successor records its valid end (format version 3) is read up to exactly that end: every
+/// frame before it must be valid (a bad or zeroed one is corruption, a file shorter than it was shortened), and
+/// whatever follows it — a torn write, or a frame whose write or sync failed and which was never acknowledged —
+/// is not replayed, and is cut off.
+/// </para>
 /// </summary>
-internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
+internal sealed class SegmentReplayer(CounterEngine? engine, ILogger logger)
 {
     private const int MaxTailScanBytes = int.MaxValue - 64;
 
@@ -39,17 +45,61 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
         /// <summary>Preallocated zeros after the last frame.</summary>
         Zeros,
 
-        /// <summary>The last segment holds only zeros: created, but its header was never synced.</summary>
+        /// <summary>The last segment has no valid header and nothing after it: created, but its header was never synced.</summary>
         Empty,
+
+        /// <summary>Bytes after the valid end the segment's successor recorded.</summary>
+        AfterEnd,
     }
 
-    public void Replay(string path, long sequence, bool isLast)
+    /// <summary>
+    /// Reads <paramref name="path"/>'s header (without its frames): the parsed header or what is wrong with it, and
+    /// whether the file is headerless — no valid header and nothing after the header's place, so it never held a
+    /// frame (a segment whose creation failed before its header was synced).
+    /// </summary>
+    public static SegmentInfo Inspect(string path, long sequence)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var length = RandomAccess.GetLength(handle);
+        Span<byte> bytes = stackalloc byte[JournalFormat.HeaderSize];
+        bytes = bytes[..(int)Math.Min(length, JournalFormat.HeaderSize)];
+        ReadExactly(handle, bytes, 0);
+        var problem = JournalFormat.ReadHeader(bytes, sequence, out var header);
+        var headerless = problem is not null && (length <= JournalFormat.HeaderSize || IsZeroToEnd(handle, JournalFormat.HeaderSize, length));
+        return new SegmentInfo(sequence, path, length, problem is null ? header : null, problem, headerless);
+    }
+
+    /// <summary>
+    /// Reads the newest segment without loading it: where its valid content ends (what a successor records), or
+    /// null when it has no valid header and nothing after it (created, header never synced). Throws
+    /// <see cref="JournalCorruptException"/> as <see cref="Replay"/> would.
+    /// </summary>
+    public static long? FindEnd(string path, long sequence, ILogger logger)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var length = RandomAccess.GetLength(handle);
+        var (truncateAt, _, tail) = new SegmentReplayer(null, logger).ReadSegment(handle, path, sequence, length, bound: null, successor: 0, isLast: true);
+        return tail switch
+        {
+            Tail.None => length,
+            Tail.Empty => null,
+            _ => truncateAt,
+        };
+    }
+
+    /// <summary>
+    /// Loads the segment at <paramref name="path"/>. With <paramref name="bound"/> (the valid end its successor
+    /// <paramref name="successor"/> recorded), reads exactly up to it; without, <paramref name="isLast"/> allows a torn tail.
+    /// </summary>
+    public void Replay(string path, long sequence, long? bound, long successor, bool isLast)
     {
         long truncateAt;
+        Tail tail;
         using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
             var length = RandomAccess.GetLength(handle);
-            (truncateAt, var reason, var tail) = ReadSegment(handle, path, sequence, length, isLast);
+            string reason;
+            (truncateAt, reason, tail) = ReadSegment(handle, path, sequence, length, bound, successor, isLast);
             switch (tail)
             {
                 case Tail.None:
@@ -60,13 +110,16 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
                 case Tail.Zeros:
                     Log.ZeroTail(logger, path, truncateAt, length - truncateAt);
                     break;
+                case Tail.AfterEnd:
+                    Log.AfterRecordedEnd(logger, path, length - truncateAt, truncateAt, successor);
+                    break;
                 default:
                     Log.EmptySegmentDeleted(logger, path);
                     break;
             }
         }
 
-        if (truncateAt < JournalFormat.HeaderSize)
+        if (tail is Tail.Empty)
         {
             // The header itself never made it: a segment's header is fsynced before any record is
             // written to it, so the file holds nothing that was acknowledged.
@@ -80,49 +133,60 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
     }
 
     /// <summary>Loads the segment's frames; returns where to truncate its tail and why, or <see cref="Tail.None"/>.</summary>
-    private (long TruncateAt, string Reason, Tail Tail) ReadSegment(SafeFileHandle handle, string path, long sequence, long length, bool isLast)
+    private (long TruncateAt, string Reason, Tail Tail) ReadSegment(SafeFileHandle handle, string path, long sequence, long length, long? bound, long successor, bool isLast)
     {
-        if (length < JournalFormat.HeaderSize)
-        {
-            return isLast
-                ? (0, $"the segment is {length} bytes, shorter than its header", Tail.Torn)
-                : throw new JournalCorruptException(path, 0, $"the segment is {length} bytes, shorter than its header");
-        }
-
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
-            ReadExactly(handle, buffer.AsSpan(0, JournalFormat.HeaderSize), 0);
-            if (JournalFormat.CheckHeader(buffer, sequence, out _epoch) is { } headerProblem)
+            var headerBytes = buffer.AsSpan(0, (int)Math.Min(length, JournalFormat.HeaderSize));
+            ReadExactly(handle, headerBytes, 0);
+            if (JournalFormat.ReadHeader(headerBytes, sequence, out var header) is { } headerProblem)
             {
-                // Only the newest segment can have been created (preallocated, synced) without its header
-                // being synced; then it is zeros throughout and nothing in it was acknowledged.
-                return isLast && IsZeroToEnd(handle, 0, length)
-                    ? (0, "the segment holds only zeros", Tail.Empty)
-                    : throw new JournalCorruptException(path, 0, headerProblem);
+                // Only the newest segment can have been created without its header being synced; then nothing
+                // follows the header's place and nothing in it was acknowledged.
+                return bound is null && isLast && (length <= JournalFormat.HeaderSize || IsZeroToEnd(handle, JournalFormat.HeaderSize, length))
+                    ? (0, "the segment has no header and holds nothing", Tail.Empty)
+                    : throw new JournalCorruptException(path, 0, bound is null ? headerProblem : $"{headerProblem} (segment {successor} continues it at offset {bound})");
             }
 
-            long position = JournalFormat.HeaderSize;
-            while (position < length)
+            _epoch = header.Epoch;
+            if (bound is { } end)
             {
-                var remaining = length - position;
+                if (length < end)
+                {
+                    throw new JournalCorruptException(path, length,
+                        $"the segment is {length} bytes, but segment {successor} continues it at offset {end}: it was shortened, and the frames it held are lost");
+                }
+
+                if (end < header.Size)
+                {
+                    throw new JournalCorruptException(path, 0, $"segment {successor} records its end at offset {end}, inside its {header.Size}-byte header");
+                }
+            }
+
+            var limit = bound ?? length;
+            long position = header.Size;
+            while (position < limit)
+            {
+                var remaining = limit - position;
                 if (remaining < JournalFormat.FrameHeaderSize + JournalFormat.FramePrefixSize)
                 {
-                    return IsZeroToEnd(handle, position, length)
+                    return bound is null && IsZeroToEnd(handle, position, length)
                         ? (position, "preallocated zeros", Tail.Zeros)
-                        : BadFrame(handle, path, position, length, isLast, "the frame header is cut short");
+                        : BadFrame(handle, path, position, length, bound, successor, isLast, "the frame header is cut short");
                 }
 
                 ReadExactly(handle, buffer.AsSpan(0, JournalFormat.FrameHeaderSize), position);
                 var payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(buffer);
                 var checksum = BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(4));
-                if (payloadLength == 0 && checksum == 0 && IsZeroToEnd(handle, position, length))
+                if (bound is null && payloadLength == 0 && checksum == 0 && IsZeroToEnd(handle, position, length))
                 {
                     return (position, "preallocated zeros", Tail.Zeros);
                 }
+
                 if (payloadLength < JournalFormat.FramePrefixSize || payloadLength > remaining - JournalFormat.FrameHeaderSize)
                 {
-                    return BadFrame(handle, path, position, length, isLast, $"the frame length {payloadLength} does not fit in the {remaining} bytes left");
+                    return BadFrame(handle, path, position, length, bound, successor, isLast, $"the frame length {payloadLength} does not fit in the {remaining} bytes left");
                 }
 
                 if (buffer.Length < payloadLength)
@@ -135,16 +199,25 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
                 ReadExactly(handle, payload, position + JournalFormat.FrameHeaderSize);
                 if (Crc32C.Compute(payload) != checksum)
                 {
-                    return BadFrame(handle, path, position, length, isLast, "the frame checksum does not match");
+                    return BadFrame(handle, path, position, length, bound, successor, isLast, "the frame checksum does not match");
                 }
 
                 if (BinaryPrimitives.ReadInt64LittleEndian(payload) != position)
                 {
-                    return BadFrame(handle, path, position, length, isLast, "the frame was written for another offset");
+                    return BadFrame(handle, path, position, length, bound, successor, isLast, "the frame was written for another offset");
                 }
 
-                LoadFrame(payload, path, position);
+                if (engine is not null)
+                {
+                    LoadFrame(engine, payload, path, position);
+                }
+
                 position += JournalFormat.FrameHeaderSize + payloadLength;
+            }
+
+            if (length > limit)
+            {
+                return IsZeroToEnd(handle, limit, length) ? (limit, "preallocated zeros", Tail.Zeros) : (limit, "after the recorded end", Tail.AfterEnd);
             }
 
             return (-1, string.Empty, Tail.None);
@@ -155,7 +228,7 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
         }
     }
 
-    private void LoadFrame(ReadOnlySpan<byte> payload, string path, long position)
+    private void LoadFrame(CounterEngine target, ReadOnlySpan<byte> payload, string path, long position)
     {
         var count = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
         var records = payload[JournalFormat.FramePrefixSize..];
@@ -178,7 +251,7 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
                 continue;
             }
 
-            engine.Load(key, data, operationId is null ? null : [operationId], persisted: false, _epoch);
+            target.Load(key, data, operationId is null ? null : [operationId], persisted: false, _epoch);
         }
 
         if (!records.IsEmpty)
@@ -190,8 +263,13 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
         Frames++;
     }
 
-    private static (long TruncateAt, string Reason, Tail Tail) BadFrame(SafeFileHandle handle, string path, long position, long length, bool isLast, string reason)
+    private static (long TruncateAt, string Reason, Tail Tail) BadFrame(SafeFileHandle handle, string path, long position, long length, long? bound, long successor, bool isLast, string reason)
     {
+        if (bound is not null)
+        {
+            throw new JournalCorruptException(path, position, reason + $" (before offset {bound}, where segment {successor} records that the segment's valid content ends, so not a torn write)");
+        }
+
         if (!isLast)
         {
             throw new JournalCorruptException(path, position, reason + " (in a segment that was closed, so not a torn write)");
@@ -286,3 +364,6 @@ internal sealed class SegmentReplayer(CounterEngine engine, ILogger logger)
         }
     }
 }
+
+/// <summary>A segment file as found at open: its header (null when invalid), and whether it never held a frame.</summary>
+internal sealed record SegmentInfo(long Sequence, string Path, long Length, SegmentHeader? Header, string? Problem, bool Headerless);

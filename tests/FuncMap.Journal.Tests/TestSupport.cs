@@ -40,6 +40,10 @@ internal sealed class HookedFiles(Action<int>? onFlush, bool skipSeal = false)
 
     private sealed class Hooked(ISegmentFile inner, HookedFiles owner) : ISegmentFile
     {
+        public long Preallocated => inner.Preallocated;
+
+        public void Cut(long length) => inner.Cut(length);
+
         public void Write(ReadOnlySpan<byte> data) => inner.Write(data);
 
         public void FlushToDisk()
@@ -122,5 +126,153 @@ internal sealed class Reopened(CounterEngine engine, OperationJournal journal) :
     {
         await Engine.DisposeAsync();
         await Journal.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Wraps real segment files and injects I/O errors: while a fault is set, every create, write, sync or cut
+/// (the segment header's too) throws it, as the OS would report it (an <see cref="IOException"/> whose HResult is
+/// the errno). With <see cref="PartialWrites"/> a failing write first writes half of its bytes (a partial write).
+/// </summary>
+internal sealed class FaultyFiles
+{
+    private int _creates;
+    private int _writeFailures;
+
+    public volatile Func<Exception>? CreateFault;
+    public volatile Func<Exception>? WriteFault;
+    public volatile Func<Exception>? SyncFault;
+    public volatile Func<Exception>? CutFault;
+
+    public bool PartialWrites { get; init; }
+
+    /// <summary>Segment creations attempted (the failed ones too).</summary>
+    public int Creates => Volatile.Read(ref _creates);
+
+    /// <summary>Writes that failed (injected).</summary>
+    public int WriteFailures => Volatile.Read(ref _writeFailures);
+
+    /// <summary>Clears every fault.</summary>
+    public void Heal() => (CreateFault, WriteFault, SyncFault, CutFault) = (null, null, null, null);
+
+    public ISegmentFile Create(string path, long preallocate)
+    {
+        Interlocked.Increment(ref _creates);
+        if (CreateFault is { } fault)
+        {
+            throw fault();
+        }
+
+        return new Faulty(FileSegment.Create(path, preallocate), this);
+    }
+
+    private sealed class Faulty(ISegmentFile inner, FaultyFiles owner) : ISegmentFile
+    {
+        public long Preallocated => inner.Preallocated;
+
+        public void Write(ReadOnlySpan<byte> data)
+        {
+            if (owner.WriteFault is { } fault)
+            {
+                Interlocked.Increment(ref owner._writeFailures);
+                if (owner.PartialWrites)
+                {
+                    inner.Write(data[..(data.Length / 2)]);
+                }
+
+                throw fault();
+            }
+
+            inner.Write(data);
+        }
+
+        public void FlushToDisk()
+        {
+            if (owner.SyncFault is { } fault)
+            {
+                throw fault();
+            }
+
+            inner.FlushToDisk();
+        }
+
+        public void Seal()
+        {
+            if (owner.CutFault is { } fault)
+            {
+                throw fault();
+            }
+
+            inner.Seal();
+        }
+
+        public void Cut(long length)
+        {
+            if (owner.CutFault is { } fault)
+            {
+                throw fault();
+            }
+
+            inner.Cut(length);
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
+}
+
+/// <summary>I/O errors as .NET reports them on Linux (dotnet/runtime Interop.IOErrors.cs: the raw errno in HResult).</summary>
+internal static class Errno
+{
+    public static IOException Enospc() => new("injected: No space left on device", 28);
+
+    public static IOException Eio() => new("injected: Input/output error", 5);
+
+    public static IOException Erofs() => new("injected: Read-only file system", 30);
+
+    public static UnauthorizedAccessException Eacces() => new("injected: Access to the path is denied.", new IOException("Permission denied", 13));
+}
+
+internal static class Poll
+{
+    /// <summary>Waits until <paramref name="condition"/> holds (observable state, polled), failing after <paramref name="seconds"/>.</summary>
+    public static async Task UntilAsync(Func<bool> condition, string what, double seconds = 10)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new Xunit.Sdk.XunitException($"Timed out after {seconds} s waiting until {what}.");
+            }
+
+            await Task.Delay(5);
+        }
+    }
+}
+
+/// <summary>A logger that keeps the EventIds it was given, for "one line per transition" asserts.</summary>
+internal sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+{
+    private readonly List<int> _events = [];
+
+    public int Count(int eventId)
+    {
+        lock (_events)
+        {
+            return _events.Count(e => e == eventId);
+        }
+    }
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        lock (_events)
+        {
+            _events.Add(eventId.Id);
+        }
     }
 }
