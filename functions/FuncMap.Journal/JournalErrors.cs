@@ -14,7 +14,7 @@ namespace FuncMap.Journal;
 /// The journal's own P/Invoke syncs throw an <see cref="IOException"/> with the errno as HResult too. On
 /// Windows the HResult is a Win32 HRESULT; the few codes the journal distinguishes are mapped to the same names.
 /// </remarks>
-internal static class JournalErrors
+public static class JournalErrors
 {
     // Linux errno values (asm-generic; the same on x64 and arm64).
     internal const int EPERM = 1;

@@ -39,10 +39,28 @@ public static class HostExit
                 continue;
             }
 
-            messages.Add(current.Message.ReplaceLineEndings(" "));
+            messages.Add(WithErrno(current));
         }
 
         return string.Join(" | ", messages.Distinct(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// The message, with the operating-system error named when it is an I/O error whose message does not name it
+    /// (.NET says "Read-only file system"; an operator searches for EROFS).
+    /// </summary>
+    private static string WithErrno(Exception exception)
+    {
+        var message = exception.Message.ReplaceLineEndings(" ");
+        if (exception is not (IOException or UnauthorizedAccessException))
+        {
+            return message;
+        }
+
+        var cause = FuncMap.Journal.JournalErrors.Cause(exception);
+        return cause.StartsWith('E') && cause.All(char.IsAsciiLetterUpper) && !message.Contains(cause, StringComparison.Ordinal)
+            ? $"{message} ({cause}: {FuncMap.Journal.JournalErrors.Describe(cause)})"
+            : message;
     }
 
     private static int Report(string what, Exception exception)

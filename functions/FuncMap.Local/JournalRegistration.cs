@@ -79,12 +79,26 @@ public static class JournalRegistration
     }
 }
 
-/// <summary>Readiness is red once the journal refuses writes (a failed write or fsync): only a restart clears it.</summary>
+/// <summary>
+/// Readiness is red while the journal refuses writes (a full disk, an I/O error, a read-only file system), naming the
+/// cause and since when; it turns green by itself when the journal has recovered on a fresh segment.
+/// </summary>
 public sealed class JournalHealthCheck(OperationJournal journal) : IHealthCheck
 {
     /// <inheritdoc />
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(journal.Failure is null
-            ? HealthCheckResult.Healthy("The journal accepts writes.")
-            : HealthCheckResult.Unhealthy("The journal failed and refuses writes until the host restarts; see the log."));
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var health = journal.Health;
+        if (health.IsHealthy)
+        {
+            return Task.FromResult(HealthCheckResult.Healthy("The journal accepts writes."));
+        }
+
+        var cause = health.Cause ?? "unknown";
+        var since = health.Since is { } at ? at.ToString("O", System.Globalization.CultureInfo.InvariantCulture) : "unknown";
+        return Task.FromResult(HealthCheckResult.Unhealthy(
+            $"The journal cannot write ({cause}: {JournalErrors.Describe(cause)}) since {since}: writes are refused with 503 journal.unavailable, " +
+            "reads are served, and the journal recovers on a fresh segment by itself once the disk writes again." +
+            (health.OutcomeUnknown ? " Some refused writes may still be replayed after a restart (the journal could not yet discard them)." : string.Empty)));
+    }
 }
