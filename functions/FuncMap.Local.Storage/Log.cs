@@ -117,4 +117,16 @@ internal static partial class Log
 
     [LoggerMessage(1441, LogLevel.Information, "Ingestion stopped; {Count} applied messages were left on the queue (they reappear and are deduplicated).")]
     public static partial void PendingLeft(ILogger logger, int count);
+    [LoggerMessage(1450, LogLevel.Warning, "Queue {Queue} was missing (deleted while the host ran) and has been re-created.")]
+    public static partial void QueueRecreated(ILogger logger, string queue);
+
+    [LoggerMessage(1451, LogLevel.Critical, "Queue {Queue} does not exist and this host's identity could not create it (status {Status}, error {ErrorCode}): create the queue, or give the identity the role {Role} on the storage account.")]
+    public static partial void QueueCreateFailedIdentity(ILogger logger, string queue, string role, int status, string errorCode);
+
+    [LoggerMessage(1452, LogLevel.Warning, "Queue message {MessageId} (dequeue {DequeueCount}) could not be sent to the poison queue {PoisonQueue} ({Error}); it reappears and poisoning is tried again.")]
+    public static partial void PoisonFailedRetry(ILogger logger, string messageId, long dequeueCount, string poisonQueue, string error);
+
+    [LoggerMessage(1453, LogLevel.Critical, "Queue message {MessageId} PARKED at delivery {DequeueCount} (MaxDeliveries {MaxDeliveries}): it could not be sent to the poison queue {PoisonQueue} ({Error}). " +
+        "It stays on the queue, invisible for {Days} days, and is not processed meanwhile (its batch id deduplicates it when it comes back). Why it was to be poisoned: {Reason}")]
+    public static partial void MessageParked(ILogger logger, string messageId, long dequeueCount, int maxDeliveries, string poisonQueue, string error, string reason, double days);
 }
