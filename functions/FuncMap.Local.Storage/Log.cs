@@ -129,4 +129,13 @@ internal static partial class Log
     [LoggerMessage(1453, LogLevel.Critical, "Queue message {MessageId} PARKED at delivery {DequeueCount} (MaxDeliveries {MaxDeliveries}): it could not be sent to the poison queue {PoisonQueue} ({Error}). " +
         "It stays on the queue, invisible for {Days} days, and is not processed meanwhile (its batch id deduplicates it when it comes back). Why it was to be poisoned: {Reason}")]
     public static partial void MessageParked(ILogger logger, string messageId, long dequeueCount, int maxDeliveries, string poisonQueue, string error, string reason, double days);
+    [LoggerMessage(1460, LogLevel.Information, "The lease row belongs to {Owner} and was not released: watching it for {Seconds} s (by this host's monotonic clock) before judging it expired; a renewal meanwhile means its holder is alive.")]
+    public static partial void LeaseWatching(ILogger logger, string owner, double seconds);
+
+    [LoggerMessage(1461, LogLevel.Critical, "STORAGE RESET (AllowStorageReset): the data directory {Directory} held epoch {HeldEpoch} of this storage, the storage's lease is at {StorageEpoch}: the storage was wiped or replaced. " +
+        "Serving it as it is, under lease epoch {Epoch}; what the table lacks of this directory's earlier writes is lost unless the journal still holds it.")]
+    public static partial void StorageReset(ILogger logger, string directory, long heldEpoch, string storageEpoch, long epoch);
+
+    [LoggerMessage(1462, LogLevel.Critical, "Lease lost to another process with the same owner id {Owner} (its nonce {OtherNonce}, this process's {Nonce}): a copy of the data directory {Directory} is the likely cause. Stopping the host rather than keep writing.")]
+    public static partial void LeaseLostToCopy(ILogger logger, string owner, string otherNonce, string nonce, string directory);
 }
