@@ -138,4 +138,15 @@ internal static partial class Log
 
     [LoggerMessage(1462, LogLevel.Critical, "Lease lost to another process with the same owner id {Owner} (its nonce {OtherNonce}, this process's {Nonce}): a copy of the data directory {Directory} is the likely cause. Stopping the host rather than keep writing.")]
     public static partial void LeaseLostToCopy(ILogger logger, string owner, string otherNonce, string nonce, string directory);
+    [LoggerMessage(1470, LogLevel.Critical, "Table {Table} was lost while the host ran (deleted, or deleted and created again): re-creating it and its fence rows; the next snapshot rewrites all {Counters} live counters, and the journal is not truncated until it has.")]
+    public static partial void TableLost(ILogger logger, string table, int counters);
+
+    [LoggerMessage(1471, LogLevel.Warning, "Table {Table} could not be re-created yet ({Error}); the next snapshot tries again.")]
+    public static partial void TableRecreateFailed(ILogger logger, string table, string error);
+
+    [LoggerMessage(1472, LogLevel.Warning, "Table {Table} rewritten after its loss: {Rows} live counters written; journal truncation resumes.")]
+    public static partial void TableRewritten(ILogger logger, string table, int rows);
+
+    [LoggerMessage(1473, LogLevel.Critical, "Final snapshot not written within {Seconds} s, and table {Table} was lost while the host ran and not rewritten since: of its {Counters} live counters, those not rewritten are NOT in the table, and {Journal}: they are LOST for the next start unless the table is restored.")]
+    public static partial void FinalSnapshotGaveUpTableLost(ILogger logger, double seconds, string table, int counters, string journal);
 }
