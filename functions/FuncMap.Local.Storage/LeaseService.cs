@@ -12,18 +12,54 @@ namespace FuncMap.Local.Storage;
 /// <summary>The host refuses to start because of the storage's single-writer lease; its message is one line for the operator.</summary>
 public abstract class LeaseRefusedException(string message) : InvalidOperationException(message);
 
-/// <summary>Another host holds the storage's single-writer lease.</summary>
+/// <summary>Another host holds the storage's single-writer lease: it renewed the lease row while this host watched it.</summary>
 public sealed class LeaseHeldException(string owner, DateTimeOffset expiresAt, string table)
     : LeaseRefusedException(
         $"Another FuncMap host owns this storage: the lease row (table {table}, PartitionKey 'lease', RowKey 'counters') " +
-        $"belongs to '{owner}' until {expiresAt:O}. Two hosts must never write the same counters; stop the other host " +
-        "(a gracefully stopped host releases the lease at once; a killed one's lease expires at the time shown).")
+        $"belongs to '{owner}', which renewed it while this host watched (the row says {expiresAt:O}, by that host's clock). Two hosts must " +
+        "never write the same counters; stop the other host (a gracefully stopped host releases the lease at once; a killed one's is free " +
+        "once nobody renewed it for a whole lease duration).")
 {
     /// <summary>The owner id of the host holding the lease.</summary>
     public string Owner { get; } = owner;
 
-    /// <summary>When its lease expires unless renewed.</summary>
+    /// <summary>When its lease expires unless renewed, by the owner's wall clock (as its row says; information only).</summary>
     public DateTimeOffset ExpiresAt { get; } = expiresAt;
+}
+
+/// <summary>
+/// Another process with this data directory's owner id holds the lease (the row carries another process's nonce and
+/// was renewed while this host watched): the data directory, or its <c>owner-id</c> file, was most likely copied.
+/// </summary>
+public sealed class CopiedDataDirectoryException(string directory, string owner)
+    : LeaseRefusedException(
+        $"FuncMap will not start on data directory {directory}: another running process has the same owner id '{owner}' and holds this " +
+        $"storage's lease (it renewed it while this host watched). A copied data directory (or a copied {HostIdentity.OwnerFileName} file) is " +
+        "the likely cause; two hosts must never share one identity. Stop the other process, or start this host on a data directory of its own.")
+{
+    /// <summary>The data directory this host was started on.</summary>
+    public string Directory { get; } = directory;
+
+    /// <summary>The owner id both processes carry.</summary>
+    public string Owner { get; } = owner;
+}
+
+/// <summary>
+/// The data directory held a higher lease epoch of this storage than the storage's lease row has (or there is none):
+/// the storage was wiped or replaced, and the operator did not allow a reset.
+/// </summary>
+public sealed class StorageResetException(string directory, long heldEpoch, long? storageEpoch)
+    : LeaseRefusedException(
+        $"FuncMap will not start: the data directory {directory} held epoch {heldEpoch} of this storage, the storage's lease is at " +
+        $"{(storageEpoch is { } m ? m.ToString(System.Globalization.CultureInfo.InvariantCulture) : "none")}: the storage was wiped or replaced, " +
+        "so its table lacks what was written to it. Point FuncMap:Storage at the storage this directory used, or start with " +
+        $"{StorageOptions.AllowStorageResetSwitch} (setting {StorageOptions.AllowStorageResetKey}=true) to serve the storage as it is, under a new epoch.")
+{
+    /// <summary>The highest epoch the data directory recorded.</summary>
+    public long HeldEpoch { get; } = heldEpoch;
+
+    /// <summary>The lease row's epoch, or null when there is no lease row.</summary>
+    public long? StorageEpoch { get; } = storageEpoch;
 }
 
 /// <summary>The lease expired but its owner did not stop cleanly, and the operator did not allow an unclean takeover.</summary>
@@ -52,9 +88,28 @@ public sealed class UncleanLeaseException(string owner, DateTimeOffset lastSeen)
 /// Validity: the host may acknowledge a write only while <see cref="IsValid"/>: by its own monotonic clock
 /// (<see cref="TimeProvider.GetTimestamp"/>, which keeps counting while the process is paused), less than
 /// <see cref="StorageOptions.LeaseDuration"/> − <see cref="StorageOptions.LeaseSafetyMargin"/> has passed since the
-/// last successful claim or renewal request was SENT. Other hosts judge expiry by the row's ExpiresAt on their clock,
-/// which is at least LeaseDuration after that send; the margin covers clock-rate differences and the moments between
+/// last successful claim or renewal request was SENT. The margin covers clock-rate differences and the moments between
 /// the check and the answer leaving the process.
+/// </para>
+/// <para>
+/// Expiry, as another host judges it, rests on no wall clock: a host that finds a row it may not take at once (not
+/// released, or its own owner id with another process's nonce) watches it on its own monotonic clock and takes it only
+/// once the row's ETag did not change for a whole <see cref="StorageOptions.LeaseDuration"/> from its first read, with an
+/// ETag-conditional write. Every successful renewal changes the ETag, so no renewal succeeded within that duration,
+/// so the owner's validity (less than LeaseDuration − margin from a renewal sent before the first read) has ended; a
+/// renewal that lands meanwhile makes the conditional write fail. A row that changes while watched has a live owner:
+/// the start is refused (<see cref="LeaseHeldException"/>, or <see cref="CopiedDataDirectoryException"/> for the same
+/// owner id). ExpiresAt and RenewedAt stay in the row for people and older hosts only.
+/// </para>
+/// <para>
+/// Identity: a nonce (a GUID) per process start, written into the row at the claim and at every renewal. A renewal
+/// whose ETag no longer matches adopts the row only when it carries this process's nonce (its own earlier renewal whose
+/// answer was lost); a row of the same owner id with another nonce is another process, and this one is fenced.
+/// </para>
+/// <para>
+/// Wiped storage: the data directory records the highest epoch it held (<see cref="LeaseEpochFile"/>); a claim that
+/// finds no row or a lower epoch refuses the start (<see cref="StorageResetException"/>) unless
+/// <see cref="StorageOptions.AllowStorageReset"/>, and then claims the directory's epoch + 1.
 /// </para>
 /// <para>
 /// Takeover: an expired lease whose owner did not stop cleanly is taken over only with
@@ -79,6 +134,7 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
     private readonly long _validTicks;
     private readonly TaskCompletionSource _claimed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly string _nonce = Guid.NewGuid().ToString("N");
     private HostIdentity? _identity;
     private ETag _etag;
     private Task? _loop;
@@ -114,6 +170,9 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
 
     /// <summary>True while this host may write the storage: the lease was claimed and never lost (it may have lapsed).</summary>
     public bool IsHeld => _claimed.Task.IsCompletedSuccessfully && !_lost;
+
+    /// <summary>This process start's nonce (a GUID, 32 hex digits): written into the lease row, so that a copy of the data directory cannot pass for this process.</summary>
+    public string Nonce => _nonce;
 
     /// <summary>The lease epoch this host holds (0 before the claim).</summary>
     public long Epoch => Interlocked.Read(ref _epoch);
@@ -208,7 +267,7 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
             // Clean: the final snapshot persisted everything (the journal holds nothing the table lacks); or nothing
             // was loaded or served, and the storage stays as clean as it was claimed.
             var clean = _stoppedCleanly || (!_gate.WhenLoaded.IsCompleted && _claimedClean);
-            var row = NewRow(_time.GetUtcNow(), clean);
+            var row = NewRow(_time.GetUtcNow(), clean, released: true);
             await _storage.Leases.UpdateEntityAsync(row, _etag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
             Log.LeaseReleased(_logger, OwnerId);
         }
@@ -265,8 +324,10 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
                     await ClaimAsync(cancellationToken).ConfigureAwait(false);
                     _status.LeaseRenewed();
                 }
-                catch (LeaseRefusedException ex)
+                catch (Exception ex) when (ex is LeaseRefusedException or IOException or UnauthorizedAccessException
+                    || (ex is InvalidOperationException && !StorageFailures.IsStorage(ex)))
                 {
+                    // Refused, or the data directory's lease-epoch file could not be read or written: do not serve.
                     Log.LeaseRefused(_logger, ex.Message);
                     _claimed.TrySetException(ex);
                     Stop();
@@ -315,42 +376,74 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
     private async Task ClaimAsync(CancellationToken cancellationToken)
     {
         await _storage.Leases.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+        var directory = _identity!.Directory;
+        var held = LeaseEpochFile.Read(directory);
         while (true)
         {
-            var now = _time.GetUtcNow();
             var current = await ReadAsync(cancellationToken).ConfigureAwait(false);
+            var storageEpoch = current?.GetInt64("Epoch");
+            var reset = held is { } h && (storageEpoch is null || storageEpoch < h);
+            if (reset && !_options.AllowStorageReset)
+            {
+                throw new StorageResetException(directory, held!.Value, storageEpoch);
+            }
+
+            if (current is not null && !IsReleased(current))
+            {
+                // Someone may be alive (another host, a copy of this directory, or this directory's killed process):
+                // judge by the row itself, on this host's monotonic clock.
+                var watched = await WatchAsync(current, cancellationToken).ConfigureAwait(false);
+                if (watched.Changed)
+                {
+                    if (watched.Row is null || IsReleased(watched.Row))
+                    {
+                        continue; // deleted or released meanwhile: decide again on what is there now
+                    }
+
+                    var liveOwner = watched.Row.GetString("Owner") ?? string.Empty;
+                    if (string.Equals(liveOwner, OwnerId, StringComparison.Ordinal))
+                    {
+                        throw new CopiedDataDirectoryException(directory, OwnerId);
+                    }
+
+                    throw new LeaseHeldException(liveOwner, watched.Row.GetDateTimeOffset("ExpiresAt") ?? DateTimeOffset.MinValue, _storage.Leases.Name);
+                }
+            }
+
+            var now = _time.GetUtcNow();
             var sent = _time.GetTimestamp();
             long epoch;
             try
             {
                 if (current is null)
                 {
-                    epoch = 1;
+                    epoch = (held ?? 0) + 1;
                     _claimedClean = true;
-                    _etag = ETagOf(await _storage.Leases.AddEntityAsync(NewRow(now + _options.LeaseDuration, clean: false, epoch), cancellationToken).ConfigureAwait(false));
+                    _etag = ETagOf(await _storage.Leases.AddEntityAsync(NewRow(now + _options.LeaseDuration, clean: false, epoch: epoch), cancellationToken).ConfigureAwait(false));
                 }
                 else
                 {
                     var owner = current.GetString("Owner") ?? string.Empty;
                     var expires = current.GetDateTimeOffset("ExpiresAt") ?? DateTimeOffset.MinValue;
                     var clean = current.GetBoolean("Clean") ?? false;
-                    var previous = current.GetInt64("Epoch") ?? 0;
+                    var previous = storageEpoch ?? 0;
                     var mine = string.Equals(owner, OwnerId, StringComparison.Ordinal);
-                    if (!mine && expires > now)
-                    {
-                        throw new LeaseHeldException(owner, expires, _storage.Leases.Name);
-                    }
-
                     var lastSeen = current.GetDateTimeOffset("RenewedAt") ?? expires - _options.LeaseDuration;
                     if (!mine && !clean && !_options.AllowUncleanTakeover)
                     {
                         throw new UncleanLeaseException(owner, lastSeen);
                     }
 
-                    // The same owner after a crash is no takeover: its journal is replayed, nothing is lost.
+                    // The same owner after a crash is no takeover: its journal is replayed, nothing is lost. A reset
+                    // storage continues above the epoch the directory held, so that epochs only grow for its journal.
                     epoch = mine ? Math.Max(previous, 1) : previous + 1;
+                    if (reset)
+                    {
+                        epoch = Math.Max(epoch, held!.Value + 1);
+                    }
+
                     _claimedClean = clean;
-                    _etag = ETagOf(await _storage.Leases.UpdateEntityAsync(NewRow(now + _options.LeaseDuration, clean: false, epoch), current.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false));
+                    _etag = ETagOf(await _storage.Leases.UpdateEntityAsync(NewRow(now + _options.LeaseDuration, clean: false, epoch: epoch), current.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false));
                     if (!mine && !clean)
                     {
                         Log.UncleanTakeover(_logger, owner, lastSeen, epoch);
@@ -366,6 +459,18 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
                 continue; // Another host raced us: read again and decide on what is there now.
             }
 
+            if (reset)
+            {
+                Log.StorageReset(_logger, directory, held!.Value, storageEpoch?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", epoch);
+            }
+
+            if (epoch > (held ?? 0))
+            {
+                // Before anything is written under the new epoch: from here the directory remembers this storage at it.
+                LeaseEpochFile.Write(directory, epoch);
+                held = epoch;
+            }
+
             Interlocked.Exchange(ref _epoch, epoch);
             Interlocked.Exchange(ref _validUntil, sent + _validTicks);
             // Every record appended from now on is written under this epoch (the engine starts after the claim).
@@ -376,6 +481,41 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
         }
     }
 
+    /// <summary>
+    /// Watches <paramref name="row"/> (just read) until its ETag changes or a whole <see cref="StorageOptions.LeaseDuration"/>
+    /// passed on this host's monotonic clock without a change. Changed: the row as read then (null when deleted);
+    /// unchanged: nobody renewed the lease for a lease duration, so its holder's validity has ended.
+    /// </summary>
+    private async Task<(bool Changed, TableEntity? Row)> WatchAsync(TableEntity row, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var poll = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, _options.LeaseDuration.Ticks / 10));
+        Log.LeaseWatching(_logger, row.GetString("Owner") ?? string.Empty, _options.LeaseDuration.TotalSeconds);
+        while (true)
+        {
+            await Task.Delay(poll, _time, cancellationToken).ConfigureAwait(false);
+            var now = await ReadAsync(cancellationToken).ConfigureAwait(false);
+            if (now is null || now.ETag != row.ETag)
+            {
+                return (true, now);
+            }
+
+            if (_time.GetElapsedTime(started) >= _options.LeaseDuration)
+            {
+                return (false, row);
+            }
+        }
+    }
+
+    /// <summary>
+    /// True when the row's holder released it (a graceful stop): <c>Released</c>, or, in a row of a host without
+    /// nonces, an ExpiresAt not after its RenewedAt (such a host released by writing ExpiresAt = now; both are the
+    /// writer's clock, so the comparison rests on no clock of this host).
+    /// </summary>
+    private static bool IsReleased(TableEntity row) =>
+        row.GetBoolean("Released") ?? (row.GetString("Nonce") is null
+            && row.GetDateTimeOffset("ExpiresAt") is { } expires && row.GetDateTimeOffset("RenewedAt") is { } renewed && expires <= renewed);
+
     /// <summary>Renews the lease; false when it was lost (the host is being stopped).</summary>
     private async Task<bool> RenewAsync(CancellationToken cancellationToken)
     {
@@ -385,7 +525,7 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
             var sent = _time.GetTimestamp();
             try
             {
-                _etag = ETagOf(await _storage.Leases.UpdateEntityAsync(NewRow(_time.GetUtcNow() + _options.LeaseDuration, clean: false, Epoch), _etag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false));
+                _etag = ETagOf(await _storage.Leases.UpdateEntityAsync(NewRow(_time.GetUtcNow() + _options.LeaseDuration, clean: false, epoch: Epoch), _etag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false));
                 Interlocked.Exchange(ref _validUntil, sent + _validTicks);
                 if (Interlocked.Exchange(ref _lapsed, 0) != 0)
                 {
@@ -398,8 +538,11 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
             catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound)
             {
                 // The ETag changed: ours if an earlier renewal succeeded without us seeing the answer, else lost.
+                // Ours only with this process's nonce: the same owner id with another nonce is a copy of the data directory.
                 var current = await ReadAsync(cancellationToken).ConfigureAwait(false);
-                if (current is not null && string.Equals(current.GetString("Owner"), OwnerId, StringComparison.Ordinal) && (current.GetInt64("Epoch") ?? 0) == Epoch)
+                var owner = current?.GetString("Owner");
+                var sameOwner = string.Equals(owner, OwnerId, StringComparison.Ordinal);
+                if (current is not null && sameOwner && (current.GetInt64("Epoch") ?? 0) == Epoch && string.Equals(current.GetString("Nonce"), _nonce, StringComparison.Ordinal))
                 {
                     _etag = current.ETag;
                     continue;
@@ -408,7 +551,15 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
                 _lost = true;
                 _ = IsValid;
                 _metrics.LeaseRenewal("lost");
-                Log.LeaseLost(_logger, current?.GetString("Owner") ?? "(row deleted)", OwnerId);
+                if (sameOwner)
+                {
+                    Log.LeaseLostToCopy(_logger, OwnerId, current!.GetString("Nonce") ?? "none", _nonce, _identity!.Directory);
+                }
+                else
+                {
+                    Log.LeaseLost(_logger, owner ?? "(row deleted)", OwnerId);
+                }
+
                 Stop();
                 return false;
             }
@@ -433,15 +584,18 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
         response.Headers.ETag ?? throw new InvalidOperationException("The table service answered an entity write without an ETag.");
 
     /// <summary>
-    /// The lease row: Owner, ExpiresAt (by the writer's wall clock), RenewedAt (when it was written: "last seen"),
-    /// Epoch, and Clean (true only in the release of a host whose final snapshot persisted everything).
+    /// The lease row: Owner, Nonce (this process start's), ExpiresAt (by the writer's wall clock; information only),
+    /// RenewedAt (when it was written: "last seen"), Epoch, Clean (true only in the release of a host whose final
+    /// snapshot persisted everything) and Released (true only in a release: the next host may claim at once).
     /// </summary>
-    private TableEntity NewRow(DateTimeOffset expiresAt, bool clean, long? epoch = null) => new(PartitionKey, RowKey)
+    private TableEntity NewRow(DateTimeOffset expiresAt, bool clean, bool released = false, long? epoch = null) => new(PartitionKey, RowKey)
     {
         ["Owner"] = OwnerId,
+        ["Nonce"] = _nonce,
         ["ExpiresAt"] = expiresAt,
         ["RenewedAt"] = _time.GetUtcNow(),
         ["Epoch"] = epoch ?? Epoch,
         ["Clean"] = clean,
+        ["Released"] = released,
     };
 }

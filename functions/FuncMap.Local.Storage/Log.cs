@@ -123,4 +123,37 @@ internal static partial class Log
 
     [LoggerMessage(1419, LogLevel.Information, "The journal writes again: snapshots checkpoint and truncate it again.")]
     public static partial void SnapshotCheckpointsResumed(ILogger logger);
+
+    [LoggerMessage(1450, LogLevel.Warning, "Queue {Queue} was missing (deleted while the host ran) and has been re-created.")]
+    public static partial void QueueRecreated(ILogger logger, string queue);
+
+    [LoggerMessage(1451, LogLevel.Critical, "Queue {Queue} does not exist and this host's identity could not create it (status {Status}, error {ErrorCode}): create the queue, or give the identity the role {Role} on the storage account.")]
+    public static partial void QueueCreateFailedIdentity(ILogger logger, string queue, string role, int status, string errorCode);
+
+    [LoggerMessage(1452, LogLevel.Warning, "Queue message {MessageId} (dequeue {DequeueCount}) could not be sent to the poison queue {PoisonQueue} ({Error}); it reappears and poisoning is tried again.")]
+    public static partial void PoisonFailedRetry(ILogger logger, string messageId, long dequeueCount, string poisonQueue, string error);
+
+    [LoggerMessage(1453, LogLevel.Critical, "Queue message {MessageId} PARKED at delivery {DequeueCount} (MaxDeliveries {MaxDeliveries}): it could not be sent to the poison queue {PoisonQueue} ({Error}). " +
+        "It stays on the queue, invisible for {Days} days, and is not processed meanwhile (its batch id deduplicates it when it comes back). Why it was to be poisoned: {Reason}")]
+    public static partial void MessageParked(ILogger logger, string messageId, long dequeueCount, int maxDeliveries, string poisonQueue, string error, string reason, double days);
+    [LoggerMessage(1460, LogLevel.Information, "The lease row belongs to {Owner} and was not released: watching it for {Seconds} s (by this host's monotonic clock) before judging it expired; a renewal meanwhile means its holder is alive.")]
+    public static partial void LeaseWatching(ILogger logger, string owner, double seconds);
+
+    [LoggerMessage(1461, LogLevel.Critical, "STORAGE RESET (AllowStorageReset): the data directory {Directory} held epoch {HeldEpoch} of this storage, the storage's lease is at {StorageEpoch}: the storage was wiped or replaced. " +
+        "Serving it as it is, under lease epoch {Epoch}; what the table lacks of this directory's earlier writes is lost unless the journal still holds it.")]
+    public static partial void StorageReset(ILogger logger, string directory, long heldEpoch, string storageEpoch, long epoch);
+
+    [LoggerMessage(1462, LogLevel.Critical, "Lease lost to another process with the same owner id {Owner} (its nonce {OtherNonce}, this process's {Nonce}): a copy of the data directory {Directory} is the likely cause. Stopping the host rather than keep writing.")]
+    public static partial void LeaseLostToCopy(ILogger logger, string owner, string otherNonce, string nonce, string directory);
+    [LoggerMessage(1470, LogLevel.Critical, "Table {Table} was lost while the host ran (deleted, or deleted and created again): re-creating it and its fence rows; the next snapshot rewrites all {Counters} live counters, and the journal is not truncated until it has.")]
+    public static partial void TableLost(ILogger logger, string table, int counters);
+
+    [LoggerMessage(1471, LogLevel.Warning, "Table {Table} could not be re-created yet ({Error}); the next snapshot tries again.")]
+    public static partial void TableRecreateFailed(ILogger logger, string table, string error);
+
+    [LoggerMessage(1472, LogLevel.Warning, "Table {Table} rewritten after its loss: {Rows} live counters written; journal truncation resumes.")]
+    public static partial void TableRewritten(ILogger logger, string table, int rows);
+
+    [LoggerMessage(1473, LogLevel.Critical, "Final snapshot not written within {Seconds} s, and table {Table} was lost while the host ran and not rewritten since: of its {Counters} live counters, those not rewritten are NOT in the table, and {Journal}: they are LOST for the next start unless the table is restored.")]
+    public static partial void FinalSnapshotGaveUpTableLost(ILogger logger, double seconds, string table, int counters, string journal);
 }

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using Azure;
+using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using FuncMap.Batches;
 using FuncMap.Engine;
@@ -16,10 +18,31 @@ namespace FuncMap.Local.Storage;
 /// without it, once a snapshot that started after the batch was applied has persisted (until then its visibility
 /// is renewed). A message that can never succeed goes to the poison queue as a <see cref="PoisonEnvelope"/>;
 /// one that failed for a passing reason is left to reappear, and poisoned after <see cref="StorageOptions.MaxDeliveries"/>.
+/// <para>
+/// Queues that come back: a queue found missing (<see cref="QueueErrorCode.QueueNotFound"/>) while receiving or
+/// poisoning is re-created at once (<see cref="QueueClient.CreateIfNotExistsAsync"/>); with an identity-based connection
+/// a failed creation is logged naming the queue and the role it needs (Storage Queue Data Contributor).
+/// </para>
+/// <para>
+/// Bounded deliveries: a message whose poisoning fails (however it fails) is left to reappear while it has been delivered
+/// at most <see cref="StorageOptions.MaxDeliveries"/> times; at delivery MaxDeliveries + 1 it is parked instead: left on
+/// the queue, invisible for <see cref="ParkVisibility"/> (the service's longest visibility timeout), counted
+/// (<c>funcmap.storage.ingestion.messages</c>, outcome <c>parked</c>) and logged as critical once. So no message is
+/// delivered more than MaxDeliveries + 1 times in a week, and none is dropped without a trace.
+/// </para>
 /// </summary>
 public sealed class QueueIngestionService : BackgroundService
 {
+    /// <summary>How long a parked message stays invisible: the queue service's maximum visibility timeout (7 days).</summary>
+    public static readonly TimeSpan ParkVisibility = TimeSpan.FromDays(7);
+
+    /// <summary>The built-in Azure role an identity needs to create (and use) the host's queues.</summary>
+    internal const string QueueRole = "Storage Queue Data Contributor";
+
     private const int MaxPendingMessages = 8192;
+
+    /// <summary>Parked message ids remembered so that each is logged once (beyond this many, the set starts over).</summary>
+    private const int ParkedIdsRemembered = 10_000;
 
     private readonly CounterEngine _engine;
     private readonly CounterStorage _storage;
@@ -33,7 +56,9 @@ public sealed class QueueIngestionService : BackgroundService
     private readonly ILogger _logger;
     private readonly CompletedBatches _completed;
     private readonly ConcurrentDictionary<string, PendingMessage> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _parkedIds = new(StringComparer.Ordinal);
     private long _applied;
+    private long _parked;
     private Task? _stop;
 
     internal QueueIngestionService(CounterEngine engine, CounterStorage storage, IOptions<StorageOptions> options, SnapshotService snapshots,
@@ -58,6 +83,9 @@ public sealed class QueueIngestionService : BackgroundService
 
     /// <summary>Batches applied from the queue since start (duplicates not counted).</summary>
     public long AppliedBatches => Interlocked.Read(ref _applied);
+
+    /// <summary>Messages parked since start: their poisoning failed at their last allowed delivery (see the class summary).</summary>
+    public long ParkedMessages => Interlocked.Read(ref _parked);
 
     /// <summary>Stops receiving; in Snapshot mode, snapshots once more and deletes the messages that made safe. Idempotent.</summary>
     public override Task StopAsync(CancellationToken cancellationToken)
@@ -123,15 +151,19 @@ public sealed class QueueIngestionService : BackgroundService
         }
     }
 
+    /// <summary>
+    /// Creates the increment queue (retrying until it exists: nothing can be received without it) and the poison queue
+    /// (once: a poison queue that cannot be created now is created again when a message is to be poisoned, and until
+    /// then valid messages are ingested as usual).
+    /// </summary>
     private async Task CreateQueuesAsync(CancellationToken cancellationToken)
     {
         for (var failures = 0; ; failures++)
         {
             try
             {
-                await _storage.Queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-                await _storage.PoisonQueue.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-                return;
+                await CreateQueueAsync(_storage.Queue, cancellationToken).ConfigureAwait(false);
+                break;
             }
             catch (Exception ex) when (StorageFailures.IsStorage(ex))
             {
@@ -140,7 +172,47 @@ public sealed class QueueIngestionService : BackgroundService
                 await Task.Delay(Backoff.Delay(failures, _options.SnapshotMaxBackoff), _time, cancellationToken).ConfigureAwait(false);
             }
         }
+
+        try
+        {
+            await CreateQueueAsync(_storage.PoisonQueue, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (StorageFailures.IsStorage(ex))
+        {
+            Log.ReceiveFailed(_logger, _storage.PoisonQueue.Name, ex.Message);
+        }
     }
+
+    /// <summary>
+    /// Creates <paramref name="queue"/> when it does not exist; true when this call created it. A failure is rethrown,
+    /// after a critical line naming the queue and <see cref="QueueRole"/> when the host runs on an identity (the
+    /// usual cause there: the identity may use the queues but not create them).
+    /// </summary>
+    private async Task<bool> CreateQueueAsync(QueueClient queue, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // CreateIfNotExistsAsync answers null when the queue was already there.
+            return await queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false) is not null;
+        }
+        catch (Exception ex) when (_options.UsesIdentity && StorageFailures.IsStorage(ex) && !StorageFailures.IsTransient(ex))
+        {
+            Log.QueueCreateFailedIdentity(_logger, queue.Name, QueueRole, StorageFailures.Status(ex), StorageFailures.ErrorCode(ex) ?? "none");
+            throw;
+        }
+    }
+
+    /// <summary>Re-creates a queue found missing at runtime (deleted by someone); rethrows when it cannot.</summary>
+    private async Task RecreateQueueAsync(QueueClient queue, CancellationToken cancellationToken)
+    {
+        if (await CreateQueueAsync(queue, cancellationToken).ConfigureAwait(false))
+        {
+            _metrics.Message("queue_recreated");
+            Log.QueueRecreated(_logger, queue.Name);
+        }
+    }
+
+    private static bool IsQueueNotFound(Exception ex) => ex is RequestFailedException failed && failed.ErrorCode == QueueErrorCode.QueueNotFound;
 
     private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
     {
@@ -177,6 +249,19 @@ public sealed class QueueIngestionService : BackgroundService
                 {
                     _status.IngestionFailed(ex);
                     Log.ReceiveFailed(_logger, _storage.Queue.Name, ex.Message);
+                    if (IsQueueNotFound(ex))
+                    {
+                        try
+                        {
+                            await RecreateQueueAsync(_storage.Queue, cancellationToken).ConfigureAwait(false);
+                            continue;
+                        }
+                        catch (Exception createEx) when (StorageFailures.IsStorage(createEx))
+                        {
+                            Log.ReceiveFailed(_logger, _storage.Queue.Name, createEx.Message);
+                        }
+                    }
+
                     await Task.Delay(Backoff.Delay(failures++, _options.SnapshotMaxBackoff), _time, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
@@ -219,7 +304,7 @@ public sealed class QueueIngestionService : BackgroundService
             if (parsed.Batch is not { } batch)
             {
                 Log.MessageInvalid(_logger, message.MessageId, message.DequeueCount, string.Join("; ", parsed.Errors));
-                await PoisonAsync(message, IncrementMessages.Invalid(message, parsed.Errors), cancellationToken).ConfigureAwait(false);
+                await PoisonOrParkAsync(message, IncrementMessages.Invalid(message, parsed.Errors), cancellationToken).ConfigureAwait(false);
                 return;
             }
 
@@ -282,12 +367,79 @@ public sealed class QueueIngestionService : BackgroundService
             Log.MessageGaveUp(_logger, message.MessageId, message.DequeueCount, ex.Message);
             try
             {
-                await PoisonAsync(message, envelope, cancellationToken).ConfigureAwait(false);
+                await PoisonOrParkAsync(message, envelope, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception poisonEx) when (StorageFailures.IsStorage(poisonEx) || poisonEx is OperationCanceledException)
+            catch (OperationCanceledException poisonEx)
             {
                 Log.MessageRetry(_logger, message.MessageId, message.DequeueCount, poisonEx.Message);
             }
+        }
+    }
+
+    /// <summary>
+    /// Poisons <paramref name="message"/>; when that fails (the poison queue cannot be written, however), leaves the
+    /// message to reappear while it was delivered at most <see cref="StorageOptions.MaxDeliveries"/> times, else parks it.
+    /// </summary>
+    private async Task PoisonOrParkAsync(QueueMessage message, PoisonEnvelope envelope, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await PoisonAsync(message, envelope, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (StorageFailures.IsStorage(ex))
+        {
+            if (message.DequeueCount <= _options.MaxDeliveries)
+            {
+                _metrics.Message("retry");
+                Log.PoisonFailedRetry(_logger, message.MessageId, message.DequeueCount, _storage.PoisonQueue.Name, ex.Message);
+                return;
+            }
+
+            await ParkAsync(message, envelope.Reason, ex, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Leaves <paramref name="message"/> on the queue, invisible for <see cref="ParkVisibility"/>: it is not received
+    /// again (by this host or any other) for that long. Counted every time, logged as critical once per message id.
+    /// </summary>
+    private async Task ParkAsync(QueueMessage message, string reason, Exception poisonFailure, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _parked);
+        _metrics.Message("parked");
+        if (_parkedIds.Count >= ParkedIdsRemembered)
+        {
+            _parkedIds.Clear();
+        }
+
+        if (_parkedIds.TryAdd(message.MessageId, 0))
+        {
+            Log.MessageParked(_logger, message.MessageId, message.DequeueCount, _options.MaxDeliveries, _storage.PoisonQueue.Name, poisonFailure.Message, reason, ParkVisibility.TotalDays);
+        }
+
+        try
+        {
+            // No new body: only the visibility moves (the SDK sends no message when it is null).
+            await _storage.Queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, (string?)null, ParkVisibility, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (StorageFailures.IsStorage(ex))
+        {
+            // It reappears after its visibility timeout and is parked again at that delivery.
+            Log.DeleteFailed(_logger, message.MessageId, ex.Message);
+        }
+    }
+
+    /// <summary>Sends to the poison queue, re-creating it once when it is missing.</summary>
+    private async Task SendPoisonAsync(string envelope, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _storage.PoisonQueue.SendMessageAsync(envelope, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsQueueNotFound(ex))
+        {
+            await RecreateQueueAsync(_storage.PoisonQueue, cancellationToken).ConfigureAwait(false);
+            await _storage.PoisonQueue.SendMessageAsync(envelope, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -315,7 +467,7 @@ public sealed class QueueIngestionService : BackgroundService
     {
         try
         {
-            await _storage.PoisonQueue.SendMessageAsync(envelope.ToJson(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            await SendPoisonAsync(envelope.ToJson(), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (StorageFailures.IsStorage(ex))
         {
@@ -326,7 +478,7 @@ public sealed class QueueIngestionService : BackgroundService
 
     private async Task PoisonAsync(QueueMessage message, PoisonEnvelope envelope, CancellationToken cancellationToken)
     {
-        await _storage.PoisonQueue.SendMessageAsync(envelope.ToJson(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        await SendPoisonAsync(envelope.ToJson(), cancellationToken).ConfigureAwait(false);
         _metrics.Message("poison");
         Log.MessagePoisoned(_logger, message.MessageId, message.DequeueCount, envelope.Reason);
         await DeleteAsync(message.MessageId, message.PopReceipt, cancellationToken).ConfigureAwait(false);

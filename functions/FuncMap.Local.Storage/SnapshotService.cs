@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Azure.Data.Tables.Models;
+using FuncMap.Counters;
 using FuncMap.Engine;
 using FuncMap.Journal;
 using FuncMap.Storage;
@@ -14,6 +16,14 @@ namespace FuncMap.Local.Storage;
 /// collect the changes, write them per partition, and only when every partition succeeded mark them persisted
 /// and truncate the journal. A failed run marks nothing: its changes are collected again by the next run.
 /// Runs are numbered; <see cref="PersistedRun"/> lets ingestion know when an applied message is safe to delete.
+/// <para>
+/// A lost table: a run whose write finds table <c>Counters</c> missing (<see cref="TableErrorCode.TableNotFound"/>) or
+/// its partition fence gone (<see cref="TableErrorCode.ResourceNotFound"/>: the table was deleted and created again)
+/// re-creates the table and its fence rows, and the next run rewrites every live counter (its collected changes, and
+/// every other live counter from the engine's published view), not only the changed ones. Until such a rewrite has
+/// persisted, the journal is not truncated (what it still holds is all that is left of the counters not rewritten
+/// yet) and a final snapshot that gives up says what that means (<see cref="RewritePending"/>).
+/// </para>
 /// </summary>
 public sealed class SnapshotService : BackgroundService
 {
@@ -29,7 +39,11 @@ public sealed class SnapshotService : BackgroundService
     private readonly ILogger _logger;
     private readonly CounterSnapshotWriter _writer;
     private readonly SemaphoreSlim _runLock = new(1, 1);
+    /// <summary>Counters read per page of the engine's published view when every live counter is rewritten.</summary>
+    private const int RewritePageSize = 1000;
+
     private TaskCompletionSource _persisted = NewSignal();
+    private volatile bool _rewritePending;
     private IReadOnlyList<CounterChange>? _finalChanges;
     private Task? _stop;
     private long _runsStarted;
@@ -57,6 +71,12 @@ public sealed class SnapshotService : BackgroundService
 
     /// <summary>The number of the latest run that persisted all its changes (0 before the first).</summary>
     public long PersistedRun => Volatile.Read(ref _persistedRun);
+
+    /// <summary>
+    /// True from the moment a run found the table lost until a run that rewrote every live counter persisted: the
+    /// table then lacks counters that did not change since, and the journal is not truncated meanwhile.
+    /// </summary>
+    public bool RewritePending => _rewritePending;
 
     /// <summary>Completes at the next successful run.</summary>
     public Task NextPersisted => Volatile.Read(ref _persisted).Task;
@@ -106,7 +126,11 @@ public sealed class SnapshotService : BackgroundService
             catch (OperationCanceledException)
             {
                 var seconds = _options.FinalSnapshotTimeout.TotalSeconds;
-                if (_engine.IsJournaled)
+                if (_rewritePending)
+                {
+                    Log.FinalSnapshotGaveUpTableLost(_logger, seconds, _storage.Counters.Name, LiveCounters(), _engine.IsJournaled ? "the journal holds only the writes since its last truncation" : "there is no journal");
+                }
+                else if (_engine.IsJournaled)
                 {
                     Log.FinalSnapshotGaveUpJournaled(_logger, seconds);
                 }
@@ -165,6 +189,7 @@ public sealed class SnapshotService : BackgroundService
             var run = Interlocked.Increment(ref _runsStarted);
             var started = Stopwatch.GetTimestamp();
             var changes = 0;
+            var rewrite = _rewritePending;
             try
             {
                 var sequence = Checkpoint();
@@ -188,14 +213,34 @@ public sealed class SnapshotService : BackgroundService
                 }
 
                 changes = collected.Count;
-                await _writer.WriteAsync(collected.Select(CounterRow.From), cancellationToken).ConfigureAwait(false);
+                if (changes == 0 && !rewrite)
+                {
+                    // Nothing to write would not notice a lost table: look at one fence row instead (a point read).
+                    await VerifyTableAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                var rows = collected.Select(CounterRow.From);
+                if (rewrite)
+                {
+                    rows = rows.Concat(UnchangedLiveRows(collected));
+                }
+
+                var written = await _writer.WriteAsync(rows, cancellationToken).ConfigureAwait(false);
                 if (!final)
                 {
                     await _engine.MarkPersistedAsync(collected, cancellationToken).ConfigureAwait(false);
                 }
 
+                if (rewrite)
+                {
+                    _rewritePending = false;
+                    changes = written.Upserted + written.Deleted;
+                    Log.TableRewritten(_logger, _storage.Counters.Name, written.Upserted);
+                }
+
                 if (sequence is { } seq)
                 {
+                    // Only once the table holds every live counter (no rewrite pending): see the class summary.
                     _journal!.TruncateBefore(seq);
                 }
 
@@ -236,6 +281,11 @@ public sealed class SnapshotService : BackgroundService
                 _metrics.Snapshot(success: false, elapsed, changes);
                 _status.SnapshotFailed(ex);
                 Log.SnapshotFailed(_logger, ex, run, changes, elapsed.TotalMilliseconds);
+                if (IsTableLost(ex))
+                {
+                    await RecreateTableAsync(cancellationToken).ConfigureAwait(false);
+                }
+
                 return false;
             }
         }
@@ -279,6 +329,94 @@ public sealed class SnapshotService : BackgroundService
 
             return null;
         }
+    }
+
+    /// <summary>
+    /// The table is gone (TableNotFound), or was deleted and created again: a fence this writer holds an ETag of is
+    /// missing (ResourceNotFound; the writer itself drops that error for deletes of rows already gone).
+    /// </summary>
+    private static bool IsTableLost(Exception ex) =>
+        StorageFailures.ErrorCode(ex) is { } code && (code == TableErrorCode.TableNotFound || code == TableErrorCode.ResourceNotFound);
+
+    /// <summary>
+    /// Throws what a write to a lost table would (ResourceNotFound) when the fence of partition 00 is missing (the
+    /// table is gone, or was created again). Unfenced writers (epoch 0) have no fence to look at.
+    /// </summary>
+    private async Task VerifyTableAsync(CancellationToken cancellationToken)
+    {
+        if (_writer.Epoch == 0)
+        {
+            return;
+        }
+
+        var partition = CounterPartition.Name(0);
+        var fence = await _storage.Counters.GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>(partition, CounterFence.RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (!fence.HasValue)
+        {
+            throw new Azure.RequestFailedException(404, $"Table {_storage.Counters.Name} has no fence row in partition {partition}: the table was deleted (or deleted and created again).", TableErrorCode.ResourceNotFound.ToString(), null);
+        }
+    }
+
+    /// <summary>Re-creates the table and its fences and asks the next run to rewrite every live counter; failures are retried by the next run.</summary>
+    private async Task RecreateTableAsync(CancellationToken cancellationToken)
+    {
+        _rewritePending = true;
+        Log.TableLost(_logger, _storage.Counters.Name, LiveCounters());
+        try
+        {
+            await _storage.Counters.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+            await _writer.RaiseFencesAsync(_lease.Epoch, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CounterFencedException ex)
+        {
+            // A newer owner raised its fences in the new table: nothing more may be written by this host.
+            _lease.Fenced(ex);
+        }
+        catch (Exception ex) when (StorageFailures.IsStorage(ex) || ex is OperationCanceledException)
+        {
+            // The next run fails the same way and comes back here (or the stop's time ran out).
+            Log.TableRecreateFailed(_logger, _storage.Counters.Name, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// The rows of every live counter not in <paramref name="collected"/>, from the engine's published view (read
+    /// page by page, never waiting for an owner). These carry no operation ids: the engine hands them out only with
+    /// changes. A counter that changes meanwhile is collected (with its ids) by a later run.
+    /// </summary>
+    private IEnumerable<CounterRow> UnchangedLiveRows(IReadOnlyList<CounterChange> collected)
+    {
+        var changed = new HashSet<string>(collected.Select(static c => c.Key), StringComparer.Ordinal);
+        string? after = null;
+        do
+        {
+            var page = _engine.List(prefix: null, RewritePageSize, after);
+            foreach (var counter in page.Items)
+            {
+                if (!changed.Contains(counter.Key))
+                {
+                    yield return new CounterRow(counter.Key, counter.Value, counter.Version, counter.UpdatedAt, OperationIds: null);
+                }
+            }
+
+            after = page.ContinuationKey;
+        }
+        while (after is not null);
+    }
+
+    /// <summary>How many counters exist now (a pass over the published view).</summary>
+    private int LiveCounters()
+    {
+        var count = 0;
+        string? after = null;
+        do
+        {
+            var page = _engine.List(prefix: null, RewritePageSize, after);
+            count += page.Items.Count;
+            after = page.ContinuationKey;
+        }
+        while (after is not null);
+        return count;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

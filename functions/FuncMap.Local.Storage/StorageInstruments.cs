@@ -23,7 +23,7 @@ public static class StorageInstruments
     /// <summary>Rows the restore skipped because the service cannot serve their key, tagged with <c>funcmap.reason</c> (the rule).</summary>
     public const string SkippedRows = "funcmap.storage.restore.skipped_rows";
 
-    /// <summary>Queue messages handled, tagged with <c>funcmap.outcome</c> (applied, duplicate, poison, retry).</summary>
+    /// <summary>Queue messages handled, tagged with <c>funcmap.outcome</c> (applied, duplicate, poison, retry, parked: poisoning failed at the last allowed delivery; queue_recreated: a missing queue was re-created).</summary>
     public const string Messages = "funcmap.storage.ingestion.messages";
 
     /// <summary>Increment items applied from the queue.</summary>

@@ -15,7 +15,13 @@ public sealed class StorageOptions
     /// <summary>The command-line switch that sets <see cref="AllowUncleanTakeover"/> for one start.</summary>
     public const string AllowUncleanTakeoverSwitch = "--allow-unclean-takeover";
 
-    /// <summary>The configuration key of the data directory (owner id and directory lock).</summary>
+    /// <summary>The configuration key of <see cref="AllowStorageReset"/>.</summary>
+    public const string AllowStorageResetKey = "FuncMap:Storage:AllowStorageReset";
+
+    /// <summary>The command-line switch that sets <see cref="AllowStorageReset"/> for one start.</summary>
+    public const string AllowStorageResetSwitch = "--allow-storage-reset";
+
+    /// <summary>The configuration key of the data directory (owner id, the highest lease epoch held, and the directory lock).</summary>
     public const string DataDirectoryKey = "FuncMap:DataDirectory";
 
     /// <summary>
@@ -101,6 +107,15 @@ public sealed class StorageOptions
     /// </summary>
     public bool AllowUncleanTakeover { get; set; }
 
+    /// <summary>
+    /// Start on a storage whose lease is missing or at a lower epoch than the data directory held (file
+    /// <c>lease-epoch</c>): the storage was wiped or replaced, so the table lacks what this directory's host wrote to it.
+    /// Off by default: the host refuses to start (<see cref="StorageResetException"/>). With it, the host claims an
+    /// epoch above the one the directory held and serves the storage as it is. Set it for one start with
+    /// <see cref="AllowStorageResetSwitch"/>.
+    /// </summary>
+    public bool AllowStorageReset { get; set; }
+
     internal bool UsesIdentity => TableServiceUri is not null || QueueServiceUri is not null;
 
     internal void Validate()
@@ -139,11 +154,17 @@ public sealed class StorageOptions
 
     /// <summary>
     /// The command line with <see cref="AllowUncleanTakeoverSwitch"/> replaced by <c>--FuncMap:Storage:AllowUncleanTakeover=true</c>
-    /// (the configuration binder reads keys with values only).
+    /// and <see cref="AllowStorageResetSwitch"/> by <c>--FuncMap:Storage:AllowStorageReset=true</c> (the configuration
+    /// binder reads keys with values only).
     /// </summary>
     public static string[] ExpandSwitches(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
-        return Array.ConvertAll(args, static a => string.Equals(a, AllowUncleanTakeoverSwitch, StringComparison.Ordinal) ? "--" + AllowUncleanTakeoverKey + "=true" : a);
+        return Array.ConvertAll(args, static a => a switch
+        {
+            AllowUncleanTakeoverSwitch => "--" + AllowUncleanTakeoverKey + "=true",
+            AllowStorageResetSwitch => "--" + AllowStorageResetKey + "=true",
+            _ => a,
+        });
     }
 }

@@ -23,6 +23,18 @@ public sealed class CounterRulesTests
     }
 
     [Fact]
+    public void Apply_ClockSteppedBackAnHour_UpdatedAtKeepsThePreviousTime_VersionStillGrows()
+    {
+        var data = Existing(3, 7);
+        var anHourEarlier = T1 - TimeSpan.FromHours(1).Ticks;
+
+        Assert.Equal(OperationStatus.Applied, CounterRules.Apply(ref data, null, CounterOperation.Add(1), anHourEarlier));
+        Assert.Equal((4L, 8L, T1), (data.Value, data.Version, data.UpdatedAtTicks));
+        Assert.Equal(OperationStatus.Applied, CounterRules.Apply(ref data, null, CounterOperation.Reset(), T2));
+        Assert.Equal((0L, 9L, T2), (data.Value, data.Version, data.UpdatedAtTicks));
+    }
+
+    [Fact]
     public void Apply_AddNegative_Subtracts()
     {
         var data = Existing(3, 7);

@@ -108,6 +108,44 @@ public sealed class LeaseScenarioTests : IAsyncLifetime, IDisposable
         Assert.Equal((100L, 1L), ((await _storage.ReadRowsAsync())["sb:x"].Value, (await _storage.ReadRowsAsync())["sb:x"].Version));
     }
 
+    [Fact]
+    public async Task CopiedOwnerId_SecondProcessRefusedNamingItsDirectory_FirstKeepsServing_CleanAndKilledRestartsReclaim()
+    {
+        // Issue 19, item 1: host B's data directory gets a copy of A's owner-id file while A runs.
+        using var a = Host("a", TimeSpan.FromMilliseconds(300));
+        using var b = Host("b", TimeSpan.FromMilliseconds(300));
+        a.Start();
+        await a.WaitReadyAsync(_http, Ready);
+        Assert.Equal((HttpStatusCode.OK, 1L, 1L), await AddAsync(a, 1));
+        File.Copy(Path.Combine(_root, "a", "owner-id"), Path.Combine(_root, "b", "owner-id"));
+
+        b.Start();
+        Assert.Equal(1, await b.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        var refusal = await File.ReadAllTextAsync(b.LogPath);
+        Assert.Contains($"FuncMap will not start on data directory {Path.Combine(_root, "b")}: another running process has the same owner id", refusal, StringComparison.Ordinal);
+        Assert.Contains("A copied data directory", refusal, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", refusal, StringComparison.Ordinal);
+
+        // A is untouched: it still owns the lease, at epoch 1, and acknowledges writes.
+        Assert.Equal((HttpStatusCode.OK, 2L, 2L), await AddAsync(a, 1));
+        var lease = (await _storage!.ReadLeaseAsync())!;
+        Assert.Equal((1L, false), (lease.GetInt64("Epoch")!.Value, lease.GetBoolean("Released")!.Value));
+
+        // A clean restart (the stop released the lease) reclaims it, and so does a restart after kill -9 (once nobody
+        // renewed the row for a lease duration); the journal holds what the kill cut off.
+        await a.StopAsync();
+        a.Start();
+        await a.WaitReadyAsync(_http, Ready);
+        Assert.Equal((HttpStatusCode.OK, 3L, 3L), await AddAsync(a, 1));
+        a.Kill();
+        a.Start();
+        await a.WaitReadyAsync(_http, Ready);
+        Assert.Equal((3L, 3L), await GetAsync(a, "sb:x"));
+        Assert.Equal((HttpStatusCode.OK, 4L, 4L), await AddAsync(a, 1));
+        Assert.Equal(1L, (await _storage.ReadLeaseAsync())!.GetInt64("Epoch"));
+        await a.StopAsync();
+    }
+
     private HostProcess Host(string name, TimeSpan snapshotInterval)
     {
         var data = Path.Combine(_root, name);

@@ -45,6 +45,8 @@ public sealed class LeaseTests(AzuriteFixture azurite)
     public async Task Start_ExpiredLeaseOfAnUncleanOwner_RefusedNamingOwnerLastSeenAndSwitch_ThenTakenOverWithTheSwitch()
     {
         using var setup = new StorageSetup(azurite, DurabilityMode.Journal);
+        setup.Settings["FuncMap:Storage:LeaseDuration"] = "00:00:03"; // each start watches the unreleased row this long
+        setup.Settings["FuncMap:Storage:LeaseSafetyMargin"] = "00:00:01";
         var lastSeen = new DateTimeOffset(2026, 11, 30, 9, 15, 0, TimeSpan.Zero);
         var leases = new TableClient(azurite.ConnectionString, setup.LeaseTableName);
         await leases.CreateIfNotExistsAsync();
@@ -76,11 +78,11 @@ public sealed class LeaseTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public void ExpandSwitches_AllowUncleanTakeover_BecomesTheSetting()
+    public void ExpandSwitches_AllowUncleanTakeoverAndAllowStorageReset_BecomeTheSettings()
     {
         Assert.Equal(
-            ["--urls", "http://x", "--FuncMap:Storage:AllowUncleanTakeover=true"],
-            StorageOptions.ExpandSwitches(["--urls", "http://x", "--allow-unclean-takeover"]));
+            ["--urls", "http://x", "--FuncMap:Storage:AllowUncleanTakeover=true", "--FuncMap:Storage:AllowStorageReset=true"],
+            StorageOptions.ExpandSwitches(["--urls", "http://x", "--allow-unclean-takeover", "--allow-storage-reset"]));
     }
 
     [Fact]

@@ -140,10 +140,13 @@ public sealed class OutageAndLeaseTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public async Task Restart_SameDataDirectory_ReclaimsOwnLeaseAtOnce_AndSecondHostOnSameDirectoryRefused()
+    public async Task Restart_SameDataDirectory_ReclaimsOwnUnreleasedLeaseOnceNobodyRenewedItForALeaseDuration_AndSecondHostOnSameDirectoryRefused()
     {
-        // Snapshot mode: in Journal mode the journal locks the same directory first, with its own message.
+        // Snapshot mode: in Journal mode the journal locks the same directory first, with its own message. A short
+        // lease: the restart after the simulated kill watches the row for one lease duration before it reclaims it.
         using var setup = new StorageSetup(azurite, DurabilityMode.Snapshot);
+        setup.Settings["FuncMap:Storage:LeaseDuration"] = "00:00:03";
+        setup.Settings["FuncMap:Storage:LeaseSafetyMargin"] = "00:00:01";
         string owner;
         await using (var host = setup.Start())
         {
@@ -159,14 +162,16 @@ public sealed class OutageAndLeaseTests(AzuriteFixture azurite)
             Assert.True(host.Services.GetRequiredService<LeaseService>().IsHeld);
         }
 
-        // Simulate a kill -9: the lease row still says "ours, live". The same installation reclaims it at once.
-        var row = new Azure.Data.Tables.TableEntity(LeaseService.PartitionKey, LeaseService.RowKey) { ["Owner"] = owner, ["ExpiresAt"] = DateTimeOffset.UtcNow.AddHours(1) };
+        // Simulate a kill -9: the lease row still says "ours, live, epoch 1", not released, renewed by nobody now. The
+        // same installation cannot tell its dead predecessor from a live copy at once: it reclaims the row once it
+        // stayed unchanged for a lease duration.
+        var row = new Azure.Data.Tables.TableEntity(LeaseService.PartitionKey, LeaseService.RowKey) { ["Owner"] = owner, ["ExpiresAt"] = DateTimeOffset.UtcNow.AddHours(1), ["Epoch"] = 1L };
         var leases = new Azure.Data.Tables.TableClient(azurite.ConnectionString, setup.LeaseTableName);
         await leases.UpsertEntityAsync(row);
         await using (var host = setup.Start())
         {
             await host.WaitReadyAsync();
-            Assert.Equal(owner, host.Services.GetRequiredService<LeaseService>().OwnerId);
+            Assert.Equal((owner, 1L), (host.Services.GetRequiredService<LeaseService>().OwnerId, host.Services.GetRequiredService<LeaseService>().Epoch));
         }
     }
 

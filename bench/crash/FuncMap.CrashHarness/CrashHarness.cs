@@ -52,6 +52,9 @@ public static class CrashHarness
             environment["FuncMap__Storage__QueueName"] = AzuriteFixture.UniqueQueueName("crash");
             environment["FuncMap__Storage__PoisonQueueName"] = AzuriteFixture.UniqueQueueName("crash-poison");
             environment["FuncMap__Storage__SnapshotInterval"] = "00:00:01";
+            // A restart after kill -9 watches its own unreleased lease row for a lease duration before it reclaims it.
+            environment["FuncMap__Storage__LeaseDuration"] = "00:00:06";
+            environment["FuncMap__Storage__LeaseSafetyMargin"] = "00:00:02";
         }
         else
         {

@@ -38,7 +38,10 @@ public static class CounterRules
         return status;
     }
 
-    /// <summary>The transition without deduplication.</summary>
+    /// <summary>
+    /// The transition without deduplication. UpdatedAt becomes max(previous UpdatedAt, <paramref name="nowTicks"/>):
+    /// it never goes backwards, whatever the clock does (issue 19).
+    /// </summary>
     public static OperationStatus Transition(ref CounterData data, in CounterOperation operation, long nowTicks)
     {
         switch (operation.Kind)
@@ -80,7 +83,8 @@ public static class CounterRules
         }
 
         data.Version++;
-        data.UpdatedAtTicks = nowTicks;
+        // Never backwards: a wall clock stepped back (NTP, an operator) must not make a later version look older.
+        data.UpdatedAtTicks = Math.Max(data.UpdatedAtTicks, nowTicks);
         return OperationStatus.Applied;
     }
 }
