@@ -32,6 +32,7 @@ public sealed class HostIdentity : IDisposable
 
     /// <summary>Locks <paramref name="directory"/> (creating it) and reads or creates its owner id.</summary>
     /// <exception cref="InvalidOperationException">Another process holds the directory.</exception>
+    /// <exception cref="IOException">The directory cannot be written (the errno named: EROFS, EACCES, ENOSPC, ENOTDIR, …).</exception>
     public static HostIdentity Open(string directory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
@@ -42,11 +43,18 @@ public sealed class HostIdentity : IDisposable
         {
             lockFile = new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
-        catch (IOException ex)
+        catch (IOException ex) when (FuncMap.Journal.JournalErrors.IsLockConflict(ex))
         {
             throw new InvalidOperationException(
                 $"The data directory {directory} is in use by another FuncMap host (its {LockFileName} file is locked). " +
                 "Two hosts cannot share a data directory: stop the other one or set FuncMap:DataDirectory.", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A read-only file system, a full disk, no permission: said as what it is, never as "in use".
+            var cause = FuncMap.Journal.JournalErrors.Cause(ex);
+            throw new IOException(
+                $"Cannot lock the data directory {directory} ({Path.Combine(directory, LockFileName)}): {cause}, {FuncMap.Journal.JournalErrors.Describe(cause)}.", ex);
         }
 
         try

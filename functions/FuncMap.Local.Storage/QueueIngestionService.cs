@@ -357,6 +357,16 @@ public sealed class QueueIngestionService : BackgroundService
                 Log.MessageFailed(_logger, ex, message.MessageId);
             }
 
+            if (ex is OperationLogUnavailableException)
+            {
+                // The journal refused the batch (a full disk, an I/O error): nothing of it is applied or shown, and the
+                // message is valid, so it is never poisoned for this however often it comes back; it is applied once
+                // the journal writes again.
+                _metrics.Message("retry");
+                Log.MessageRetry(_logger, message.MessageId, message.DequeueCount, ex.Message);
+                return;
+            }
+
             if (IncrementMessages.GiveUp(message, ex, _options.MaxDeliveries) is not { } envelope)
             {
                 _metrics.Message("retry");
@@ -561,7 +571,7 @@ public sealed class QueueIngestionService : BackgroundService
     private static bool IsTransient(Exception ex) => ex switch
     {
         _ when StorageFailures.IsStorage(ex) => StorageFailures.IsTransient(ex),
-        EngineBusyException or EngineTimeoutException or EngineStoppedException => true,
+        EngineBusyException or EngineTimeoutException or EngineStoppedException or OperationLogUnavailableException => true,
         OperationCanceledException => true,
         _ => false,
     };

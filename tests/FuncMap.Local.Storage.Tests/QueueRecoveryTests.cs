@@ -76,6 +76,45 @@ public sealed class QueueRecoveryTests(AzuriteFixture azurite)
         Assert.Empty((await setup.Queue.ReceiveMessagesAsync(32, TimeSpan.FromSeconds(3))).Value);
         Assert.Equal(1, host.Ingestion.ParkedMessages);
     }
+
+    [Fact]
+    public async Task JournalRefusesTheBatchPastMaxDeliveries_MessageNeverPoisoned_AppliedOnceTheJournalWrites()
+    {
+        // The log refuses the first three appends (a full disk): with MaxDeliveries 2 the message used to be poisoned
+        // at its second delivery, although it is valid and nothing of it was applied.
+        var log = new RefusingLog(refusals: 3);
+        using var setup = new StorageSetup(azurite, DurabilityMode.Snapshot);
+        await using var host = setup.Start(
+            static s =>
+            {
+                s["FuncMap:Storage:MaxDeliveries"] = "2";
+                s["FuncMap:Storage:VisibilityTimeout"] = "00:00:03";
+            },
+            services: s => s.AddSingleton<FuncMap.Engine.IOperationLog>(log));
+        await host.WaitReadyAsync();
+
+        await setup.Queue.SendMessageAsync(IngestionTests.Batch("disk-full-1", ("q:disk", 7)));
+
+        await Eventually.TrueAsync(async () => (await host.GetAsync("q:disk"))?.Value == 7, "the batch applied once the journal writes again", TimeSpan.FromSeconds(90));
+        Assert.True(log.Calls > 3);
+        Assert.Empty((await setup.PoisonQueue.PeekMessagesAsync(32)).Value);
+        Assert.Equal(7, (await host.GetAsync("q:disk"))!.Value);
+    }
+
+    /// <summary>A log that refuses its first appends as a full disk would, then makes everything durable.</summary>
+    private sealed class RefusingLog(int refusals) : FuncMap.Engine.IOperationLog
+    {
+        private int _calls;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public long Generation => 0;
+
+        public Task Append(int shard, ReadOnlySpan<FuncMap.Engine.AppliedOperation> operations, long generation) =>
+            Interlocked.Increment(ref _calls) <= refusals
+                ? Task.FromException(new FuncMap.Engine.OperationLogUnavailableException("No space left on device.", "ENOSPC", mayBeApplied: false, null))
+                : Task.CompletedTask;
+    }
 }
 
 /// <summary>Every log event of the host, with its structured values, for exact assertions on what was logged.</summary>
@@ -111,4 +150,5 @@ public sealed class CapturedLogs : ILoggerProvider
 public sealed record CapturedLog(int EventId, LogLevel Level, string Message, IReadOnlyDictionary<string, object?> Values)
 {
     public object? Value(string name) => Values.TryGetValue(name, out var value) ? value : null;
+
 }
