@@ -69,7 +69,7 @@ internal static partial class NativeSync
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
-            throw new IOException($"Cannot open the journal directory '{directory}' to fsync it: {new Win32Exception(errno).Message} (errno {errno}).", errno);
+            throw new IOException($"Cannot open the directory '{directory}' to fsync it: {new Win32Exception(errno).Message} (errno {errno}).", errno);
         }
 
         try
@@ -85,7 +85,7 @@ internal static partial class NativeSync
 
             if (result != 0)
             {
-                throw new IOException($"fsync of the journal directory '{directory}' failed: {new Win32Exception(errno).Message} (errno {errno}).", errno);
+                throw new IOException($"fsync of the directory '{directory}' failed: {new Win32Exception(errno).Message} (errno {errno}).", errno);
             }
         }
         finally

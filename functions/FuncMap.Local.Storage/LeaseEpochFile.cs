@@ -1,6 +1,4 @@
-using System.ComponentModel;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace FuncMap.Local.Storage;
@@ -12,7 +10,7 @@ namespace FuncMap.Local.Storage;
 /// a torn one. A claim that finds no lease row, or a row of a lower epoch, on a storage this directory held at a
 /// higher one knows the storage was wiped or replaced (<see cref="StorageResetException"/>).
 /// </summary>
-internal static partial class LeaseEpochFile
+internal static class LeaseEpochFile
 {
     /// <summary>The file's name in the data directory.</summary>
     public const string FileName = "lease-epoch";
@@ -47,54 +45,6 @@ internal static partial class LeaseEpochFile
         }
 
         File.Move(temp, path, overwrite: true);
-        SyncDirectory(directory);
+        FuncMap.Journal.DurableFiles.SyncDirectory(directory);
     }
-
-    /// <summary>fsyncs <paramref name="directory"/>, making the rename durable. Linux only (no directory sync elsewhere).</summary>
-    private static void SyncDirectory(string directory)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
-        const int ReadOnlyDirectory = 0x80000; // O_RDONLY | O_CLOEXEC (the same value on every Linux architecture, unlike O_DIRECTORY)
-        const int Interrupted = 4; // EINTR
-        var fd = Open(directory, ReadOnlyDirectory);
-        if (fd < 0)
-        {
-            var errno = Marshal.GetLastPInvokeError();
-            throw new IOException($"Cannot open the data directory '{directory}' to fsync it: {new Win32Exception(errno).Message} (errno {errno}).", errno);
-        }
-
-        try
-        {
-            int result;
-            int errno;
-            do
-            {
-                result = FSync(fd);
-                errno = result == 0 ? 0 : Marshal.GetLastPInvokeError();
-            }
-            while (result != 0 && errno == Interrupted);
-
-            if (result != 0)
-            {
-                throw new IOException($"fsync of the data directory '{directory}' failed: {new Win32Exception(errno).Message} (errno {errno}).", errno);
-            }
-        }
-        finally
-        {
-            _ = Close(fd);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-    private static partial int FSync(int fd);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
 }
