@@ -405,6 +405,15 @@ internal sealed class Shard
         _pending.Clear();
         var collects = _collects.Count == 0 ? null : _collects.ToArray();
         _collects.Clear();
+        if (collects is not null && _inflight.Count > 1)
+        {
+            // The collected states rest on every drain still in flight, not only on this one: answer the collects once
+            // all of them are durable (a log completes appends in order, but the engine does not lean on it here).
+            var all = Task.WhenAll(_inflight.Select(static f => f.Durable));
+            all.ContinueWith(static (task, state) => AnswerCollects(((TaskCompletionSource<List<CounterChange>>, List<CounterChange>)[])state!, task),
+                collects, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            collects = null;
+        }
         if (durable.IsCompletedSuccessfully)
         {
             Publish(flight);
