@@ -7,8 +7,11 @@
 # paused at every switch; the same checks after every switch, plus: no version seen with two values, and
 # nothing acknowledged by an owner that woke up behind a newer one:
 #   bash bench/crash/run.sh --switches N [--seed N] [--writers N] [--keys N]
+# Disk faults (root on Linux): the data directory on a small tmpfs that is filled under load, then freed (the journal
+# recovers by itself) or the host killed; refused writes must never be read or survive, acknowledged ones never lost:
+#   sudo bash bench/crash/run.sh --disk-faults N [--seed N] [--writers N] [--keys N]
 # Writes the result into bench/README.md between <!-- crash:begin --> and <!-- crash:end -->
-# (two hosts: <!-- crash-two-hosts:begin --> and <!-- crash-two-hosts:end -->).
+# (two hosts: crash-two-hosts; disk faults: crash-disk-faults).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../readme-section.sh
@@ -28,7 +31,10 @@ status=$?
 set -e
 
 if [ -f "$out/result.md" ]; then
-  if [[ " $* " == *" --switches "* ]]; then
+  if [[ " $* " == *" --disk-faults "* ]]; then
+    write_readme_section crash-disk-faults "Crash, disk faults (the data directory's disk filled under load, freed or kill -9)" "$(cat "$out/result.md")"
+    echo "==> Wrote the crash-disk-faults section of bench/README.md"
+  elif [[ " $* " == *" --switches "* ]]; then
     write_readme_section crash-two-hosts "Crash, two hosts (stop / kill -9 / SIGSTOP at every switch of owner)" "$(cat "$out/result.md")"
     echo "==> Wrote the crash-two-hosts section of bench/README.md"
   else

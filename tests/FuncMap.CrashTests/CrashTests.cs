@@ -21,7 +21,7 @@ public sealed class CrashTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task TwoHosts_FourSwitchesByStopCrashAndPause_NoAcknowledgedWriteLostOrCountedTwice_NoStaleAcknowledgement()
+    public async Task TwoHosts_FourSwitchesByStopCrashAndPause_WithACopiedDirectoryAndADeletedTable_NoAcknowledgedWriteLostOrCountedTwice_NoStaleAcknowledgement()
     {
         // Seed 3 draws stop, pause, pause, crash: every way of leaving once at least.
         var result = await RunAsync(new CrashOptions { Switches = 4, Writers = 8, Keys = 64, Seed = 3, HostDll = HostDll() }, twoHosts: true);
@@ -29,6 +29,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         Assert.Equal((4, 0L, 0L, 0L, 0L), (result.Switches, result.Lost, result.Duplicated, result.ConflictingVersions, result.StaleAcknowledged));
         Assert.True(result.SwitchesByStop > 0 && result.SwitchesByCrash > 0 && result.SwitchesByPause > 0, result.TwoHostSummary());
         Assert.Equal(result.SwitchesByCrash, result.RefusedTakeovers);
+        Assert.Equal((1, 1), (result.RefusedCopies, result.TablesDeleted));
     }
 
     [Fact]

@@ -114,6 +114,19 @@ public sealed class DiskFaultTests : IAsyncLifetime, IDisposable
     }
 
     [RootOnLinuxFact]
+    public async Task DiskFilledFourTimesUnderLoad_RefusedWritesNeverServedNorRevived_AcknowledgedExact()
+    {
+        // The harness's disk-fault mode in short (bench/crash/run.sh --disk-faults runs it long); seed 7 draws a
+        // completely full disk, a kill -9 on the full disk and recoveries without a restart.
+        using var writer = new StringWriter();
+        var result = await DiskFaultHarness.RunAsync(new CrashOptions { DiskFaults = 4, Writers = 16, Keys = 128, Seed = 7, HostDll = CrashTests.HostDll() }, writer);
+        Assert.True(result.Passed, result.DiskFaultSummary() + Environment.NewLine + writer);
+        Assert.Equal((4, 0L, 0L, 0L, 0L), (result.DiskFaults, result.Lost, result.Duplicated, result.RefusedServed, result.ConflictingVersions));
+        Assert.True(result.RefusedWrites > 0 && result.FaultsRefusing > 0, result.DiskFaultSummary());
+        Assert.True(result.Kills > 0 && result.FaultsRecovered > 0, result.DiskFaultSummary());
+    }
+
+    [RootOnLinuxFact]
     public async Task ReadOnlyDataDirectory_StartFails_NamingTheReadOnlyFileSystem_NotAnotherProcess()
     {
         var data = await MountAsync(sizeMiB: 8);

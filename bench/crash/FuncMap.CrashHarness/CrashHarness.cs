@@ -161,8 +161,14 @@ public static class CrashHarness
         }
     }
 
-    /// <summary>Each writer keeps one write in flight; a 503 is retried with the same id (what a client does).</summary>
-    internal static async Task WriteLoopAsync(HttpClient http, Uri baseAddress, string[] keys, Ledger ledger, Random random, string prefix, CancellationToken stop)
+    /// <summary>
+    /// Each writer keeps one write in flight; a 503 is retried with the same id (what a client does). With
+    /// <paramref name="refusals"/> (the disk-fault mode, where the host stays up while its journal cannot write), a
+    /// first answer of 503 <c>journal.unavailable</c> that says the write is not applied is recorded as refused and
+    /// never re-sent; one that leaves the outcome open, or comes after an earlier open one, makes the write unknown
+    /// (re-sent once the journal works again), and the writer goes on with its next write.
+    /// </summary>
+    internal static async Task WriteLoopAsync(HttpClient http, Uri baseAddress, string[] keys, Ledger ledger, Random random, string prefix, CancellationToken stop, bool refusals = false)
     {
         for (var n = 0; !stop.IsCancellationRequested; n++)
         {
@@ -192,6 +198,22 @@ public static class CrashHarness
                     return;
                 }
 
+                if (refusals && outcome is Outcome.Refused or Outcome.MaybeApplied)
+                {
+                    if (outcome == Outcome.Refused && firstTime)
+                    {
+                        ledger.Refused(write);
+                    }
+                    else
+                    {
+                        ledger.Unknown(write);
+                    }
+
+                    // Paced like a client honouring Retry-After would be, without waiting the whole 5 s.
+                    await Task.Delay(50, CancellationToken.None);
+                    break;
+                }
+
                 // Busy (503 with the host alive): the same write again, as a client honouring Retry-After would.
                 firstTime = false;
                 if (stop.IsCancellationRequested)
@@ -208,7 +230,16 @@ public static class CrashHarness
     internal enum Outcome
     {
         Acknowledged,
+
+        /// <summary>503 for another reason than the journal (owner busy, lease lapsed, stopping): retried with the same id.</summary>
         Busy,
+
+        /// <summary>503 <c>journal.unavailable</c> for a single write, saying it is not applied.</summary>
+        Refused,
+
+        /// <summary>503 <c>journal.unavailable</c> with the outcome open ("may still take effect", or a batch).</summary>
+        MaybeApplied,
+
         Unknown,
     }
 
@@ -249,7 +280,10 @@ public static class CrashHarness
 
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
             {
-                return Outcome.Busy;
+                var problem = ReadProblem(await response.Content.ReadAsStringAsync(cancellationToken));
+                return problem?.Rule != "journal.unavailable" ? Outcome.Busy
+                    : Ledger.IsRefusal(write.Kind, problem.Rule, problem.Detail) ? Outcome.Refused
+                    : Outcome.MaybeApplied;
             }
 
             throw new InvalidOperationException($"{write.Kind} {write.Id} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
@@ -269,6 +303,12 @@ public static class CrashHarness
             if (attempt == 100)
             {
                 throw new InvalidOperationException($"{pending.Length} writes still not acknowledged after 100 re-sends.");
+            }
+
+            if (attempt > 0)
+            {
+                // Still refused (503): paced, as a client honouring Retry-After would, not in a tight loop.
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 100 * attempt)));
             }
 
             await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (write, ct) =>
@@ -351,6 +391,20 @@ public static class CrashHarness
 
     internal sealed record CounterDto(string Key, long Value, long Version);
 
+    internal sealed record ProblemDto(string? Rule, string? Detail);
+
+    private static ProblemDto? ReadProblem(string body)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<ProblemDto>(body, Json);
+        }
+        catch (JsonException)
+        {
+            return null; // not a ProblemDetails body: treated as any other 503
+        }
+    }
+
     internal sealed record CounterPageDto(List<CounterDto> Items, string? ContinuationToken);
 }
 
@@ -399,11 +453,33 @@ public sealed class CrashResult
     /// <summary>Two-host mode: starts of the other host refused while the owner had crashed (lease live or unclean).</summary>
     public int RefusedTakeovers { get; set; }
 
+    /// <summary>Two-host mode: starts on a copy of the owner's data directory, refused as a copy (every fourth switch).</summary>
+    public int RefusedCopies { get; set; }
+
+    /// <summary>Two-host mode: times the Counters table was deleted under load (every fourth switch) and rewritten by the owner.</summary>
+    public int TablesDeleted { get; set; }
+
     /// <summary>Two-host mode: writes a paused owner acknowledged after it woke up behind a newer owner (must stay 0).</summary>
     public long StaleAcknowledged { get; set; }
 
     /// <summary>Versions of a key seen with two different values, in any read or answer (must stay 0).</summary>
     public long ConflictingVersions { get; set; }
+
+    /// <summary>Disk-fault mode: faults injected (the data directory's disk filled), and of them recovered without a restart.</summary>
+    public int DiskFaults { get; set; }
+
+    public int FaultsRecovered { get; set; }
+
+    /// <summary>Disk-fault mode: faults during which the host refused writes (the others ended before the journal needed the space).</summary>
+    public int FaultsRefusing { get; set; }
+
+    /// <summary>Disk-fault mode: single writes refused with 503 <c>journal.unavailable</c> as not applied (never re-sent).</summary>
+    public long RefusedWrites { get; set; }
+
+    /// <summary>Disk-fault mode: reads while the writes ran, and of them the ones that showed more than sent minus refused (must stay 0).</summary>
+    public long ReadsUnderLoad { get; set; }
+
+    public long RefusedServed { get; set; }
 
     public string? Error { get; set; }
 
@@ -414,11 +490,31 @@ public sealed class CrashResult
     public TimeSpan Elapsed { get; set; }
 
     public bool Passed => Error is null && Lost == 0 && Duplicated == 0 && VersionsReused == 0 && AnswersInconsistent == 0
-        && StaleAcknowledged == 0 && ConflictingVersions == 0 && (Kills > 0 || Switches > 0) && AcknowledgedFirstTime > 0;
+        && StaleAcknowledged == 0 && ConflictingVersions == 0 && RefusedServed == 0 && (Kills > 0 || Switches > 0 || DiskFaults > 0) && AcknowledgedFirstTime > 0;
+
+    public string DiskFaultSummary() =>
+        $"""
+        disk faults: {DiskFaults} ({FaultsRefusing} of them refused writes; {FaultsRecovered} recovered without a restart, {Kills} with kill -9 and restart); {Checks} checks, {Elapsed.TotalSeconds:0} s
+        writes: {Writes:N0} ({Operations:N0} counter operations; {Waits:N0} with wait, {Batches:N0} batches); acknowledged at once: {AcknowledgedFirstTime:N0}; refused (503 journal.unavailable, not applied): {RefusedWrites:N0}; unknown outcome: {Unknown:N0} (re-sent with the same id)
+        reads under load: {ReadsUnderLoad:N0}; refused writes served: {RefusedServed}; lost: {Lost}; refused or duplicated found applied: {Duplicated}; versions with two values: {ConflictingVersions}; versions reused or inconsistent: {VersionsReused}
+        {(Passed ? "PASSED" : "FAILED" + (Error is null ? "" : ": " + Error))}
+        """;
+
+    public string ToDiskFaultMarkdown(CrashOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return $"""
+            Last run: {DateTime.UtcNow:yyyy-MM-dd}, `sudo bash bench/crash/run.sh --disk-faults {options.DiskFaults} --seed {options.Seed} --writers {options.Writers} --keys {options.Keys}` ({options.Writers} writers, {options.Keys} keys, {Environment.ProcessorCount} cores; the data directory on a 16 MiB tmpfs, journal segments of 64 KiB, Azurite for snapshots and the lease). Each fault: the disk filled under load (completely, or leaving up to 64 KiB), writes go on into it for 1–3 s, then the space is freed (the journal recovers without a restart) or the host is killed with SIGKILL and restarted; after each, unknown writes are re-sent with their ids and every key is checked exactly. A refused write is never re-sent: it must never be read, nor found after a recovery or restart.
+
+            | faults (that refused writes; recovered / kill -9) | writes (counter ops) | acknowledged at once | refused | unknown outcome | reads under load | refused served | lost | refused or duplicated applied | versions with two values | result |
+            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+            | {DiskFaults} ({FaultsRefusing}; {FaultsRecovered} / {Kills}) | {Writes:N0} ({Operations:N0}) | {AcknowledgedFirstTime:N0} | {RefusedWrites:N0} | {Unknown:N0} | {ReadsUnderLoad:N0} | {RefusedServed} | {Lost} | {Duplicated} | {ConflictingVersions} | {(Passed ? "passed" : "FAILED")} |
+            """;
+    }
 
     public string TwoHostSummary() =>
         $"""
-        switches: {Switches} (stop {SwitchesByStop}, crash {SwitchesByCrash}, pause {SwitchesByPause}); takeovers refused while the owner had crashed: {RefusedTakeovers}; {Checks} checks, {Elapsed.TotalSeconds:0} s
+        switches: {Switches} (stop {SwitchesByStop}, crash {SwitchesByCrash}, pause {SwitchesByPause}); takeovers refused while the owner had crashed: {RefusedTakeovers}; copies of the owner's directory refused: {RefusedCopies}; Counters table deleted under load: {TablesDeleted}; {Checks} checks, {Elapsed.TotalSeconds:0} s
         writes: {Writes:N0} ({Operations:N0} counter operations; {Waits:N0} with wait, {Batches:N0} batches); acknowledged at once: {AcknowledgedFirstTime:N0}; unknown outcome: {Unknown:N0} (re-sent with the same id)
         lost: {Lost}; duplicated: {Duplicated}; versions with two values: {ConflictingVersions}; acknowledged by a stale owner: {StaleAcknowledged}; versions reused or inconsistent: {VersionsReused}
         {(Passed ? "PASSED" : "FAILED" + (Error is null ? "" : ": " + Error))}
@@ -428,11 +524,11 @@ public sealed class CrashResult
     {
         ArgumentNullException.ThrowIfNull(options);
         return $"""
-            Last run: {DateTime.UtcNow:yyyy-MM-dd}, `bash bench/crash/run.sh --switches {options.Switches} --seed {options.Seed}` (two hosts with their own data directories on one Azurite, lease 6 s; {options.Writers} writers, {options.Keys} keys, {Environment.ProcessorCount} cores). Each switch: the owner is stopped (SIGTERM), crashed (SIGKILL: the other host's start is refused, the owner recovers from its journal and then stops) or paused (SIGSTOP after its writes were snapshotted; the other host takes over with `--allow-unclean-takeover`; writes sent to the paused owner must not be acknowledged when it wakes).
+            Last run: {DateTime.UtcNow:yyyy-MM-dd}, `bash bench/crash/run.sh --switches {options.Switches} --seed {options.Seed} --writers {options.Writers} --keys {options.Keys}` (two hosts with their own data directories on one Azurite, lease 6 s; {options.Writers} writers, {options.Keys} keys, {Environment.ProcessorCount} cores). Each switch: the owner is stopped (SIGTERM), crashed (SIGKILL: the other host's start is refused, the owner recovers from its journal and then stops) or paused (SIGSTOP after its writes were snapshotted; the other host takes over with `--allow-unclean-takeover`; writes sent to the paused owner must not be acknowledged when it wakes). Every fourth switch, under load before it: a copy of the owner's data directory is started beside it (it must refuse to start, naming the copy), or the `Counters` table is deleted behind the owner's back (it must re-create and rewrite it; the next owner restores from it).
 
-            | switches (stop / crash / pause) | writes (counter ops) | acknowledged at once | unknown outcome | lost | duplicated | versions with two values | acknowledged by a stale owner | result |
-            |---:|---:|---:|---:|---:|---:|---:|---:|---|
-            | {Switches} ({SwitchesByStop} / {SwitchesByCrash} / {SwitchesByPause}) | {Writes:N0} ({Operations:N0}) | {AcknowledgedFirstTime:N0} | {Unknown:N0} | {Lost} | {Duplicated} | {ConflictingVersions} | {StaleAcknowledged} | {(Passed ? "passed" : "FAILED")} |
+            | switches (stop / crash / pause) | copies refused | table deleted | writes (counter ops) | acknowledged at once | unknown outcome | lost | duplicated | versions with two values | acknowledged by a stale owner | result |
+            |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+            | {Switches} ({SwitchesByStop} / {SwitchesByCrash} / {SwitchesByPause}) | {RefusedCopies} | {TablesDeleted} | {Writes:N0} ({Operations:N0}) | {AcknowledgedFirstTime:N0} | {Unknown:N0} | {Lost} | {Duplicated} | {ConflictingVersions} | {StaleAcknowledged} | {(Passed ? "passed" : "FAILED")} |
             """;
     }
 

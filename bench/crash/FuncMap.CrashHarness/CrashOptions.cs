@@ -35,10 +35,13 @@ public sealed record CrashOptions
     /// <summary>Two-host mode when above 0: how many times ownership moves between two hosts on one storage.</summary>
     public int Switches { get; init; }
 
+    /// <summary>Disk-fault mode when above 0 (root on Linux): how many times the data directory's disk is filled under load.</summary>
+    public int DiskFaults { get; init; }
+
     /// <summary>The host's durability mode: Journal (what is verified), or Snapshot as the control that must fail.</summary>
     public string Durability { get; init; } = "Journal";
 
-    /// <summary>Parses <c>--switches N --kills N --seconds S --seed N --writers N --keys N --host P --data D --markdown F --durability Journal|Snapshot --azurite|--no-azurite</c>.</summary>
+    /// <summary>Parses <c>--switches N --disk-faults N --kills N --seconds S --seed N --writers N --keys N --host P --data D --markdown F --durability Journal|Snapshot --azurite|--no-azurite</c>.</summary>
     public static CrashOptions Parse(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -49,6 +52,7 @@ public sealed record CrashOptions
             options = args[i] switch
             {
                 "--switches" => options with { Switches = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--disk-faults" => options with { DiskFaults = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--kills" => options with { Kills = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--seconds" => options with { Seconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--seed" => options with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) },
@@ -64,7 +68,7 @@ public sealed record CrashOptions
             };
         }
 
-        if (options.Switches < 0 || options.Kills < 1 || options.Seconds <= 0 || options.Writers < 1 || options.Keys < 4)
+        if (options.Switches < 0 || options.DiskFaults < 0 || options.Kills < 1 || options.Seconds <= 0 || options.Writers < 1 || options.Keys < 4)
         {
             throw new ArgumentException("--kills ≥ 1, --seconds > 0, --writers ≥ 1 and --keys ≥ 4 are required.");
         }

@@ -30,6 +30,9 @@ public sealed class Write(string id, WriteKind kind, string[] keys)
 
     /// <summary>Its outcome was unknown once (connection lost, timeout).</summary>
     public bool WasUnknown { get; set; }
+
+    /// <summary>Refused: answered 503 <c>journal.unavailable</c> as not applied; it is never re-sent and must never show up.</summary>
+    public bool Refused { get; set; }
 }
 
 /// <summary>
@@ -37,6 +40,8 @@ public sealed class Write(string id, WriteKind kind, string[] keys)
 /// every write adds exactly 1 to each of its keys under its own operation id, a key's value must lie in
 /// [acknowledged, acknowledged + unknown] after any crash, and equal the number of writes sent once every
 /// unknown write was re-sent with its operation id (deduplication makes the re-send a no-op if it was applied).
+/// A refused write (503 <c>journal.unavailable</c>, not applied by contract) is neither: it is left out of the upper
+/// bound, so a refused write that shows up anywhere makes a value exceed acknowledged + unknown.
 /// </summary>
 public sealed class Ledger
 {
@@ -45,6 +50,8 @@ public sealed class Ledger
     private readonly HashSet<Write> _unknown = [];
     private readonly Dictionary<string, long> _acknowledged = [];
     private readonly Dictionary<string, long> _unknownPerKey = [];
+    private readonly Dictionary<string, long> _sentPerKey = [];
+    private readonly Dictionary<string, long> _refusedPerKey = [];
     private readonly Dictionary<string, HashSet<long>> _answeredVersions = [];
     private readonly Dictionary<(string Key, long Version), long> _observed = [];
 
@@ -54,6 +61,8 @@ public sealed class Ledger
         {
             _acknowledged[key] = 0;
             _unknownPerKey[key] = 0;
+            _sentPerKey[key] = 0;
+            _refusedPerKey[key] = 0;
             _answeredVersions[key] = [];
         }
     }
@@ -66,6 +75,17 @@ public sealed class Ledger
 
     /// <summary>Versions of a key seen with two different values, in any read or answer (must stay 0).</summary>
     public long ConflictingVersions { get; private set; }
+
+    /// <summary>Writes refused (503 <c>journal.unavailable</c>, not applied).</summary>
+    public long RefusedWrites { get; private set; }
+
+    /// <summary>
+    /// Whether a 503 with this ProblemDetails <paramref name="rule"/> and <paramref name="detail"/> means the write is not
+    /// applied: <c>journal.unavailable</c>, unless the journal says the outcome is open ("may still take effect"), and not
+    /// for a batch (keys committed before the failure are applied). Any other 503 leaves the outcome to a re-send.
+    /// </summary>
+    public static bool IsRefusal(WriteKind kind, string? rule, string? detail) =>
+        kind != WriteKind.Batch && rule == "journal.unavailable" && !(detail ?? "").Contains("may still take effect", StringComparison.Ordinal);
 
     /// <summary>Records a value seen for a key's version (a read or a wait answer); a second value for it is a conflict.</summary>
     public void Observed(string key, long version, long value)
@@ -100,6 +120,10 @@ public sealed class Ledger
         lock (_gate)
         {
             _writes.Add(write);
+            foreach (var key in write.Keys)
+            {
+                _sentPerKey[key]++;
+            }
         }
     }
 
@@ -144,6 +168,25 @@ public sealed class Ledger
         }
     }
 
+    /// <summary>Records a refusal: the write is not applied and leaves the upper bound of its keys.</summary>
+    public void Refused(Write write)
+    {
+        lock (_gate)
+        {
+            if (write.Acknowledged || write.Refused || _unknown.Contains(write))
+            {
+                throw new InvalidOperationException($"Write {write.Id} refused after it was acknowledged or of unknown outcome.");
+            }
+
+            write.Refused = true;
+            RefusedWrites++;
+            foreach (var key in write.Keys)
+            {
+                _refusedPerKey[key]++;
+            }
+        }
+    }
+
     /// <summary>Records a <c>wait=true</c> answer: the version the owner gave this write.</summary>
     public void Answered(string key, long value, long version)
     {
@@ -174,6 +217,27 @@ public sealed class Ledger
         lock (_gate)
         {
             return (_acknowledged[key], _unknownPerKey[key]);
+        }
+    }
+
+    /// <summary>How many writes on <paramref name="key"/> were refused.</summary>
+    public long RefusedOf(string key)
+    {
+        lock (_gate)
+        {
+            return _refusedPerKey[key];
+        }
+    }
+
+    /// <summary>
+    /// The most <paramref name="key"/> may hold now: every write sent on it but the refused ones (acknowledged + unknown +
+    /// in flight). Taken after a read returned, a value above it is a refused write served.
+    /// </summary>
+    public long UpperBound(string key)
+    {
+        lock (_gate)
+        {
+            return _sentPerKey[key] - _refusedPerKey[key];
         }
     }
 

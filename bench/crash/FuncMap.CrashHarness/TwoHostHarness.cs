@@ -62,6 +62,16 @@ public static class TwoHostHarness
                     .Select(w => CrashHarness.WriteLoopAsync(http, current.BaseAddress, keys, ledger, new Random(HashCode.Combine(options.Seed, cycle, w)), $"t{cycle}w{w}", stop.Token))
                     .ToArray();
                 await Task.Delay(TimeSpan.FromSeconds(0.5 + (1.5 * random.NextDouble())));
+                // Two events under load, each every fourth switch (issue 19), before the owner leaves as drawn.
+                if (cycle % 4 == 1)
+                {
+                    await StartCopyAsync(data, current == hosts[0] ? "a" : "b", cycle, dll, storage, output, result);
+                }
+                else if (cycle % 4 == 2)
+                {
+                    await DeleteTableAsync(storage, current, output, result);
+                }
+
                 switch (leave)
                 {
                     case Leave.Stop:
@@ -132,6 +142,87 @@ public static class TwoHostHarness
             var directory = Path.Combine(data, name);
             Directory.CreateDirectory(directory);
             return new HostProcess(dll, storage.Environment(directory, LeaseSeconds, TimeSpan.FromMilliseconds(500)), Path.Combine(data, name + ".log"));
+        }
+    }
+
+    /// <summary>
+    /// A copy of the owner's data directory taken under load (a backup restored beside the original, a cloned VM) is
+    /// started on the same storage: it must refuse to start (exit ≠ 0) naming the copy, and never serve.
+    /// </summary>
+    private static async Task StartCopyAsync(string data, string ownerName, int cycle, string dll, SharedStorage storage, TextWriter output, CrashResult result)
+    {
+        var copy = Path.Combine(data, $"copy-{cycle}");
+        await CopyDirectoryAsync(Path.Combine(data, ownerName), copy);
+        var log = Path.Combine(data, $"copy-{cycle}.log");
+        using (var host = new HostProcess(dll, storage.Environment(copy, LeaseSeconds, TimeSpan.FromMilliseconds(500)), log))
+        {
+            host.Start();
+            int code;
+            try
+            {
+                code = await host.WaitForExitAsync(ReadyDeadline);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new InvalidOperationException($"A host started on a copy of the owner's data directory ({copy}) kept running beside the owner; see {log}.");
+            }
+
+            if (code == 0 || !(await File.ReadAllTextAsync(log)).Contains("copied data directory", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"A host started on a copy of the owner's data directory exited with code {code} without naming the copy; see {log}.");
+            }
+        }
+
+        result.RefusedCopies++;
+        Directory.Delete(copy, recursive: true);
+        output.WriteLine($"  copy of host {ownerName}'s data directory started beside it: refused");
+    }
+
+    /// <summary>
+    /// The Counters table deleted behind the owner's back under load: the owner must re-create it and rewrite every live
+    /// counter before it truncates its journal, so that the next owner (which restores from the table) loses nothing.
+    /// </summary>
+    private static async Task DeleteTableAsync(SharedStorage storage, HostProcess owner, TextWriter output, CrashResult result)
+    {
+        var before = await RewritesAsync(owner.LogPath);
+        await storage.Counters.DeleteAsync();
+        result.TablesDeleted++;
+        // The owner finds out at its next snapshot (every 500 ms here): wait for its line, then let the writes go on a little.
+        var deadline = Stopwatch.StartNew();
+        while (await RewritesAsync(owner.LogPath) <= before)
+        {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new TimeoutException($"The owner did not rewrite the deleted table within 60 s; see {owner.LogPath}.");
+            }
+
+            await Task.Delay(100); // another process's log: there is nothing else to watch
+        }
+
+        output.WriteLine("  Counters table deleted under load: re-created and rewritten by the owner");
+    }
+
+    /// <summary>How many lines of a host's log (all its starts) say that the table was rewritten after its loss.</summary>
+    private static async Task<int> RewritesAsync(string log)
+    {
+        var text = await File.ReadAllTextAsync(log);
+        var seen = 0;
+        for (var at = text.IndexOf("rewritten after its loss", StringComparison.Ordinal); at >= 0; at = text.IndexOf("rewritten after its loss", at + 1, StringComparison.Ordinal))
+        {
+            seen++;
+        }
+
+        return seen;
+    }
+
+    /// <summary><c>cp -a</c>, as an operator copies a directory (advisory locks do not stop it; a file the owner is writing is copied as far as it is).</summary>
+    private static async Task CopyDirectoryAsync(string from, string to)
+    {
+        using var cp = Process.Start(new ProcessStartInfo("cp") { ArgumentList = { "-a", from, to }, UseShellExecute = false })!;
+        await cp.WaitForExitAsync();
+        if (cp.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"cp -a {from} {to} failed with exit code {cp.ExitCode}.");
         }
     }
 
