@@ -19,8 +19,8 @@ namespace FuncMap.Local.Storage;
 /// <para>
 /// A lost table: a run whose write finds table <c>Counters</c> missing (<see cref="TableErrorCode.TableNotFound"/>) or
 /// its partition fence gone (<see cref="TableErrorCode.ResourceNotFound"/>: the table was deleted and created again)
-/// re-creates the table and its fence rows, and the next run rewrites every live counter (its collected changes, and
-/// every other live counter from the engine's published view), not only the changed ones. Until such a rewrite has
+/// re-creates the table and its fence rows, and the next run rewrites every live counter, each with its operation
+/// window (<see cref="CounterEngine.CollectAllAsync"/>), not only the changed ones. Until such a rewrite has
 /// persisted, the journal is not truncated (what it still holds is all that is left of the counters not rewritten
 /// yet) and a final snapshot that gives up says what that means (<see cref="RewritePending"/>).
 /// </para>
@@ -45,6 +45,7 @@ public sealed class SnapshotService : BackgroundService
     private TaskCompletionSource _persisted = NewSignal();
     private volatile bool _rewritePending;
     private IReadOnlyList<CounterChange>? _finalChanges;
+    private bool _finalChangesAll;
     private Task? _stop;
     private long _runsStarted;
     private long _persistedRun;
@@ -200,16 +201,27 @@ public sealed class SnapshotService : BackgroundService
                     // posted before the mailboxes close, so they are answered before the loops end.
                     if (_finalChanges is null)
                     {
-                        var collect = _engine.CollectChangesAsync(CancellationToken.None);
+                        var collect = rewrite ? _engine.CollectAllAsync(CancellationToken.None) : _engine.CollectChangesAsync(CancellationToken.None);
                         await _engine.StopAsync().ConfigureAwait(false);
                         _finalChanges = await collect.WaitAsync(cancellationToken).ConfigureAwait(false);
+                        _finalChangesAll = rewrite;
+                    }
+                    else if (rewrite && !_finalChangesAll)
+                    {
+                        // The table was found lost by an earlier try of this final run: every counter, read directly
+                        // from the drained owners' cells (nothing changes any more).
+                        _finalChanges = await _engine.CollectAllAsync(cancellationToken).ConfigureAwait(false);
+                        _finalChangesAll = true;
                     }
 
                     collected = _finalChanges;
                 }
                 else
                 {
-                    collected = await _engine.CollectChangesAsync(cancellationToken).ConfigureAwait(false);
+                    // After a loss of the table, every live counter with its operation window: the rows keep their ids.
+                    collected = rewrite
+                        ? await _engine.CollectAllAsync(cancellationToken).ConfigureAwait(false)
+                        : await _engine.CollectChangesAsync(cancellationToken).ConfigureAwait(false);
                 }
 
                 changes = collected.Count;
@@ -219,13 +231,7 @@ public sealed class SnapshotService : BackgroundService
                     await VerifyTableAsync(cancellationToken).ConfigureAwait(false);
                 }
 
-                var rows = collected.Select(CounterRow.From);
-                if (rewrite)
-                {
-                    rows = rows.Concat(UnchangedLiveRows(collected));
-                }
-
-                var written = await _writer.WriteAsync(rows, cancellationToken).ConfigureAwait(false);
+                var written = await _writer.WriteAsync(collected.Select(CounterRow.From), cancellationToken).ConfigureAwait(false);
                 if (!final)
                 {
                     await _engine.MarkPersistedAsync(collected, cancellationToken).ConfigureAwait(false);
@@ -377,31 +383,6 @@ public sealed class SnapshotService : BackgroundService
             // The next run fails the same way and comes back here (or the stop's time ran out).
             Log.TableRecreateFailed(_logger, _storage.Counters.Name, ex.Message);
         }
-    }
-
-    /// <summary>
-    /// The rows of every live counter not in <paramref name="collected"/>, from the engine's published view (read
-    /// page by page, never waiting for an owner). These carry no operation ids: the engine hands them out only with
-    /// changes. A counter that changes meanwhile is collected (with its ids) by a later run.
-    /// </summary>
-    private IEnumerable<CounterRow> UnchangedLiveRows(IReadOnlyList<CounterChange> collected)
-    {
-        var changed = new HashSet<string>(collected.Select(static c => c.Key), StringComparer.Ordinal);
-        string? after = null;
-        do
-        {
-            var page = _engine.List(prefix: null, RewritePageSize, after);
-            foreach (var counter in page.Items)
-            {
-                if (!changed.Contains(counter.Key))
-                {
-                    yield return new CounterRow(counter.Key, counter.Value, counter.Version, counter.UpdatedAt, OperationIds: null);
-                }
-            }
-
-            after = page.ContinuationKey;
-        }
-        while (after is not null);
     }
 
     /// <summary>How many counters exist now (a pass over the published view).</summary>

@@ -33,6 +33,24 @@ public sealed class EngineSnapshotTests
     }
 
     [Fact]
+    public async Task CollectAllAsync_AfterMarkPersisted_StillReturnsEveryLiveCounterWithItsWindow_NotAPersistedTombstone()
+    {
+        await using var engine = Engines.Started(Engines.Options(2));
+        await engine.ExecuteAsync("a", CounterOperation.Add(1, "x"));
+        await engine.ExecuteAsync("b", CounterOperation.Add(2));
+        await engine.ExecuteAsync("gone", CounterOperation.Add(3));
+        await engine.ExecuteAsync("gone", CounterOperation.Delete());
+        await engine.MarkPersistedAsync(await engine.CollectChangesAsync());
+        Assert.Empty(await engine.CollectChangesAsync());
+
+        var all = ByKey(await engine.CollectAllAsync());
+
+        Assert.Equal(["a", "b"], all.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["x\tadd:1"], all["a"].RecentOperationIds!);
+        Assert.Equal((2L, 1L), (all["b"].Data.Value, all["b"].Data.Version));
+    }
+
+    [Fact]
     public async Task CollectChangesAsync_ChangeAfterCollect_IsCollectedNextTime()
     {
         await using var engine = Engines.Started(Engines.Options(2));

@@ -19,7 +19,7 @@ public sealed class TableLossTests(AzuriteFixture azurite)
         await using (var host = setup.Start(services: s => s.AddSingleton<ILoggerProvider>(logs)))
         {
             await host.WaitReadyAsync();
-            await host.AddAsync("t:a", 1);
+            await host.AddAsync("t:a", 1, idempotencyKey: "loss-a");
             await host.AddAsync("t:b", 2);
             await host.WaitForSnapshotAsync();
             Assert.Equal(2, (await setup.ReadTableAsync()).Count);
@@ -30,6 +30,10 @@ public sealed class TableLossTests(AzuriteFixture azurite)
             await Eventually.TrueAsync(async () => !host.Snapshots.RewritePending && await CountRowsAsync(setup) == 3, "the table re-created with every live counter");
             Assert.Equal([("t:a", 1L), ("t:b", 2L), ("t:c", 3L)], await ValuesAsync(setup));
             Assert.Equal(64, await CountFencesAsync(setup));
+            // The unchanged t:a is rewritten with its operation window: a retry of its add after the next start, even
+            // from the table alone, is a replay, not a second +1.
+            var rowA = (await setup.ReadTableAsync()).Values.Select(CounterRows.FromEntity).Single(static r => r.Key == "t:a");
+            Assert.Contains(rowA.OperationIds!, static id => id.StartsWith("loss-a\t", StringComparison.Ordinal));
             Assert.Equal(LogLevel.Critical, Assert.Single(logs.Events(1470)).Level); // lost once, rewritten once
             Assert.Single(logs.Events(1472));
         }
@@ -37,6 +41,7 @@ public sealed class TableLossTests(AzuriteFixture azurite)
         await using var restarted = setup.Start();
         await restarted.WaitReadyAsync();
         Assert.Equal((1L, 2L, 3L), ((await restarted.GetAsync("t:a"))!.Value, (await restarted.GetAsync("t:b"))!.Value, (await restarted.GetAsync("t:c"))!.Value));
+        Assert.Equal(1L, (await restarted.AddAsync("t:a", 1, idempotencyKey: "loss-a")).Value);
     }
 
     [Fact]

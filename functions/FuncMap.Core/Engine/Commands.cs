@@ -10,6 +10,7 @@ internal enum CommandKind : byte
     Operation,
     Batch,
     CollectChanges,
+    CollectAll,
     MarkPersisted,
 }
 
@@ -40,8 +41,9 @@ internal readonly struct Command
     public static Command ForBatch(string batchId, KeyDelta[] items, ICompletion completion) =>
         new(CommandKind.Batch, string.Empty, CounterOperation.Add(0, batchId), completion, items);
 
-    public static Command ForCollect(TaskCompletionSource<List<CounterChange>> reply) =>
-        new(CommandKind.CollectChanges, string.Empty, default, null, reply);
+    /// <summary>A collect of the changed counters, or of every live counter too when <paramref name="all"/>.</summary>
+    public static Command ForCollect(TaskCompletionSource<List<CounterChange>> reply, bool all = false) =>
+        new(all ? CommandKind.CollectAll : CommandKind.CollectChanges, string.Empty, default, null, reply);
 
     public static Command ForPersisted(List<CounterChange> persisted, TaskCompletionSource reply) =>
         new(CommandKind.MarkPersisted, string.Empty, default, null, (persisted, reply));

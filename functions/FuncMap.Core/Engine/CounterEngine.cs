@@ -263,11 +263,23 @@ public sealed class CounterEngine : IAsyncDisposable
     /// owner between two operations. Nothing is marked: call <see cref="MarkPersistedAsync"/> after the
     /// changes were written; if writing failed, do nothing and they are collected again next time.
     /// </summary>
-    public async Task<IReadOnlyList<CounterChange>> CollectChangesAsync(CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<CounterChange>> CollectChangesAsync(CancellationToken cancellationToken = default) =>
+        CollectAsync(all: false, cancellationToken);
+
+    /// <summary>
+    /// Collects every live counter (and every changed one, tombstones included) with its operation window, each read by
+    /// its owner between two operations and, with a journal, answered once durable: what a snapshot writes when the
+    /// table must be rewritten whole (it was lost), so that the rows keep their operation ids. Marking works as for
+    /// <see cref="CollectChangesAsync"/>.
+    /// </summary>
+    public Task<IReadOnlyList<CounterChange>> CollectAllAsync(CancellationToken cancellationToken = default) =>
+        CollectAsync(all: true, cancellationToken);
+
+    private async Task<IReadOnlyList<CounterChange>> CollectAsync(bool all, CancellationToken cancellationToken)
     {
         if (!await OwnersRunningAsync().ConfigureAwait(false))
         {
-            return CollectDirectly();
+            return CollectDirectly(all);
         }
 
         try
@@ -276,7 +288,7 @@ public sealed class CounterEngine : IAsyncDisposable
             for (var i = 0; i < _shards.Length; i++)
             {
                 var reply = new TaskCompletionSource<List<CounterChange>>(TaskCreationOptions.RunContinuationsAsynchronously);
-                await PostControlAsync(_shards[i], Command.ForCollect(reply), cancellationToken).ConfigureAwait(false);
+                await PostControlAsync(_shards[i], Command.ForCollect(reply, all), cancellationToken).ConfigureAwait(false);
                 replies[i] = reply.Task;
             }
 
@@ -287,7 +299,7 @@ public sealed class CounterEngine : IAsyncDisposable
         {
             // Stopped meanwhile: once the owners have drained, read their cells directly.
             await StopAsync().ConfigureAwait(false);
-            return CollectDirectly();
+            return CollectDirectly(all);
         }
     }
 
@@ -416,7 +428,7 @@ public sealed class CounterEngine : IAsyncDisposable
         }
     }
 
-    private List<CounterChange> CollectDirectly() => _shards.SelectMany(static shard => shard.CollectChanges()).ToList();
+    private List<CounterChange> CollectDirectly(bool all) => _shards.SelectMany(shard => shard.CollectChanges(all)).ToList();
 
     private void MarkPersistedDirectly(List<CounterChange>?[] perShard)
     {

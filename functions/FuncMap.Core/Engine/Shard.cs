@@ -220,17 +220,18 @@ internal sealed class Shard
                 }
 
                 break;
-            case CommandKind.CollectChanges:
+            case CommandKind.CollectChanges or CommandKind.CollectAll:
                 EndRun();
                 var reply = (TaskCompletionSource<List<CounterChange>>)command.Payload!;
+                var collected = CollectChanges(all: command.Kind == CommandKind.CollectAll);
                 if (_log is null)
                 {
-                    reply.TrySetResult(CollectChanges());
+                    reply.TrySetResult(collected);
                 }
                 else
                 {
                     // The owner's states include this drain's and those in flight: answered once they are durable.
-                    _collects.Add((reply, CollectChanges()));
+                    _collects.Add((reply, collected));
                 }
 
                 break;
@@ -601,13 +602,16 @@ internal sealed class Shard
         }
     }
 
-    /// <summary>The cells changed since they were last persisted. Owner loop, or any thread while the loop does not run.</summary>
-    internal List<CounterChange> CollectChanges()
+    /// <summary>
+    /// The cells changed since they were last persisted, and with <paramref name="all"/> every live cell too, each with its
+    /// operation window. Owner loop, or any thread while the loop does not run.
+    /// </summary>
+    internal List<CounterChange> CollectChanges(bool all = false)
     {
         var changes = new List<CounterChange>();
         foreach (var cell in _cells.Cells())
         {
-            if (cell.IsDirty)
+            if (cell.IsDirty || (all && cell.Data.Exists))
             {
                 changes.Add(new CounterChange(cell.Key, cell.Data, cell.Window?.ToArray()));
             }
