@@ -31,9 +31,7 @@ public sealed class AzuriteFixture : IAsyncLifetime, IAsyncDisposable
     {
         RepositoryRoot = FindRepositoryRoot();
         Location = Path.Combine(Path.GetTempPath(), "funcmap-azurite-" + Guid.NewGuid().ToString("N"));
-        BlobPort = FreePort();
-        QueuePort = FreePort();
-        TablePort = FreePort();
+        (BlobPort, QueuePort, TablePort) = FreePorts();
     }
 
     public string RepositoryRoot { get; }
@@ -226,11 +224,23 @@ public sealed class AzuriteFixture : IAsyncLifetime, IAsyncDisposable
         throw new InvalidOperationException("No repository root (a folder with package.json or FuncMap.sln) above " + AppContext.BaseDirectory);
     }
 
-    private static int FreePort()
+    /// <summary>Three distinct free loopback ports: all three held at once while chosen, so the OS cannot hand out one twice.</summary>
+    private static (int Blob, int Queue, int Table) FreePorts()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var blob = Listen();
+        using var queue = Listen();
+        using var table = Listen();
+        return (PortOf(blob), PortOf(queue), PortOf(table));
+
+        static Socket Listen()
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            socket.Listen();
+            return socket;
+        }
+
+        static int PortOf(Socket socket) => ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     private async Task WaitUntilListeningAsync(Process process, CancellationToken cancellationToken)
