@@ -8,6 +8,9 @@ namespace FuncMap.Journal;
 /// <item><c>var changes = await engine.CollectChangesAsync()</c>;</item>
 /// <item>write <c>changes</c> to the table, each row with its <c>CounterChange.RecentOperationIds</c>;</item>
 /// <item><c>await engine.MarkPersistedAsync(changes)</c>;</item>
+/// <item>record, where the snapshot's readers find it, that journal <see cref="JournalId"/> is needed from segment
+/// <c>seq</c> on (a restore hands it back with <see cref="RequireReplayFrom"/>, so a missing needed segment stops
+/// the start instead of losing its writes);</item>
 /// <item><c>journal.<see cref="TruncateBefore"/>(seq)</c>.</item>
 /// </list>
 /// <para>
@@ -18,7 +21,7 @@ namespace FuncMap.Journal;
 /// at least the record's. Either the counter was dirty and is in <c>changes</c> (hence in the table once
 /// step 3 succeeds), or it was clean, which means an earlier snapshot already persisted a version at
 /// least the record's. Either way the table holds everything the older segments hold, and they can go.
-/// If step 3 or 4 fails, skip step 5: the segments stay and the next snapshot tries again.
+/// If step 3, 4 or 5 fails, skip step 6: the segments stay and the next snapshot tries again.
 /// </para>
 /// <para>
 /// The deduplication window: replay restores each record's operation id into the counter's window, so a
@@ -36,6 +39,22 @@ public interface IJournalCheckpoint
     /// Every record appended before this call lies in a segment with a lower sequence number.
     /// </summary>
     long Checkpoint();
+
+    /// <summary>The end of the last durable frame the writer holds (see <see cref="JournalPosition"/>): the lease records it as a high-water mark.</summary>
+    JournalPosition DurablePosition { get; }
+
+    /// <summary>How far the journal reached when it was opened (null when it was found corrupt): a takeover of this owner's own lease compares it with the mark.</summary>
+    JournalPosition? OpenedAt { get; }
+
+    /// <summary>The journal's id (a GUID kept in every segment header): a requirement recorded for another id is not this journal's.</summary>
+    Guid JournalId { get; }
+
+    /// <summary>
+    /// Before the journal is replayed: the snapshot holds everything of journal <paramref name="journalId"/> before
+    /// segment <paramref name="sequence"/>, so replay must find every segment from it on, or refuse the start.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The journal was already replayed.</exception>
+    void RequireReplayFrom(long sequence, Guid journalId);
 
     /// <summary>
     /// Records appended from now on are written under the single-writer lease <paramref name="epoch"/> (kept in

@@ -248,6 +248,28 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     /// <summary>Group commits done (writes + fsyncs of frames), for tests and benchmarks.</summary>
     internal long CommitCount => Interlocked.Read(ref _commits);
 
+    /// <summary>
+    /// The end of the last durable frame (or header) the writer holds: its segment and the offset after it. Lock-free;
+    /// read while the writer rotates it may give the previous segment with the new one's offset, which is earlier
+    /// than the truth, never later. For the lease's high-water mark.
+    /// </summary>
+    public JournalPosition DurablePosition
+    {
+        get
+        {
+            // Sequence first: the writer sets the new segment's length before its sequence (CreateSegment).
+            var sequence = Volatile.Read(ref _currentSequence);
+            return new JournalPosition(sequence, Volatile.Read(ref _fileLength));
+        }
+    }
+
+    /// <summary>
+    /// How far this directory's journal reached when it was opened: the newest segment with a valid header and the end
+    /// of its valid content (what the first segment written since continues); <c>(0, 0)</c> for an empty directory;
+    /// null when the open found it corrupt (the replay then refuses the start anyway).
+    /// </summary>
+    public JournalPosition? OpenedAt => _openCorruption is null ? new JournalPosition(_openedPrevious, _openedEnd) : null;
+
     /// <summary>Records made durable, for tests and benchmarks.</summary>
     internal long RecordsWritten => Interlocked.Read(ref _recordsWritten);
 

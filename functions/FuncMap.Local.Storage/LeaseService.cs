@@ -62,6 +62,27 @@ public sealed class StorageResetException(string directory, long heldEpoch, long
     public long? StorageEpoch { get; } = storageEpoch;
 }
 
+/// <summary>
+/// The lease is this owner id's own and was not released cleanly, but this data directory's journal does not reach the
+/// high-water mark the lease row recorded at its last renewal (or is another journal): the directory is a copy or a
+/// restored backup, which lacks writes the owner acknowledged. Refused like any unclean takeover.
+/// </summary>
+public sealed class JournalBehindLeaseException(string directory, string owner, Guid markJournal, JournalPosition mark, Guid journal, JournalPosition? reached)
+    : LeaseRefusedException(
+        $"FuncMap will not start on data directory {directory}: the lease of owner id '{owner}' was last renewed with journal {markJournal:D} at " +
+        $"{mark}, but this directory's journal " +
+        (markJournal != journal ? $"is another one ({journal:D})" : reached is { } r ? $"reaches only {r}" : "could not be read") +
+        ". It is most likely a copy or an older backup of the data directory that wrote this storage, without the writes acknowledged since. " +
+        $"Start the data directory that renewed the lease, or start this one with {StorageOptions.AllowUncleanTakeoverSwitch} " +
+        $"(setting {StorageOptions.AllowUncleanTakeoverKey}=true) to take over and lose them.")
+{
+    /// <summary>The position the lease row recorded.</summary>
+    public JournalPosition Mark { get; } = mark;
+
+    /// <summary>How far this directory's journal reached at open (null when it could not be read).</summary>
+    public JournalPosition? Reached { get; } = reached;
+}
+
 /// <summary>The lease expired but its owner did not stop cleanly, and the operator did not allow an unclean takeover.</summary>
 public sealed class UncleanLeaseException(string owner, DateTimeOffset lastSeen)
     : LeaseRefusedException(
@@ -114,6 +135,11 @@ public sealed class UncleanLeaseException(string owner, DateTimeOffset lastSeen)
 /// <para>
 /// Takeover: an expired lease whose owner did not stop cleanly is taken over only with
 /// <see cref="StorageOptions.AllowUncleanTakeover"/>; otherwise the host refuses to start (<see cref="UncleanLeaseException"/>).
+/// So is this owner id's own lease when the row's journal high-water mark (the journal's durable position, written at the
+/// claim and at every renewal) is beyond what this directory's journal reached at open, or names another journal: a copy
+/// or an older backup of the directory (<see cref="JournalBehindLeaseException"/>). The mark lags by at most one renewal
+/// interval (a third of the lease duration), so a copy taken after the last renewal passes it; the nonce still refuses
+/// the copy while the original runs.
 /// </para>
 /// </summary>
 public sealed class LeaseService : IHostedLifecycleService, IDisposable
@@ -434,6 +460,11 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
                         throw new UncleanLeaseException(owner, lastSeen);
                     }
 
+                    if (mine && !clean)
+                    {
+                        CheckJournalReachesMark(current, directory);
+                    }
+
                     // The same owner after a crash is no takeover: its journal is replayed, nothing is lost. A reset
                     // storage continues above the epoch the directory held, so that epochs only grow for its journal.
                     epoch = mine ? Math.Max(previous, 1) : previous + 1;
@@ -584,18 +615,66 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
         response.Headers.ETag ?? throw new InvalidOperationException("The table service answered an entity write without an ETag.");
 
     /// <summary>
+    /// Its own lease, not released cleanly: only a directory whose journal reaches the row's high-water mark holds every
+    /// write the owner acknowledged up to its last renewal. A row without a mark (Snapshot mode, older hosts) is not
+    /// checked; a journal found corrupt at open is left to the replay, which refuses with the file and offset.
+    /// </summary>
+    private void CheckJournalReachesMark(TableEntity row, string directory)
+    {
+        if (_journal is null || row.GetGuid("JournalId") is not { } markJournal || row.GetInt64("JournalSegment") is not { } segment
+            || row.GetInt64("JournalOffset") is not { } offset)
+        {
+            return;
+        }
+
+        var mark = new JournalPosition(segment, offset);
+        var reached = _journal.OpenedAt;
+        if (reached is null && markJournal == _journal.JournalId)
+        {
+            return;
+        }
+
+        if (markJournal == _journal.JournalId && reached >= mark)
+        {
+            return;
+        }
+
+        var refused = new JournalBehindLeaseException(directory, OwnerId, markJournal, mark, _journal.JournalId, reached);
+        if (!_options.AllowUncleanTakeover)
+        {
+            throw refused;
+        }
+
+        Log.JournalBehindLeaseAccepted(_logger, refused.Message);
+    }
+
+    /// <summary>
     /// The lease row: Owner, Nonce (this process start's), ExpiresAt (by the writer's wall clock; information only),
     /// RenewedAt (when it was written: "last seen"), Epoch, Clean (true only in the release of a host whose final
-    /// snapshot persisted everything) and Released (true only in a release: the next host may claim at once).
+    /// snapshot persisted everything) and Released (true only in a release: the next host may claim at once). With a
+    /// journal also its high-water mark: JournalId, JournalSegment and JournalOffset, the journal's durable position
+    /// when the row was written (<see cref="CheckJournalReachesMark"/>).
     /// </summary>
-    private TableEntity NewRow(DateTimeOffset expiresAt, bool clean, bool released = false, long? epoch = null) => new(PartitionKey, RowKey)
+    private TableEntity NewRow(DateTimeOffset expiresAt, bool clean, bool released = false, long? epoch = null)
     {
-        ["Owner"] = OwnerId,
-        ["Nonce"] = _nonce,
-        ["ExpiresAt"] = expiresAt,
-        ["RenewedAt"] = _time.GetUtcNow(),
-        ["Epoch"] = epoch ?? Epoch,
-        ["Clean"] = clean,
-        ["Released"] = released,
-    };
+        var row = new TableEntity(PartitionKey, RowKey)
+        {
+            ["Owner"] = OwnerId,
+            ["Nonce"] = _nonce,
+            ["ExpiresAt"] = expiresAt,
+            ["RenewedAt"] = _time.GetUtcNow(),
+            ["Epoch"] = epoch ?? Epoch,
+            ["Clean"] = clean,
+            ["Released"] = released,
+        };
+        if (_journal is not null)
+        {
+            var position = _journal.DurablePosition;
+            row["JournalId"] = _journal.JournalId;
+            row["JournalSegment"] = position.Sequence;
+            row["JournalOffset"] = position.Offset;
+        }
+
+        return row;
+    }
 }

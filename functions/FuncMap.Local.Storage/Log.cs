@@ -156,4 +156,13 @@ internal static partial class Log
 
     [LoggerMessage(1473, LogLevel.Critical, "Final snapshot not written within {Seconds} s, and table {Table} was lost while the host ran and not rewritten since: of its {Counters} live counters, those not rewritten are NOT in the table, and {Journal}: they are LOST for the next start unless the table is restored.")]
     public static partial void FinalSnapshotGaveUpTableLost(ILogger logger, double seconds, string table, int counters, string journal);
+
+    [LoggerMessage(1474, LogLevel.Warning, "Snapshot persisted, but the journal's replay requirement (segment {Sequence}) could not be written to the lease table ({Error}): the journal is not truncated until it is.")]
+    public static partial void ReplayRequirementNotWritten(ILogger logger, long sequence, string error);
+
+    [LoggerMessage(1475, LogLevel.Information, "The table covers journal {JournalId} before segment {Sequence}: replay must find every segment from it on.")]
+    public static partial void ReplayRequired(ILogger logger, long sequence, Guid journalId);
+
+    [LoggerMessage(1476, LogLevel.Critical, "Unclean takeover allowed despite the journal high-water mark: {Reason}")]
+    public static partial void JournalBehindLeaseAccepted(ILogger logger, string reason);
 }

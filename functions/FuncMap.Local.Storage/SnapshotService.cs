@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Azure;
 using Azure.Data.Tables.Models;
 using FuncMap.Counters;
 using FuncMap.Engine;
@@ -38,9 +39,12 @@ public sealed class SnapshotService : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CounterSnapshotWriter _writer;
+    private readonly ReplayRequirement _requirement;
     private readonly SemaphoreSlim _runLock = new(1, 1);
     /// <summary>Counters read per page of the engine's published view when every live counter is rewritten.</summary>
     private const int RewritePageSize = 1000;
+    /// <summary>Fence rows read by every run to notice a lost table or an emptied partition (<see cref="VerifyFencesAsync"/>).</summary>
+    internal const int FencesVerifiedPerRun = 8;
 
     private TaskCompletionSource _persisted = NewSignal();
     private volatile bool _rewritePending;
@@ -52,7 +56,7 @@ public sealed class SnapshotService : BackgroundService
     private bool _checkpointRefused; // under _runLock
 
     internal SnapshotService(CounterEngine engine, CounterStorage storage, IOptions<StorageOptions> options, IEnumerable<IJournalCheckpoint> journal,
-        CounterSnapshotWriter writer, LeaseService lease, StartGate gate, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<SnapshotService> logger)
+        CounterSnapshotWriter writer, ReplayRequirement requirement, LeaseService lease, StartGate gate, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<SnapshotService> logger)
     {
         _engine = engine;
         _storage = storage;
@@ -65,6 +69,7 @@ public sealed class SnapshotService : BackgroundService
         _time = time;
         _logger = logger;
         _writer = writer;
+        _requirement = requirement;
     }
 
     /// <summary>The number of runs started so far (a run's number is its start count).</summary>
@@ -225,10 +230,11 @@ public sealed class SnapshotService : BackgroundService
                 }
 
                 changes = collected.Count;
-                if (changes == 0 && !rewrite)
+                if (!rewrite)
                 {
-                    // Nothing to write would not notice a lost table: look at one fence row instead (a point read).
-                    await VerifyTableAsync(cancellationToken).ConfigureAwait(false);
+                    // A write notices a lost table only in the partitions it writes: every run also reads the fence rows
+                    // of FencesVerifiedPerRun partitions in turn, so every partition is looked at within 8 runs.
+                    await VerifyFencesAsync(run, cancellationToken).ConfigureAwait(false);
                 }
 
                 var written = await _writer.WriteAsync(collected.Select(CounterRow.From), cancellationToken).ConfigureAwait(false);
@@ -244,9 +250,10 @@ public sealed class SnapshotService : BackgroundService
                     Log.TableRewritten(_logger, _storage.Counters.Name, written.Upserted);
                 }
 
-                if (sequence is { } seq)
+                if (sequence is { } seq && await RecordReplayFromAsync(seq, cancellationToken).ConfigureAwait(false))
                 {
-                    // Only once the table holds every live counter (no rewrite pending): see the class summary.
+                    // Only once the table holds every live counter (no rewrite pending): see the class summary. And only
+                    // once the lease table says that segments from seq on are needed, so that a start missing one refuses.
                     _journal!.TruncateBefore(seq);
                 }
 
@@ -302,6 +309,25 @@ public sealed class SnapshotService : BackgroundService
     }
 
     /// <summary>
+    /// Records in the lease table that the journal is needed from segment <paramref name="sequence"/> on
+    /// (<see cref="ReplayRequirement"/>), before older segments are deleted. False when that could not be written:
+    /// the snapshot itself persisted, only the truncation waits for a later run.
+    /// </summary>
+    private async Task<bool> RecordReplayFromAsync(long sequence, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _requirement.WriteAsync(_journal!.JournalId, sequence, _lease.Epoch, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException ex)
+        {
+            Log.ReplayRequirementNotWritten(_logger, sequence, ex.Message);
+            return false;
+        }
+    }
+
+    /// <summary>
     /// The journal's checkpoint, or null without a journal or while the journal cannot write (a full disk, an I/O
     /// error): the snapshot still writes the durable state (the engine publishes and collects nothing the journal
     /// refused), it just truncates nothing, so the table catches up while the disk is away.
@@ -345,21 +371,37 @@ public sealed class SnapshotService : BackgroundService
         StorageFailures.ErrorCode(ex) is { } code && (code == TableErrorCode.TableNotFound || code == TableErrorCode.ResourceNotFound);
 
     /// <summary>
-    /// Throws what a write to a lost table would (ResourceNotFound) when the fence of partition 00 is missing (the
-    /// table is gone, or was created again). Unfenced writers (epoch 0) have no fence to look at.
+    /// Throws what a write to a lost table would (ResourceNotFound) when a fence row is missing: the table is gone, was
+    /// created again, or a partition was emptied behind the host's back (its rows are gone with the fence, the fence
+    /// being the partition's marker). Run <paramref name="run"/> reads the fences of partitions
+    /// <c>((run - 1) * FencesVerifiedPerRun + i) mod 64</c>, i &lt; <see cref="FencesVerifiedPerRun"/>, in parallel: all 64 within
+    /// 64 / FencesVerifiedPerRun runs, so a loss is found within that many <see cref="StorageOptions.SnapshotInterval"/>s
+    /// (40 s by default) at a cost of FencesVerifiedPerRun point reads per run. A single row deleted by hand, its fence
+    /// kept, is not found this way. Unfenced writers (epoch 0) have no fence to look at.
     /// </summary>
-    private async Task VerifyTableAsync(CancellationToken cancellationToken)
+    private async Task VerifyFencesAsync(long run, CancellationToken cancellationToken)
     {
         if (_writer.Epoch == 0)
         {
             return;
         }
 
-        var partition = CounterPartition.Name(0);
-        var fence = await _storage.Counters.GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>(partition, CounterFence.RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-        if (!fence.HasValue)
+        var first = (int)((run - 1) * FencesVerifiedPerRun % CounterPartition.Count);
+        var reads = new Task<Azure.NullableResponse<Azure.Data.Tables.TableEntity>>[FencesVerifiedPerRun];
+        for (var i = 0; i < reads.Length; i++)
         {
-            throw new Azure.RequestFailedException(404, $"Table {_storage.Counters.Name} has no fence row in partition {partition}: the table was deleted (or deleted and created again).", TableErrorCode.ResourceNotFound.ToString(), null);
+            reads[i] = _storage.Counters.GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>(
+                CounterPartition.Name((first + i) % CounterPartition.Count), CounterFence.RowKey, select: ["PartitionKey"], cancellationToken: cancellationToken);
+        }
+
+        await Task.WhenAll(reads).ConfigureAwait(false);
+        for (var i = 0; i < reads.Length; i++)
+        {
+            if (!reads[i].Result.HasValue)
+            {
+                var partition = CounterPartition.Name((first + i) % CounterPartition.Count);
+                throw new Azure.RequestFailedException(404, $"Table {_storage.Counters.Name} has no fence row in partition {partition}: the table was deleted (or deleted and created again), or the partition emptied.", TableErrorCode.ResourceNotFound.ToString(), null);
+            }
         }
     }
 

@@ -63,6 +63,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<StorageStatus>();
         services.AddSingleton<StorageMetrics>();
         services.AddSingleton<StartGate>();
+        services.AddSingleton<ReplayRequirement>();
         services.AddSingleton(static p => new CounterSnapshotWriter(p.GetRequiredService<CounterStorage>().Counters, p.GetRequiredService<IOptions<StorageOptions>>().Value.SnapshotParallelism));
         services.AddSingleton(static p => new LeaseService(
             p.GetRequiredService<CounterStorage>(), p.GetRequiredService<IOptions<StorageOptions>>(), p.GetRequiredService<DataDirectory>(),
@@ -70,7 +71,7 @@ public static class StorageServiceCollectionExtensions
             p.GetRequiredService<TimeProvider>(), p.GetRequiredService<ILogger<LeaseService>>()));
         services.AddSingleton(static p => new SnapshotService(
             p.GetRequiredService<CounterEngine>(), p.GetRequiredService<CounterStorage>(), p.GetRequiredService<IOptions<StorageOptions>>(),
-            p.GetServices<Journal.IJournalCheckpoint>(), p.GetRequiredService<CounterSnapshotWriter>(), p.GetRequiredService<LeaseService>(), p.GetRequiredService<StartGate>(),
+            p.GetServices<Journal.IJournalCheckpoint>(), p.GetRequiredService<CounterSnapshotWriter>(), p.GetRequiredService<ReplayRequirement>(), p.GetRequiredService<LeaseService>(), p.GetRequiredService<StartGate>(),
             p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(), p.GetRequiredService<TimeProvider>(),
             p.GetRequiredService<ILogger<SnapshotService>>()));
         services.AddSingleton(static p => new QueueIngestionService(
@@ -80,6 +81,7 @@ public static class StorageServiceCollectionExtensions
             p.GetRequiredService<ILogger<QueueIngestionService>>()));
         services.AddSingleton<ICounterLoader>(static p => new TableRestoreLoader(
             p.GetRequiredService<CounterStorage>(), p.GetRequiredService<CounterSnapshotWriter>(), p.GetRequiredService<LeaseService>(),
+            p.GetRequiredService<ReplayRequirement>(), p.GetServices<Journal.IJournalCheckpoint>(),
             p.GetRequiredService<IOptions<StorageOptions>>(), p.GetRequiredService<StorageStatus>(), p.GetRequiredService<StorageMetrics>(),
             p.GetRequiredService<TimeProvider>(), p.GetRequiredService<ILogger<TableRestoreLoader>>()));
         services.AddSingleton<ICounterLoader>(static p => p.GetRequiredService<StartGate>());

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Azure.Data.Tables;
 using FuncMap.Counters;
 using FuncMap.Engine;
+using FuncMap.Journal;
 using FuncMap.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,6 +16,8 @@ namespace FuncMap.Local.Storage;
 /// partition, <see cref="StorageOptions.RestoreParallelism"/> at a time; the pages go through a channel to one
 /// loading loop, because <see cref="CounterEngine.Load"/> is single-threaded by contract. While storage is
 /// unreachable it retries with backoff and the host stays unready: it never starts serving with an empty map.
+/// With a journal, it then hands the journal the segment its replay must start from (<see cref="ReplayRequirement"/>),
+/// so that a missing segment the table does not cover stops the start.
 /// </summary>
 public sealed class TableRestoreLoader : ICounterLoader
 {
@@ -30,17 +33,21 @@ public sealed class TableRestoreLoader : ICounterLoader
     private readonly CounterStorage _storage;
     private readonly CounterSnapshotWriter _writer;
     private readonly LeaseService _lease;
+    private readonly ReplayRequirement _requirement;
+    private readonly IJournalCheckpoint? _journal;
     private readonly StorageOptions _options;
     private readonly StorageStatus _status;
     private readonly StorageMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    internal TableRestoreLoader(CounterStorage storage, CounterSnapshotWriter writer, LeaseService lease, IOptions<StorageOptions> options, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<TableRestoreLoader> logger)
+    internal TableRestoreLoader(CounterStorage storage, CounterSnapshotWriter writer, LeaseService lease, ReplayRequirement requirement, IEnumerable<IJournalCheckpoint> journal, IOptions<StorageOptions> options, StorageStatus status, StorageMetrics metrics, TimeProvider time, ILogger<TableRestoreLoader> logger)
     {
         _storage = storage;
         _writer = writer;
         _lease = lease;
+        _requirement = requirement;
+        _journal = journal.LastOrDefault();
         _options = options.Value;
         _status = status;
         _metrics = metrics;
@@ -73,6 +80,13 @@ public sealed class TableRestoreLoader : ICounterLoader
                 }
 
                 Log.Restored(_logger, result.Rows, _storage.Counters.Name, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                if (_journal is not null && await _requirement.ReadAsync(cancellationToken).ConfigureAwait(false) is { } need)
+                {
+                    // The journal replays next (order 200): it must find every segment the table does not cover.
+                    _journal.RequireReplayFrom(need.Sequence, need.JournalId);
+                    Log.ReplayRequired(_logger, need.Sequence, need.JournalId);
+                }
+
                 return;
             }
             catch (Exception ex) when (StorageFailures.IsTransient(ex))

@@ -10,7 +10,8 @@ namespace FuncMap.CrashTests;
 /// <summary>
 /// Issue 18's reproductions with a real host process whose data directory is a small tmpfs (root on Linux; otherwise
 /// the tests say why they did not run): the disk filled under a running host, then freed; and a read-only data
-/// directory at start. A write answered anything but success is never served and never survives a restart.
+/// directory at start. A write answered anything but success is never served and never survives a restart. And a
+/// journal segment deleted that the snapshot table does not cover stops the start (any user, no mount needed).
 /// </summary>
 public sealed class DiskFaultTests : IAsyncLifetime, IDisposable
 {
@@ -44,7 +45,8 @@ public sealed class DiskFaultTests : IAsyncLifetime, IDisposable
     public async Task DiskFull_WritesRefused503NeverServed_FreedSpaceRecoversWithoutRestart_KillNineKeepsExactlyTheAcknowledged()
     {
         var data = await MountAsync(sizeMiB: 16);
-        using var host = Host(data);
+        // No periodic snapshot: its journal truncation would free space, and the journal rightly recover on it.
+        using var host = Host(data, ("FuncMap__Storage__SnapshotInterval", "01:00:00"));
         host.Start();
         await host.WaitReadyAsync(_http, Ready);
 
@@ -150,6 +152,81 @@ public sealed class DiskFaultTests : IAsyncLifetime, IDisposable
         Assert.DoesNotContain("Unhandled exception", start, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task OldestNeededSegmentDeleted_StartRefusedNamingTheGap_AcceptDataLossStartsFromTheTable()
+    {
+        // Issue 18, item 5, "the oldest segment still needed": a snapshot records from which segment on the journal is
+        // needed, then storage goes away (no snapshot covers what follows), gap:b is acknowledged, kill -9, and the
+        // segments up to gap:b's are deleted. What is left chains (the oldest present continues a deleted one, as after
+        // any truncation); only the recorded requirement shows that the deleted ones were needed.
+        var data = Path.Combine(_root, "data");
+        Directory.CreateDirectory(data);
+        var journal = Path.Combine(data, "journal");
+        long holdingB;
+        using (var host = Host(data))
+        {
+            host.Start();
+            await host.WaitReadyAsync(_http, Ready);
+            Assert.Equal(HttpStatusCode.OK, (await AddAsync(host, "gap:a", 1)).Status);
+            var until = DateTime.UtcNow + Ready;
+            while (!(await _storage!.ReadRowsAsync()).ContainsKey("gap:a") || await RequirementAsync() is null)
+            {
+                Assert.True(DateTime.UtcNow < until, "no snapshot persisted gap:a with a replay requirement");
+                await Task.Delay(TimeSpan.FromMilliseconds(200)); // another process's table: nothing to wait on but the rows
+            }
+
+            await _storage.Azurite.StopAsync();
+            Assert.Equal(HttpStatusCode.OK, (await AddAsync(host, "gap:b", 1)).Status);
+            holdingB = Segments(journal).Max();
+            while (Segments(journal).Max() == holdingB)
+            {
+                // The next (failing) snapshot run's checkpoint moves the journal to a new segment.
+                Assert.True(DateTime.UtcNow < until, "the journal never moved to a next segment");
+                await Task.Delay(TimeSpan.FromMilliseconds(100)); // another process's files: nothing else to wait on
+            }
+
+            host.Kill();
+            await _storage.Azurite.StartAsync();
+        }
+
+        var required = (await RequirementAsync())!;
+        Assert.Equal(Guid.Parse(await File.ReadAllTextAsync(Path.Combine(journal, "journal.id"))), required.GetGuid("JournalId"));
+        var replayFrom = required.GetInt64("ReplayFrom")!.Value;
+        Assert.InRange(replayFrom, 1, holdingB);
+        foreach (var sequence in Segments(journal).Where(s => s <= holdingB).ToList())
+        {
+            File.Delete(Path.Combine(journal, $"journal-{sequence:D20}.log"));
+        }
+
+        using (var refused = Host(data))
+        {
+            refused.Start();
+            Assert.Equal(1, await refused.WaitForExitAsync(Ready));
+            var log = await File.ReadAllTextAsync(refused.LogPath);
+            var start = log[log.LastIndexOf("---- start", StringComparison.Ordinal)..];
+            Assert.Contains($"segment {holdingB} is missing", start, StringComparison.Ordinal);
+            Assert.Contains($"the snapshot needs the journal from segment {replayFrom} on", start, StringComparison.Ordinal);
+            Assert.Contains($"journal-{holdingB:D20}.log", start, StringComparison.Ordinal);
+        }
+
+        // Accepting the loss starts from the table (gap:a), without what the deleted segments held (gap:b).
+        using var accepted = Host(data, ("FuncMap__Journal__AcceptDataLoss", "true"));
+        accepted.Start();
+        await accepted.WaitReadyAsync(_http, Ready);
+        Assert.Equal((1, 1), await GetAsync(accepted, "gap:a"));
+        using var lost = await _http.GetAsync(new Uri(accepted.BaseAddress, "api/counters/gap:b"));
+        Assert.Equal(HttpStatusCode.NotFound, lost.StatusCode);
+    }
+
+    private static IEnumerable<long> Segments(string journal) =>
+        Directory.EnumerateFiles(journal, "journal-*.log").Select(static f => long.Parse(Path.GetFileNameWithoutExtension(f)["journal-".Length..], System.Globalization.CultureInfo.InvariantCulture));
+
+    private async Task<Azure.Data.Tables.TableEntity?> RequirementAsync()
+    {
+        var response = await _storage!.Leases.GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>("lease", "journal");
+        return response.HasValue ? response.Value : null;
+    }
+
     private async Task<string> MountAsync(int sizeMiB)
     {
         var mount = Path.Combine(_root, "mnt");
@@ -182,9 +259,14 @@ public sealed class DiskFaultTests : IAsyncLifetime, IDisposable
         return path;
     }
 
-    private HostProcess Host(string data)
+    private HostProcess Host(string data, params (string Name, string Value)[] settings)
     {
         var environment = _storage!.Environment(data, leaseSeconds: 15, TimeSpan.FromSeconds(1));
+        foreach (var (name, value) in settings)
+        {
+            environment[name] = value;
+        }
+
         // Small segments: the journal needs new space after a few hundred writes, not after 64 MiB.
         environment["FuncMap__Journal__SegmentMaxBytes"] = "65536";
         return new HostProcess(CrashTests.HostDll(), environment, Path.Combine(_root, "host.log"));

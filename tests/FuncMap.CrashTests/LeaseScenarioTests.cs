@@ -146,6 +146,63 @@ public sealed class LeaseScenarioTests : IAsyncLifetime, IDisposable
         await a.StopAsync();
     }
 
+    [Fact]
+    public async Task CopiedDirectoryBehindTheLeaseMark_AfterTheOwnerDied_RefusedAsUncleanTakeover_TheOriginalReclaimsEverything()
+    {
+        // Issue 19, item 1: a copy of A's whole data directory (a backup, a cloned VM) taken while A runs, started once
+        // A is dead, must not pass for A: it lacks what A acknowledged after the copy.
+        using var a = Host("a", TimeSpan.FromMilliseconds(300));
+        using var b = Host("b", TimeSpan.FromMilliseconds(300));
+        using var c = Host("c", TimeSpan.FromMilliseconds(300));
+        a.Start();
+        await a.WaitReadyAsync(_http, Ready);
+        Assert.Equal((HttpStatusCode.OK, 1L, 1L), await AddAsync(a, 1));
+        await CopyDirectoryAsync(Path.Combine(_root, "a"), Path.Combine(_root, "b"));
+        File.Copy(Path.Combine(_root, "b", "owner-id"), Path.Combine(_root, "c", "owner-id"));
+
+        Assert.Equal((HttpStatusCode.OK, 2L, 2L), await AddAsync(a, 1));
+        Assert.Equal((HttpStatusCode.OK, 3L, 3L), await AddAsync(a, 1));
+        var acknowledged = DateTimeOffset.UtcNow;
+        var deadline = acknowledged + Ready;
+        while ((await _storage!.ReadLeaseAsync())?.GetDateTimeOffset("RenewedAt") is not { } renewed || renewed <= acknowledged)
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, "the lease was not renewed after the last acknowledged write");
+            await Task.Delay(100); // another process's renewal: the row is all there is to watch
+        }
+
+        var lease = (await _storage.ReadLeaseAsync())!;
+        var mark = $"segment {lease.GetInt64("JournalSegment")} offset {lease.GetInt64("JournalOffset")}";
+        a.Kill();
+
+        // The whole copy: the same journal, but behind the mark. Only the owner id copied: another journal.
+        b.Start();
+        Assert.Equal(1, await b.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        var refusal = await File.ReadAllTextAsync(b.LogPath);
+        Assert.Contains($"FuncMap will not start on data directory {Path.Combine(_root, "b")}", refusal, StringComparison.Ordinal);
+        Assert.Contains($"at {mark}, but this directory's journal reaches only segment", refusal, StringComparison.Ordinal);
+        Assert.Contains("--allow-unclean-takeover", refusal, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", refusal, StringComparison.Ordinal);
+        c.Start();
+        Assert.Equal(1, await c.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("but this directory's journal is another one", await File.ReadAllTextAsync(c.LogPath), StringComparison.Ordinal);
+
+        // The lease is untouched, and A's own directory reaches its mark: it reclaims, with every acknowledged write.
+        Assert.Equal(lease.ETag, (await _storage.ReadLeaseAsync())!.ETag);
+        a.Start();
+        await a.WaitReadyAsync(_http, Ready);
+        Assert.Equal((3L, 3L), await GetAsync(a, "sb:x"));
+        Assert.Equal(1L, (await _storage.ReadLeaseAsync())!.GetInt64("Epoch"));
+        await a.StopAsync();
+    }
+
+    /// <summary>Copies as an operator would, with <c>cp -a</c> (.NET's File.Copy would take the advisory locks the host holds).</summary>
+    private static async Task CopyDirectoryAsync(string source, string target)
+    {
+        using var cp = System.Diagnostics.Process.Start("cp", ["-a", source + "/.", target])!;
+        await cp.WaitForExitAsync();
+        Assert.Equal(0, cp.ExitCode);
+    }
+
     private HostProcess Host(string name, TimeSpan snapshotInterval)
     {
         var data = Path.Combine(_root, name);

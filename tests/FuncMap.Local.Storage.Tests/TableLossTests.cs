@@ -1,4 +1,5 @@
 using Azure;
+using FuncMap.Counters;
 using FuncMap.Journal;
 using FuncMap.Storage;
 using FuncMap.Testing;
@@ -7,7 +8,7 @@ using Microsoft.Extensions.Logging;
 
 namespace FuncMap.Local.Storage.Tests;
 
-/// <summary>Issue 19, item 2: the Counters table deleted under a running host is re-created with every live counter.</summary>
+/// <summary>Issue 19, item 2: the Counters table deleted (or one partition emptied) under a running host is re-created with every live counter.</summary>
 [Collection(StorageTestGroup.Name)]
 public sealed class TableLossTests(AzuriteFixture azurite)
 {
@@ -62,6 +63,37 @@ public sealed class TableLossTests(AzuriteFixture azurite)
         await using var restarted = setup.Start();
         await restarted.WaitReadyAsync();
         Assert.Equal((5L, 6L), ((await restarted.GetAsync("s:a"))!.Value, (await restarted.GetAsync("s:b"))!.Value));
+    }
+
+    [Fact]
+    public async Task PartitionEmptiedWhileOtherPartitionsKeepChanging_FoundWithinEightRuns_ItsCounterRewritten()
+    {
+        using var setup = new StorageSetup(azurite, DurabilityMode.Journal);
+        await using var host = setup.Start(static s => s["FuncMap:Storage:SnapshotInterval"] = "01:00:00");
+        await host.WaitReadyAsync();
+        const string Quiet = "e:quiet";
+        var busy = Enumerable.Range(0, 100).Select(static i => "e:busy" + i).First(static k => CounterPartition.Of(k) != CounterPartition.Of(Quiet));
+        await host.AddAsync(Quiet, 7);
+        await host.AddAsync(busy, 1);
+        Assert.True(await host.Snapshots.SnapshotNowAsync(CancellationToken.None));
+
+        // An operator empties the quiet counter's partition, fence included; only the other partition changes from now on.
+        var partition = CounterPartition.KeyOf(Quiet);
+        await foreach (var row in setup.Table.QueryAsync<Azure.Data.Tables.TableEntity>(e => e.PartitionKey == partition))
+        {
+            await setup.Table.DeleteEntityAsync(row.PartitionKey, row.RowKey);
+        }
+
+        var runs = 0;
+        while (!(await setup.ReadTableAsync()).Values.Select(CounterRows.FromEntity).Any(static r => r.Key == Quiet))
+        {
+            Assert.True(++runs <= (CounterPartition.Count / 8) + 1, $"partition {partition} not found emptied within {runs - 1} runs");
+            await host.AddAsync(busy, 1);
+            await host.Snapshots.SnapshotNowAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(7L, (await setup.ReadTableAsync()).Values.Select(CounterRows.FromEntity).Single(static r => r.Key == Quiet).Value);
+        Assert.Equal(64, await CountFencesAsync(setup));
     }
 
     private static async Task<int> CountRowsAsync(StorageSetup setup)

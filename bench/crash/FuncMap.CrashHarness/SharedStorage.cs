@@ -23,6 +23,9 @@ public sealed class SharedStorage : IAsyncDisposable
         Leases = new TableClient(azurite.ConnectionString, _leases);
     }
 
+    /// <summary>The Azurite the hosts share: stopping it (its data kept) is a storage outage.</summary>
+    public AzuriteFixture Azurite => _azurite;
+
     /// <summary>The Counters table the hosts write.</summary>
     public TableClient Counters { get; }
 
