@@ -2,8 +2,9 @@
 # Restores, builds and runs every test that can run on this machine, then prints one summary line
 # "N passed, N failed, N skipped". The README's test command; .ci/run calls it unchanged.
 #
-# Installs what the tests need (Azurite from the pinned package.json). Builds and tests every project of
-# FuncMap.sln, the Azure Functions app and its tests included; nothing is skipped.
+# Installs what the tests need (Azurite from the pinned package.json). Builds and lints infra/ with the
+# Bicep CLI (eng/bicep.sh). Builds and tests every project of FuncMap.sln, the Azure Functions app and its
+# tests included; nothing is skipped.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,6 +20,10 @@ if [ ! -x node_modules/.bin/azurite ]; then
   echo "==> Installing Azurite (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# The infrastructure: bicep build and lint of infra/main.bicep (the CLI restored from its NuGet package);
+# any diagnostic fails the run. Skipped, with a line saying so, off linux-x64.
+eng/bicep.sh
 
 # The whole solution, the Functions app and its tests included: a restore or build failure fails the run.
 target=FuncMap.sln

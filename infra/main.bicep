@@ -35,10 +35,18 @@ param maximumInstanceCount int = 100
 @description('Memory of each Flex Consumption instance, in MB.')
 param instanceMemoryMB int = 2048
 
+@description('Unique, stable token of this subscription, environment and region; suffix of every resource name.')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+@description('Tags of every resource: azd finds its environment\'s resources by azd-env-name.')
 var tags = { 'azd-env-name': environmentName }
+@description('Name of the Function App.')
 var functionAppName = 'func-api-${resourceToken}'
+@description('Blob container of the app\'s deployment packages (at most 63 characters).')
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(toLower(uniqueString(functionAppName, resourceToken)), 7)}'
+@description('Name of the storage account; known before deployment so that What-If can resolve the role assignments and the app.')
+var storageAccountName = 'st${resourceToken}'
+@description('Name of the Application Insights component; known before deployment, as storageAccountName.')
+var applicationInsightsName = 'appi-${resourceToken}'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -61,7 +69,7 @@ module monitoring 'app/monitoring.bicep' = {
   scope: rg
   params: {
     logAnalyticsName: 'log-${resourceToken}'
-    applicationInsightsName: 'appi-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
     location: location
     tags: tags
   }
@@ -71,7 +79,7 @@ module storage 'app/storage.bicep' = {
   name: 'storage'
   scope: rg
   params: {
-    name: 'st${resourceToken}'
+    name: storageAccountName
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
@@ -82,11 +90,20 @@ module rbac 'app/rbac.bicep' = {
   name: 'rbac'
   scope: rg
   params: {
-    storageAccountName: storage.outputs.name
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    storageAccountName: storageAccountName
+    applicationInsightsName: applicationInsightsName
+    // The identity's object id exists only once the identity does, and it is part of the role
+    // assignments' names (guid): What-If cannot predict those, whatever is passed here.
+    #disable-next-line what-if-short-circuiting
     managedIdentityPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
   }
+  // The roles are scoped to the account and the component: both must exist first (the names are
+  // passed as values, not read from the modules' outputs).
+  dependsOn: [
+    storage
+    monitoring
+  ]
 }
 
 module api 'app/api.bicep' = {
@@ -99,9 +116,9 @@ module api 'app/api.bicep' = {
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     deploymentContainerName: deploymentContainerName
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    applicationInsightsName: applicationInsightsName
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     appSettings: {
@@ -109,18 +126,28 @@ module api 'app/api.bicep' = {
       TaskHubName: taskHubName
     }
   }
-  // The app's first start needs its data roles in place (the host reaches storage at once).
+  // The app's first start needs its data roles in place (the host reaches storage at once); the
+  // account (with the deployment container) and the component must exist before the app reads them.
   dependsOn: [
+    storage
+    monitoring
     rbac
   ]
 }
 
+@description('Region of the deployment (azd).')
 output AZURE_LOCATION string = location
+@description('Tenant of the subscription (azd).')
 output AZURE_TENANT_ID string = tenant().tenantId
+@description('Resource group of every resource (azd).')
 output AZURE_RESOURCE_GROUP string = rg.name
+@description('Name of the Function App.')
 output AZURE_FUNCTION_NAME string = api.outputs.name
+@description('Name of the app azd deploys the api service to.')
 output SERVICE_API_NAME string = api.outputs.name
+@description('HTTPS base URL of the api service (azd).')
 output SERVICE_API_URI string = api.outputs.uri
+@description('Name of the storage account.')
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 @description('Base URL of the HTTP contract, for the contract tests (FUNCMAP_BASE_URL).')
 output FUNCMAP_BASE_URL string = '${api.outputs.uri}/api'

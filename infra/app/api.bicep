@@ -1,19 +1,30 @@
 // The Flex Consumption plan (FC1) and the Function App: .NET 10 isolated worker, deployment
 // packages in a blob container reached with the user-assigned identity, identity-based
 // AzureWebJobsStorage (no keys), Application Insights with Entra ID ingestion.
+@description('Name of the Function App.')
 param name string
+@description('Name of the Flex Consumption (FC1) plan.')
 param planName string
+@description('Region of the plan and the app.')
 param location string
-param tags object = {}
+@description('Tags of every resource (azd-env-name).')
+param tags resourceInput<'Microsoft.Web/sites@2024-04-01'>.tags = {}
+@description('Resource id of the user-assigned identity the app runs as.')
 param identityId string
+@description('Client id of that identity (AzureWebJobsStorage__clientId, telemetry authentication).')
 param identityClientId string
+@description('Name of the existing storage account (host storage and deployment packages).')
 param storageAccountName string
+@description('Blob container of the deployment packages in that account.')
 param deploymentContainerName string
+@description('Name of the existing Application Insights component.')
 param applicationInsightsName string
+@description('Upper bound of Flex Consumption instances.')
 param maximumInstanceCount int = 100
+@description('Memory of each Flex Consumption instance, in MB.')
 param instanceMemoryMB int = 2048
 @description('Extra app settings (SnapshotSchedule, TaskHubName, ...).')
-param appSettings object = {}
+param appSettings resourceInput<'Microsoft.Web/sites/config@2024-04-01'>.properties = {}
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -93,5 +104,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
+@description('Name of the Function App.')
 output name string = functionApp.name
+@description('HTTPS base URL of the app (its default host name), without a path.')
 output uri string = 'https://${functionApp.properties.defaultHostName}'

@@ -1,9 +1,13 @@
 // The Function App's storage account: runtime state, Durable task hub, deployment packages, the
 // increments queue with its poison queue, and the Counters snapshot table. Shared-key access is
 // off: every client (runtime, Durable, snapshot, deployment) signs in with Entra ID.
+@description('Name of the storage account (3-24 lowercase letters and digits).')
 param name string
+@description('Region of the storage account.')
 param location string
-param tags object = {}
+@description('Tags of every resource (azd-env-name).')
+param tags resourceInput<'Microsoft.Storage/storageAccounts@2023-05-01'>.tags = {}
+@description('Blob container that holds the Function App\'s deployment packages.')
 param deploymentContainerName string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -57,5 +61,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
+@description('Name of the storage account.')
 output name string = storage.name
+@description('Resource id of the storage account.')
 output id string = storage.id
