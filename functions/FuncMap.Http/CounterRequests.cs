@@ -115,7 +115,10 @@ public static class CounterRequests
         return null;
     }
 
-    /// <summary>Reads the delta of an add: body <c>{"delta": n}</c>, or no body for 1.</summary>
+    /// <summary>
+    /// Reads the delta of an add: body <c>{"delta": n}</c>, or no body for 1. A JSON body without <c>delta</c>
+    /// (<c>{}</c>) is 400 <c>delta.required</c> (<see cref="DeltaParser.ParseAddBody"/>).
+    /// </summary>
     public static async Task<(long Delta, ProblemHttpResult? Problem)> ReadAddAsync(HttpRequest request, long maxBodyBytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);

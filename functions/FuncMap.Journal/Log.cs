@@ -15,10 +15,12 @@ internal static partial class Log
     public static partial void TornTail(ILogger logger, string file, long offset, string reason, long bytes);
 
 
+    /// <summary>A rotation that is not routine: <paramref name="reason"/> is <c>size</c> or <c>epoch</c> (checkpoints: 1224).</summary>
     [LoggerMessage(1204, LogLevel.Information, "Journal started segment {Sequence} ({Reason}).")]
     public static partial void Rotated(ILogger logger, long sequence, string reason);
 
-    [LoggerMessage(1205, LogLevel.Information, "Journal deleted segment {File}: a snapshot holds what it covered.")]
+    /// <summary>Routine: after a snapshot (at most once per snapshot interval).</summary>
+    [LoggerMessage(1205, LogLevel.Debug, "Journal deleted segment {File}: a snapshot holds what it covered.")]
     public static partial void SegmentDeleted(ILogger logger, string file);
 
     [LoggerMessage(1206, LogLevel.Information, "Journal closed after writing its pending groups.")]
@@ -74,4 +76,8 @@ internal static partial class Log
 
     [LoggerMessage(1223, LogLevel.Information, "Journal id {JournalId} created in {File}.")]
     public static partial void IdCreated(ILogger logger, Guid journalId, string file);
+
+    /// <summary>Routine: a snapshot's checkpoint (at most once per snapshot interval); other rotations are 1204.</summary>
+    [LoggerMessage(1224, LogLevel.Debug, "Journal started segment {Sequence} (checkpoint).")]
+    public static partial void RotatedForCheckpoint(ILogger logger, long sequence);
 }

@@ -493,7 +493,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             }
 
             var sequence = ++_lastSequence;
-            _ready.Enqueue(new Group(rotateTo: sequence));
+            _ready.Enqueue(new Group(rotateTo: sequence, forEpoch: force));
             _queuedRotation = sequence;
             _pendingRotations++;
             Monitor.Pulse(_gate);
@@ -678,7 +678,16 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     {
         try
         {
-            SwitchTo(marker.RotateTo, "checkpoint");
+            SwitchTo(marker.RotateTo);
+            if (marker.ForEpoch)
+            {
+                Log.Rotated(_logger, marker.RotateTo, "epoch");
+            }
+            else
+            {
+                Log.RotatedForCheckpoint(_logger, marker.RotateTo);
+            }
+
             marker.Done.TrySetResult();
         }
         catch (Exception ex)
@@ -711,7 +720,8 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
 
         try
         {
-            SwitchTo(sequence, "size");
+            SwitchTo(sequence);
+            Log.Rotated(_logger, sequence, "size");
         }
         catch (Exception ex)
         {
@@ -719,14 +729,13 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         }
     }
 
-    private void SwitchTo(long sequence, string reason)
+    private void SwitchTo(long sequence)
     {
         // The old segment is sealed (its zero tail cut off, fsynced) before the new one exists; the new one's
         // header records where the old one ends.
         var (previous, end) = (_currentSequence, _fileLength);
         CloseSegment(seal: true);
         _file = CreateSegment(sequence, previous, end);
-        Log.Rotated(_logger, sequence, reason);
     }
 
     /// <summary>Closes the open segment; with <paramref name="seal"/> cuts its zero tail off first (an error then propagates).</summary>
@@ -1243,16 +1252,20 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             Started = Stopwatch.GetTimestamp();
         }
 
-        public Group(long rotateTo)
+        public Group(long rotateTo, bool forEpoch)
         {
             _buffer = [];
             RotateTo = rotateTo;
+            ForEpoch = forEpoch;
         }
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>When not zero, this is no group but a checkpoint: start segment <see cref="RotateTo"/>.</summary>
         public long RotateTo { get; }
+
+        /// <summary>For a checkpoint marker: true when <see cref="BeginEpoch"/> forced it (logged at Information), not a snapshot.</summary>
+        public bool ForEpoch { get; }
 
         public long Started { get; }
 

@@ -25,7 +25,9 @@ public static class CounterEndpoints
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         api.MapPost("/{key}/add", AddAsync).WithName("AddToCounter")
-            .WithSummary("Adds {\"delta\": n} (no body: 1) to a counter.");
+            .WithSummary("Adds {\"delta\": n} (no body: 1) to a counter.")
+            .WithDescription("The body is {\"delta\": n} with n an Int64, or empty for a delta of 1. A JSON body without \"delta\" "
+                + "({}) is 400 delta.required; {\"delta\": null} is delta.type; any other member is body.unknownProperty.");
         api.MapPost("/{key}/reset", ResetAsync).WithName("ResetCounter")
             .WithSummary("Sets a counter to 0; its version keeps counting.");
         api.MapDelete("/{key}", DeleteAsync).WithName("DeleteCounter")

@@ -21,8 +21,8 @@ public sealed class DeltaParserTests
     [Theory]
     [InlineData("")]
     [InlineData("  \r\n")]
-    [InlineData("{}")]
-    public void ParseAddBody_NoBodyOrNoDelta_MeansOne(string body)
+    [InlineData("\uFEFF")]
+    public void ParseAddBody_NoBody_MeansOne(string body)
     {
         Assert.Null(DeltaParser.ParseAddBody(Encoding.UTF8.GetBytes(body), out var delta));
         Assert.Equal(1, delta);
@@ -53,6 +53,7 @@ public sealed class DeltaParserTests
     [Theory]
     [InlineData("""{"delta": "5"}""", "delta.type")]
     [InlineData("""{"delta": null}""", "delta.type")]
+    [InlineData("""{"other": 1}""", "body.unknownProperty")]
     [InlineData("""{"delta": 2.5}""", "delta.integer")]
     [InlineData("""{"delta": 1e3}""", "delta.integer")]
     [InlineData("""{"delta": 9223372036854775808}""", "delta.range")]
@@ -63,6 +64,17 @@ public sealed class DeltaParserTests
     [InlineData("{", "json.syntax")]
     public void ParseAddBody_Invalid_ReportsRule(string body, string rule) =>
         Assert.Equal(rule, DeltaParser.ParseAddBody(Encoding.UTF8.GetBytes(body), out _)?.Rule);
+
+    [Theory]
+    [InlineData("{}")]
+    [InlineData(" { } ")]
+    [InlineData("\uFEFF{}")]
+    public void ParseAddBody_ObjectWithoutDelta_IsRefusedAsRequiredNotOne(string body)
+    {
+        var error = DeltaParser.ParseAddBody(Encoding.UTF8.GetBytes(body), out _);
+
+        Assert.Equal(("delta", "delta.required"), (error?.Field, error?.Rule));
+    }
 
     [Fact]
     public void ParseAddBody_RepeatedDelta_IsRejected()

@@ -213,6 +213,16 @@ public sealed class CounterHttpFunctionsTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task AddAsync_JsonObjectWithoutDelta_400DeltaRequiredAndNothingSent()
+    {
+        var result = await CreateFunctions().AddAsync(Request("POST", "?wait=true", json: "{}"), new FakeDurableTaskClient(_entities), "nodelta", CancellationToken.None);
+
+        var problem = Assert.IsType<ProblemHttpResult>(result.Result);
+        Assert.Equal((StatusCodes.Status400BadRequest, "delta.required"), (problem.StatusCode, problem.ProblemDetails.Extensions["rule"]));
+        Assert.DoesNotContain(_entities.Signals, s => s.Operation == CounterOperations.Add);
+    }
+
+    [Fact]
     public async Task ResetAsync_MissingCounterWithWait_404()
     {
         var result = await CreateFunctions().ResetAsync(Request("POST", "?wait=true"), new FakeDurableTaskClient(_entities), "none", CancellationToken.None);

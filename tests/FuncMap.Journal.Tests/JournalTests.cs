@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text;
 using FuncMap.Counters;
 using FuncMap.Engine;
+using Microsoft.Extensions.Logging;
 using static FuncMap.Journal.Tests.Journals;
 
 namespace FuncMap.Journal.Tests;
@@ -284,6 +285,41 @@ public sealed class JournalTests : IDisposable
         Assert.False(engine.TryGet("old", out _));
         Assert.False(engine.TryGet("middle", out _));
         Assert.Equal(1, engine.Get("new").Value);
+    }
+
+    /// <summary>
+    /// A snapshot's checkpoint rotation and the deletion after it happen every snapshot interval: debug, so a host logs
+    /// nothing at Information for them; rotations for an epoch or for size stay at Information.
+    /// </summary>
+    [Fact]
+    public async Task Logs_CheckpointRotationAndDeletionAreDebug_EpochAndSizeRotationsInformation()
+    {
+        var logger = new ListLogger();
+        await using (var journal = new OperationJournal(Options(_directory, o => o.SegmentMaxBytes = 4096), logger, null, FileSegment.Create))
+        {
+            await journal.Append(0, [Op("a", 1, 1)]);
+            var checkpoint = journal.Checkpoint();
+            await journal.Append(0, [Op("a", 2, 2)]); // behind the rotation marker: the rotation was logged before it completes
+            journal.TruncateBefore(checkpoint);
+
+            Assert.Equal([LogLevel.Debug], logger.Levels(1224));
+            Assert.Equal([LogLevel.Debug], logger.Levels(1205));
+            Assert.Equal(0, logger.Count(1204));
+
+            journal.BeginEpoch(2);
+            await journal.Append(0, [Op("a", 3, 3)]);
+            Assert.Equal([LogLevel.Information], logger.Levels(1204));
+
+            for (var v = 4; v <= 40; v++)
+            {
+                await journal.Append(0, [Op("a", v, v, $"op-{v}-{new string('x', 200)}")]);
+            }
+        }
+
+        var rotations = logger.Levels(1204);
+        Assert.True(rotations.Count > 1, $"expected size rotations after the epoch's, found {rotations.Count - 1}");
+        Assert.All(rotations, level => Assert.Equal(LogLevel.Information, level));
+        Assert.Equal([LogLevel.Debug], logger.Levels(1224));
     }
 
     [Fact]

@@ -250,16 +250,25 @@ internal static class Poll
     }
 }
 
-/// <summary>A logger that keeps the EventIds it was given, for "one line per transition" asserts.</summary>
+/// <summary>A logger that keeps the EventIds (and levels) it was given, for "one line per transition" asserts.</summary>
 internal sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
 {
-    private readonly List<int> _events = [];
+    private readonly List<(int Id, Microsoft.Extensions.Logging.LogLevel Level)> _events = [];
 
     public int Count(int eventId)
     {
         lock (_events)
         {
-            return _events.Count(e => e == eventId);
+            return _events.Count(e => e.Id == eventId);
+        }
+    }
+
+    /// <summary>The level of every line logged with <paramref name="eventId"/>, in order.</summary>
+    public List<Microsoft.Extensions.Logging.LogLevel> Levels(int eventId)
+    {
+        lock (_events)
+        {
+            return [.. _events.Where(e => e.Id == eventId).Select(e => e.Level)];
         }
     }
 
@@ -272,7 +281,7 @@ internal sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
     {
         lock (_events)
         {
-            _events.Add(eventId.Id);
+            _events.Add((eventId.Id, logLevel));
         }
     }
 }

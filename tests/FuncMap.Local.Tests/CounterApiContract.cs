@@ -422,6 +422,36 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         }
     }
 
+    /// <summary>
+    /// A JSON body without <c>delta</c> is refused (it would otherwise add 1 whatever the sender meant); only an empty
+    /// body means 1, with or without a JSON Content-Type.
+    /// </summary>
+    [ContractFact]
+    public async Task Add_JsonObjectWithoutDelta_Returns400DeltaRequiredButAnEmptyBodyAddsOne()
+    {
+        var key = NewPrefix() + "d";
+        using (var refused = await PostJsonAsync($"api/counters/{key}/add?wait=true", "{}"))
+        {
+            var problem = await AssertProblemAsync(refused, HttpStatusCode.BadRequest, "delta.required");
+            Assert.Equal("delta", problem.GetProperty("errors")[0].GetProperty("field").GetString());
+        }
+
+        using (var missing = await Client.GetAsync($"api/counters/{key}"))
+        {
+            await AssertProblemAsync(missing, HttpStatusCode.NotFound, "counter.notFound");
+        }
+
+        using (var noBody = await Client.PostAsync($"api/counters/{key}/add?wait=true", null))
+        {
+            Assert.Equal((1L, 1L), Pair(await ReadCounterAsync(noBody)));
+        }
+
+        using (var emptyJson = await PostJsonAsync($"api/counters/{key}/add?wait=true", ""))
+        {
+            Assert.Equal((2L, 2L), Pair(await ReadCounterAsync(emptyJson)));
+        }
+    }
+
     [ContractFact]
     public async Task Add_WrongContentType_Returns415()
     {

@@ -152,6 +152,8 @@ public sealed class LocalHostTests
         Assert.Contains("/api/counters/{key}", paths);
         Assert.Contains("/api/counters/batch", paths);
         Assert.DoesNotContain("/bench/noop", paths);
+        var add = document.RootElement.GetProperty("paths").GetProperty("/api/counters/{key}/add").GetProperty("post");
+        Assert.Contains("delta.required", add.GetProperty("description").GetString());
     }
 
     [Fact]

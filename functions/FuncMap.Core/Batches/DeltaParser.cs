@@ -5,7 +5,9 @@ namespace FuncMap.Batches;
 
 /// <summary>
 /// The delta rule and the body of <c>POST /api/counters/{key}/add</c>: <c>{"delta": n}</c> with n an
-/// integer in the Int64 range; an empty body means a delta of 1.
+/// integer in the Int64 range; an empty body means a delta of 1. A JSON body must carry <c>delta</c>:
+/// <c>{}</c> is refused (<c>delta.required</c>), as a batch item without <c>delta</c> is
+/// (<see cref="IncrementBatchParser"/>), so that a body whose field was lost or misnamed never silently adds 1.
 /// </summary>
 public static class DeltaParser
 {
@@ -34,7 +36,9 @@ public static class DeltaParser
 
     /// <summary>
     /// Parses the body of an add request. An empty body (or only whitespace) means <see cref="DefaultDelta"/>; a leading
-    /// UTF-8 byte order mark is ignored (<see cref="IncrementBatchParser.SkipByteOrderMark"/>).
+    /// UTF-8 byte order mark is ignored (<see cref="IncrementBatchParser.SkipByteOrderMark"/>). A JSON object without
+    /// <c>delta</c> is refused with <c>delta.required</c> (field <c>delta</c>); <c>{"delta": null}</c> with
+    /// <c>delta.type</c>; any other member with <c>body.unknownProperty</c>.
     /// </summary>
     public static ValidationError? ParseAddBody(ReadOnlySpan<byte> utf8Json, out long delta)
     {
@@ -85,12 +89,9 @@ public static class DeltaParser
                 found = true;
             }
 
-            if (!found)
-            {
-                delta = DefaultDelta;
-            }
-
-            return null;
+            return found
+                ? null
+                : new("delta", "delta.required", "\"delta\" is required in a JSON body: {\"delta\": n} with n an integer in the Int64 range; send no body at all to add 1.");
         }
     }
 

@@ -33,7 +33,7 @@ public sealed class CounterHttpFunctions(
     TimeProvider timeProvider,
     ILogger<CounterHttpFunctions> logger)
 {
-    /// <summary><c>POST /api/counters/{key}/add</c>, body <c>{"delta": n}</c> or none (delta 1).</summary>
+    /// <summary><c>POST /api/counters/{key}/add</c>, body <c>{"delta": n}</c> or none (delta 1); <c>{}</c> is 400 <c>delta.required</c>.</summary>
     [Function("CounterAdd")]
     public async Task<Results<Ok<CounterResponse>, Accepted<WriteAccepted>, ProblemHttpResult, ServiceUnavailableResult>> AddAsync(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = CounterRoutes.Add)] HttpRequest request,
