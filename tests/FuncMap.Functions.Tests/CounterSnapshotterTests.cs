@@ -29,7 +29,7 @@ public sealed class CounterSnapshotterTests
 
     public CounterSnapshotterTests(AzuriteFixture azurite)
     {
-        _options = new() { SnapshotOverlap = TimeSpan.FromMinutes(2), TombstoneRetention = TimeSpan.FromHours(1), SnapshotTable = AzuriteFixture.UniqueTableName("counters") };
+        _options = new() { SnapshotOverlap = TimeSpan.FromMinutes(2), TombstoneRetention = TimeSpan.FromHours(2), SnapshotTable = AzuriteFixture.UniqueTableName("counters") };
         // The app's own client construction (AzureWebJobsStorage as a connection string), pointed at this Azurite.
         _tables = StorageClients.CreateTableServiceClient(new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { [StorageClients.ConnectionName] = azurite.ConnectionString }).Build());

@@ -39,7 +39,10 @@ public sealed class AcceptFolder(
     AcceptLog log, EntityClientSource clients, IOptions<FuncMapFunctionsOptions> options, FunctionsMetrics metrics, TimeProvider timeProvider, ILogger<AcceptFolder> logger)
     : BackgroundService
 {
-    /// <summary>How long a folder numbers under one sequence source before it starts a new one.</summary>
+    /// <summary>
+    /// How long a folder numbers under one sequence source before it starts a new one. Entities must remember a source
+    /// longer than this (tombstone retention, source retention: <see cref="FuncMapFunctionsOptionsValidator.SourceDeliveryBound"/>).
+    /// </summary>
     public static readonly TimeSpan SourceLifetime = TimeSpan.FromHours(1);
 
     /// <summary>How many transactions one fold of a partition submits before it signals (and starts over if more is left).</summary>

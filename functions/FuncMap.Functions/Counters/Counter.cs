@@ -57,7 +57,8 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
     /// source for at most <see cref="Accepts.AcceptFolder.SourceLifetime"/> (1 h) and its signals arrive within seconds
     /// (a crash's fold record is re-sent within a minute); a fold of a source delivered more than 23 h after the source's
     /// last use would be taken for a new source. Every process start is a new source, so this also bounds how many
-    /// sources a hot counter's state carries: about one per instance per hour of the last day.
+    /// sources a hot counter's state carries: about one per instance per hour of the last day. The host refuses settings
+    /// under which a fold could arrive later (<see cref="Hosting.FuncMapFunctionsOptionsValidator.SourceDeliveryBound"/>).
     /// </summary>
     public static readonly TimeSpan SourceRetention = TimeSpan.FromDays(1);
 

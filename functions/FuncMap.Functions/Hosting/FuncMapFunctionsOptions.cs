@@ -33,10 +33,12 @@ public sealed class FuncMapFunctionsOptions
     public TimeSpan SnapshotOverlap { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
-    /// How long a deleted counter's tombstone (its version and operation window) is kept after its row
-    /// was removed, so that late duplicates of earlier operations are still recognised.
+    /// How long after its delete a deleted counter's tombstone (its version, operation window and fold sources) is kept
+    /// before it is purged, so that late duplicates of earlier operations are still recognised and the folder's next
+    /// folds find the sources they number under. At least <see cref="FuncMapFunctionsOptionsValidator.SourceDeliveryBound"/>
+    /// (1 h 10 min 45 s with the defaults), else the host refuses to start.
     /// </summary>
-    public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromHours(1);
+    public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromHours(2);
 
     /// <summary>The snapshot table (the local host's <c>FuncMap:Storage:TableName</c>; both hosts default to <c>Counters</c>).</summary>
     public string SnapshotTable { get; set; } = FuncMap.Storage.CounterRows.DefaultTableName;
@@ -57,7 +59,11 @@ public sealed class FuncMapFunctionsOptions
     /// </summary>
     public TimeSpan FoldInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>How old a row of another source must be before this instance folds it (that source stopped, or fell behind).</summary>
+    /// <summary>
+    /// How old a row of another source must be before this instance folds it (that source stopped, or fell behind).
+    /// At least twice <see cref="FoldInterval"/>, and with <see cref="SweepInterval"/> within the counters' source
+    /// retention (<see cref="FuncMapFunctionsOptionsValidator"/>).
+    /// </summary>
     public TimeSpan FoldStaleAfter { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How often the folder looks for such rows (also once at start).</summary>

@@ -5,7 +5,9 @@ using FuncMap.Storage;
 using FuncMap.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace FuncMap.Functions.Hosting;
 
@@ -18,11 +20,10 @@ public static class ServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<FuncMapFunctionsOptions>()
             .Bind(configuration.GetSection(FuncMapFunctionsOptions.SectionName))
-            .Validate(o => o.WaitTimeout > TimeSpan.Zero && o.BatchWaitTimeout > TimeSpan.Zero && o.QueueWaitTimeout > TimeSpan.Zero && o.SnapshotOverlap >= TimeSpan.Zero
-                && o.TombstoneRetention >= TimeSpan.Zero && o.SignalConcurrency > 0 && o.SnapshotParallelism > 0 && o.MaxDeliveries > 0
-                && o.FoldInterval > TimeSpan.Zero && o.FoldStaleAfter > TimeSpan.Zero && o.SweepInterval > TimeSpan.Zero
-                && !string.IsNullOrWhiteSpace(o.SnapshotTable), "FuncMap settings must be positive.")
             .ValidateOnStart();
+
+        // Each setting and the combinations that could lose or park an add (FuncMapFunctionsOptionsValidator's rules).
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FuncMapFunctionsOptions>, FuncMapFunctionsOptionsValidator>());
 
         // The HTTP layer's settings, shared with the local host (FuncMap:Http, app setting FuncMap__Http__MaxBodyBytes).
         services.AddFuncMapHttpOptions(configuration);
