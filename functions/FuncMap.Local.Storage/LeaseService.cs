@@ -629,12 +629,7 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
 
         var mark = new JournalPosition(segment, offset);
         var reached = _journal.OpenedAt;
-        if (reached is null && markJournal == _journal.JournalId)
-        {
-            return;
-        }
-
-        if (markJournal == _journal.JournalId && reached >= mark)
+        if (markJournal == _journal.JournalId && (reached is null || reached >= mark))
         {
             return;
         }

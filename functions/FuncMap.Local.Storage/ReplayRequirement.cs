@@ -11,7 +11,7 @@ namespace FuncMap.Local.Storage;
 /// persisted and before it truncates the journal; the restore reads it and hands it to the journal
 /// (<c>RequireReplayFrom</c>), so a start whose oldest needed segment is missing refuses instead of starting
 /// without the writes that segment held. Written only by the lease holder; a lost row only means the check is skipped
-/// (the start says so), never that data is dropped.
+/// at the next start (the chain of segments is still checked), never that data is dropped.
 /// </summary>
 public sealed class ReplayRequirement
 {

@@ -387,20 +387,15 @@ public sealed class SnapshotService : BackgroundService
         }
 
         var first = (int)((run - 1) * FencesVerifiedPerRun % CounterPartition.Count);
-        var reads = new Task<Azure.NullableResponse<Azure.Data.Tables.TableEntity>>[FencesVerifiedPerRun];
-        for (var i = 0; i < reads.Length; i++)
-        {
-            reads[i] = _storage.Counters.GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>(
-                CounterPartition.Name((first + i) % CounterPartition.Count), CounterFence.RowKey, select: ["PartitionKey"], cancellationToken: cancellationToken);
-        }
-
+        var partitions = Enumerable.Range(first, FencesVerifiedPerRun).Select(static p => CounterPartition.Name(p % CounterPartition.Count)).ToArray();
+        var reads = partitions.Select(partition => _storage.Counters.GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>(
+            partition, CounterFence.RowKey, select: ["PartitionKey"], cancellationToken: cancellationToken)).ToArray();
         await Task.WhenAll(reads).ConfigureAwait(false);
         for (var i = 0; i < reads.Length; i++)
         {
             if (!reads[i].Result.HasValue)
             {
-                var partition = CounterPartition.Name((first + i) % CounterPartition.Count);
-                throw new Azure.RequestFailedException(404, $"Table {_storage.Counters.Name} has no fence row in partition {partition}: the table was deleted (or deleted and created again), or the partition emptied.", TableErrorCode.ResourceNotFound.ToString(), null);
+                throw new Azure.RequestFailedException(404, $"Table {_storage.Counters.Name} has no fence row in partition {partitions[i]}: the table was deleted (or deleted and created again), or the partition emptied.", TableErrorCode.ResourceNotFound.ToString(), null);
             }
         }
     }
