@@ -106,7 +106,7 @@ internal static partial class Log
     [LoggerMessage(1438, LogLevel.Warning, "Batch {BatchId}: {Count} counters would overflow and were not applied ({Keys}); the rest of the batch was applied.")]
     public static partial void KeysOverflowed(ILogger logger, string batchId, int count, string keys);
 
-    [LoggerMessage(1446, LogLevel.Warning, "Batch {BatchId}: {Count} counter(s) not applied because the batch id was applied to them before with another total (idempotency.mismatch): {Keys}.")]
+    [LoggerMessage(1448, LogLevel.Warning, "Batch {BatchId}: {Count} counter(s) not applied because the batch id was applied to them before with another total (idempotency.mismatch): {Keys}.")]
     public static partial void KeysMismatched(ILogger logger, string batchId, int count, string keys);
 
     [LoggerMessage(1439, LogLevel.Error, "Batch {BatchId}: the poison envelope naming the keys it could not change ({Reason}) could not be sent; the log line before names them.")]
