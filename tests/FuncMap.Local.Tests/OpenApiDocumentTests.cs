@@ -46,6 +46,7 @@ public sealed class OpenApiDocumentTests(LocalHostTarget target) : IClassFixture
             .OfType<RouteEndpoint>()
             .Where(endpoint => endpoint.RoutePattern.RawText?.StartsWith("/api/", StringComparison.Ordinal) == true)
             .SelectMany(endpoint => endpoint.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods
+                .Where(method => method != "HEAD") // HEAD is GET without the body (RFC 9110 §9.3.2): not an operation of its own
                 .Select(method => (method, Normalize(endpoint.RoutePattern.RawText!))))
             .ToHashSet();
 
