@@ -80,4 +80,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 6055, Level = LogLevel.Warning,
         Message = "A write of counter {Key} waited longer than {Timeout} for the key's earlier accepted adds to be folded; answered 503, nothing sent")]
     public static partial void BarrierTimedOut(ILogger logger, string key, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 6150, Level = LogLevel.Critical,
+        Message = "Counter {Key}: {Count} folded sum(s) of source {Source} (numbers {First}-{Last}) never arrived within {Waited} and are counted as lost (storage lost a fold record or rolled back the counter's state); {Applied} parked add(s) applied, a lost number that still arrives is applied then")]
+    public static partial void FoldGapReleased(ILogger logger, string key, string source, long count, long first, long last, TimeSpan waited, int applied);
+
+    [LoggerMessage(EventId = 6151, Level = LogLevel.Warning,
+        Message = "Counter {Key}: folded sum {Sequence} of source {Source} arrived after it was counted as lost, and was applied")]
+    public static partial void LateFoldApplied(ILogger logger, string key, string source, long sequence);
 }

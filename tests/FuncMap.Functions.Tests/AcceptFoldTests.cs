@@ -244,6 +244,70 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FoldOwnAsync_FoldRecordLostBetweenFolds_LaterAddsApplyWithinTheBoundAndTheLossIsLoggedAndCounted()
+    {
+        var log = NewLog();
+        var folder = NewFolder(log);
+        var entities = new FakeEntityClient { RunCounters = true };
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => log.AcceptAsync("g", 1, CancellationToken.None)));
+        entities.FailSignalsWith = new InvalidOperationException("storage rolled back before the signals were stored");
+        await Assert.ThrowsAsync<InvalidOperationException>(() => folder.FoldOwnAsync(entities, CancellationToken.None));
+        entities.FailSignalsWith = null;
+
+        // Storage loses its last acknowledged write: the fold record (number 1 of key g).
+        var record = Assert.Single(await RowsAsync(log.Source));
+        await _table.DeleteEntityAsync(record.PartitionKey, record.RowKey);
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => log.AcceptAsync("g", 10, CancellationToken.None)));
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+
+        Assert.Equal(0, ValueOf(entities, "g"));
+        Assert.Equal((1, 1L, TimeSpan.Zero), entities.CounterMetrics.Parked());
+
+        entities.Time.Now += Counter.GapReleaseAfter;
+        Assert.Equal(1, await entities.DeliverDueRemindersAsync());
+
+        Assert.Equal(40, ValueOf(entities, "g"));
+        var lost = Assert.Single(entities.CounterLog.Lines(6150, Microsoft.Extensions.Logging.LogLevel.Critical));
+        Assert.Equal(("g", folder.SequenceSource, 1L), ((string)lost["Key"]!, (string)lost["Source"]!, (long)lost["Count"]!));
+        Assert.Equal((0, 0L, TimeSpan.Zero), entities.CounterMetrics.Parked());
+
+        // Plain adds apply at once again.
+        await log.AcceptAsync("g", 2, CancellationToken.None);
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+        Assert.Equal(42, ValueOf(entities, "g"));
+        Assert.Empty(await RowsAsync());
+    }
+
+    [Fact]
+    public async Task FoldOwnAsync_EntityStateLostBetweenFolds_LaterAddsApplyAndTheLostRangeIsCounted()
+    {
+        var log = NewLog();
+        var folder = NewFolder(log);
+        var entities = new FakeEntityClient { RunCounters = true };
+        for (var fold = 0; fold < 3; fold++)
+        {
+            await log.AcceptAsync("e", 1, CancellationToken.None);
+            await folder.FoldOwnAsync(entities, CancellationToken.None);
+        }
+
+        Assert.Equal(3, ValueOf(entities, "e"));
+
+        // The entity's state is rolled back to before its first write: its source progress is gone.
+        entities.LoseState(Counter.IdOf("e"));
+        await log.AcceptAsync("e", 5, CancellationToken.None);
+        await folder.FoldOwnAsync(entities, CancellationToken.None);
+
+        Assert.Equal(0, ValueOf(entities, "e"));
+        entities.Time.Now += Counter.GapReleaseAfter;
+        await entities.DeliverDueRemindersAsync();
+
+        Assert.Equal(5, ValueOf(entities, "e"));
+        var lost = Assert.Single(entities.CounterLog.Lines(6150));
+        Assert.Equal((3L, 1L, 3L), ((long)lost["Count"]!, (long)lost["First"]!, (long)lost["Last"]!));
+    }
+
+    [Fact]
     public async Task BarrierAsync_AcceptedAddOfTheKey_CompletesOnlyOnceItWasSignalled()
     {
         var log = NewLog();
