@@ -88,4 +88,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 6151, Level = LogLevel.Warning,
         Message = "Counter {Key}: folded sum {Sequence} of source {Source} arrived after it was counted as lost, and was applied")]
     public static partial void LateFoldApplied(ILogger logger, string key, string source, long sequence);
+
+    [LoggerMessage(EventId = 6152, Level = LogLevel.Information,
+        Message = "Stopping: every add accepted by source {Source} (through flush {Flush}) was folded and signalled ({Rounds} fold round(s)); nothing is left for a sweep")]
+    public static partial void StopFolded(ILogger logger, string source, long flush, int rounds);
+
+    [LoggerMessage(EventId = 6153, Level = LogLevel.Warning,
+        Message = "Stopping: source {Source} leaves {Rows} accepted row(s) and {Records} fold record(s) (-1: storage did not answer) that the shutdown time did not cover; another instance's sweep, or the next start's, folds them within {SweptWithin}")]
+    public static partial void StopLeft(ILogger logger, string source, int rows, int records, TimeSpan sweptWithin);
 }

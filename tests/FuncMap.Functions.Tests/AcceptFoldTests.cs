@@ -334,6 +334,57 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task StopAsync_MoreThanOneFoldLeft_FoldsAndSignalsEverythingAcceptedAndTakesNoMoreAdds()
+    {
+        var log = NewLog();
+        var clients = new EntityClientSource();
+        var logger = new RecordingLogger<AcceptFolder>();
+        var folder = new AcceptFolder(log, clients, Options.Create(new FuncMapFunctionsOptions { FoldInterval = TimeSpan.FromHours(1) }),
+            new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, logger);
+        var entities = new FakeEntityClient { RunCounters = true };
+        clients.Offer(entities);
+        await folder.StartAsync(CancellationToken.None);
+
+        // One row per add, more rows than one fold takes (MaxTransactionsPerFold × MaxRowsPerFold = 990).
+        const int Adds = 1_200;
+        for (var i = 0; i < Adds; i++)
+        {
+            await log.AcceptAsync("stop" + (i % 3), 1, CancellationToken.None);
+        }
+
+        using var shutdown = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await folder.StopAsync(shutdown.Token);
+
+        Assert.Equal(Enumerable.Repeat(Adds / 3L, 3), Enumerable.Range(0, 3).Select(k => ValueOf(entities, "stop" + k)));
+        Assert.Empty(await RowsAsync(log.Source));
+        Assert.Single(logger.Lines(6152));
+        Assert.Empty(logger.Lines(6153));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => log.AcceptAsync("stop0", 1, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task StopAsync_SignalsFailUntilTheShutdownTimeEnds_LogsWhatItLeavesForTheSweep()
+    {
+        var log = NewLog();
+        var clients = new EntityClientSource();
+        var logger = new RecordingLogger<AcceptFolder>();
+        var folder = new AcceptFolder(log, clients, Options.Create(new FuncMapFunctionsOptions { FoldInterval = TimeSpan.FromHours(1) }),
+            new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, logger);
+        var entities = new FakeEntityClient { RunCounters = true };
+        clients.Offer(entities);
+        await folder.StartAsync(CancellationToken.None);
+        await log.AcceptAsync("left", 1, CancellationToken.None);
+        entities.FailSignalsWith = new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.Unavailable, "the host is stopping"));
+
+        using var shutdown = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        await folder.StopAsync(shutdown.Token);
+
+        var left = Assert.Single(logger.Lines(6153));
+        Assert.Equal((0, 1), ((int)left["Rows"]!, (int)left["Records"]!));
+        Assert.Single(await RowsAsync(log.Source), r => AcceptedRows.IsFoldRecord(r.RowKey));
+    }
+
     /// <summary>The adds in the accepted rows among <paramref name="rows"/>.</summary>
     internal static List<AcceptedItem> ItemsIn(IEnumerable<TableEntity> rows) =>
         rows.Where(r => !AcceptedRows.IsFoldRecord(r.RowKey)).SelectMany(AcceptedRows.ReadItems).ToList();

@@ -156,6 +156,16 @@ public sealed class FuncMapFunctionsOptionsValidatorTests
     }
 
     [Fact]
+    public void HostJson_DurableGracefulShutdown_On()
+    {
+        // Durable's own default is false: a stop is forced (IsGracefulStop: False) and the control-queue messages its
+        // worker had dequeued come back only after controlQueueVisibilityTimeout; true drains them before the partitions go.
+        using var host = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot(), "host.json")));
+
+        Assert.True(host.RootElement.GetProperty("extensions").GetProperty("durableTask").GetProperty("useGracefulShutdown").GetBoolean());
+    }
+
+    [Fact]
     public void MaxSignalDelay_CoversHostJsonControlQueueVisibilityTimeout()
     {
         // A control-queue message a stopped host had dequeued is delivered again after this timeout (5 min when unset).
