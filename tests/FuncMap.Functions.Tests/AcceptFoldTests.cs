@@ -6,6 +6,8 @@ using FuncMap.Functions.Counters;
 using FuncMap.Functions.Hosting;
 using FuncMap.Storage;
 using FuncMap.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -383,6 +385,54 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
         var left = Assert.Single(logger.Lines(6153));
         Assert.Equal((0, 1), ((int)left["Rows"]!, (int)left["Records"]!));
         Assert.Single(await RowsAsync(log.Source), r => AcceptedRows.IsFoldRecord(r.RowKey));
+    }
+
+    /// <summary>One app's services as the worker registers them, on the shared Azurite account, with its own task hub and clock.</summary>
+    private ServiceProvider App(string taskHub, TimeProvider time)
+    {
+        // The host registers its configuration; the storage clients read AzureWebJobsStorage from it.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["AzureWebJobsStorage"] = azurite.ConnectionString,
+            [FuncMapFunctionsOptions.TaskHubNameSetting] = taskHub,
+        }).Build();
+        return new ServiceCollection()
+            .AddLogging()
+            .AddMetrics()
+            .AddSingleton<IConfiguration>(configuration)
+            .AddFuncMapFunctions(configuration)
+            .AddSingleton(time)
+            .BuildServiceProvider();
+    }
+
+    [Fact]
+    public async Task SweepAsync_TwoAppsOnOneAccount_NeitherFoldsTheOthersAdds()
+    {
+        var hubX = "FdeepX" + Guid.NewGuid().ToString("N")[..8];
+        var hubY = "FdeepY" + Guid.NewGuid().ToString("N")[..8];
+        await using var appX = App(hubX, TimeProvider.System);
+        await using var appY = App(hubY, new ManualTimeProvider(DateTimeOffset.UtcNow.AddMinutes(5)));
+        var entitiesX = new FakeEntityClient { RunCounters = true };
+        var entitiesY = new FakeEntityClient { RunCounters = true };
+        var logX = appX.GetRequiredService<AcceptLog>();
+        var logY = appY.GetRequiredService<AcceptLog>();
+
+        // X's worker accepts and pauses; Y, minutes later by its clock, accepts its own and sweeps.
+        await Task.WhenAll(Enumerable.Range(0, 23).Select(_ => logX.AcceptAsync("x:k", 1, CancellationToken.None)));
+        await logY.AcceptAsync("y:k", 1, CancellationToken.None);
+        var swept = await appY.GetRequiredService<AcceptFolder>().SweepAsync(entitiesY, CancellationToken.None);
+        await appY.GetRequiredService<AcceptFolder>().FoldOwnAsync(entitiesY, CancellationToken.None);
+
+        Assert.Equal(0, swept);
+        Assert.Equal((0L, 1L), (ValueOf(entitiesY, "x:k"), ValueOf(entitiesY, "y:k")));
+        await appX.GetRequiredService<AcceptFolder>().FoldOwnAsync(entitiesX, CancellationToken.None);
+        Assert.Equal((23L, 0L), (ValueOf(entitiesX, "x:k"), ValueOf(entitiesX, "y:k")));
+
+        var optionsX = appX.GetRequiredService<IOptions<FuncMapFunctionsOptions>>().Value;
+        var optionsY = appY.GetRequiredService<IOptions<FuncMapFunctionsOptions>>().Value;
+        Assert.Equal((hubX + "Accepted", hubX + "Counters"), (optionsX.AcceptedTable, optionsX.SnapshotTable));
+        Assert.Equal((hubY + "Accepted", hubY + "Counters"), (optionsY.AcceptedTable, optionsY.SnapshotTable));
+        Assert.Equal(optionsX.AcceptedTable, logX.Table.Name);
     }
 
     /// <summary>The adds in the accepted rows among <paramref name="rows"/>.</summary>

@@ -94,9 +94,12 @@ public sealed class FuncMapFunctionsOptionsValidator : IValidateOptions<FuncMapF
             failures.Add($"{Setting(nameof(options.TombstoneRetention))} ({Show(options.TombstoneRetention)}) must not be negative.");
         }
 
-        if (string.IsNullOrWhiteSpace(options.SnapshotTable))
+        TableName(failures, nameof(options.SnapshotTable), options.SnapshotTable);
+        TableName(failures, nameof(options.AcceptedTable), options.AcceptedTable);
+        if (string.Equals(options.SnapshotTable, options.AcceptedTable, StringComparison.OrdinalIgnoreCase))
         {
-            failures.Add($"{Setting(nameof(options.SnapshotTable))} must name a table.");
+            failures.Add($"{Setting(nameof(options.AcceptedTable))} ({options.AcceptedTable}) and {Setting(nameof(options.SnapshotTable))} ({options.SnapshotTable}) "
+                + "must name different tables: the snapshot would publish fold rows as counters, and the sweep would fold snapshot rows.");
         }
 
         if (failures.Count > 0)
@@ -130,6 +133,16 @@ public sealed class FuncMapFunctionsOptionsValidator : IValidateOptions<FuncMapF
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>An Azure Table name: 3–63 letters and digits, starting with a letter (table names are case-insensitive).</summary>
+    private static void TableName(List<string> failures, string name, string? value)
+    {
+        if (value is not { Length: >= 3 and <= 63 } || !char.IsAsciiLetter(value[0]) || !value.All(char.IsAsciiLetterOrDigit))
+        {
+            failures.Add($"{Setting(name)} ({value}) must be a table name: 3-63 letters and digits, starting with a letter "
+                + "(a task hub name longer than 55 characters leaves no room for the suffix; set the table's name).");
+        }
     }
 
     private static void Positive(List<string> failures, string name, TimeSpan value)
