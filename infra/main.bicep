@@ -1,6 +1,6 @@
 // FuncMap on Azure: the Functions app (Flex Consumption, .NET 10 isolated worker, Durable Entities)
 // with its storage account (identity-based access only), the increments queue, its poison queue,
-// the Counters table, a user-assigned identity and Application Insights on Log Analytics.
+// the task hub's Counters and Accepted tables, a user-assigned identity and Application Insights on Log Analytics.
 // Deployed by `azd up` (azure.yaml at the repository root); layout after
 // Azure-Samples/functions-quickstart-dotnet-azd, with plain resource declarations.
 targetScope = 'subscription'
@@ -25,7 +25,9 @@ param principalId string = ''
 @description('NCRONTAB schedule of the snapshot timer (app setting SnapshotSchedule).')
 param snapshotSchedule string = '0 */1 * * * *'
 
-@description('Durable Functions task hub name (app setting TaskHubName).')
+@description('Durable Functions task hub name (app setting TaskHubName); the app\'s tables are named after it ({taskHubName}Counters, {taskHubName}Accepted).')
+@minLength(3)
+@maxLength(45)
 param taskHubName string = 'FuncMap'
 
 @description('Upper bound of Flex Consumption instances.')
@@ -83,6 +85,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    taskHubName: taskHubName
   }
 }
 

@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using FuncMap.Counters;
+using FuncMap.Functions.Counters;
 
 namespace FuncMap.Functions;
 
@@ -36,6 +38,28 @@ public sealed class FunctionsMetrics
     /// <summary>Folded adds an entity received before an earlier one of their source and kept until it came.</summary>
     public const string FoldParked = "funcmap.functions.fold.parked";
 
+    /// <summary>
+    /// Folded sums an entity gave up waiting for (<see cref="Counter.GapReleaseAfter"/>): numbers storage lost. Each is also
+    /// a critical log line (EventId 6150) naming the key, the source and the count.
+    /// </summary>
+    public const string FoldLostSums = "funcmap.functions.fold.lost";
+
+    /// <summary>Folded sums that arrived after they were counted as lost, and were applied (EventId 6151).</summary>
+    public const string FoldLateSums = "funcmap.functions.fold.late";
+
+    /// <summary>Counters whose entity, as last run in this process, holds folded adds parked behind a gap.</summary>
+    public const string ParkedKeys = "funcmap.functions.fold.parked.keys";
+
+    /// <summary>Folded adds parked behind a gap in those counters.</summary>
+    public const string ParkedAdds = "funcmap.functions.fold.parked.adds";
+
+    /// <summary>How long the oldest of them has waited (0 when none); released at <see cref="Counter.GapReleaseAfter"/>.</summary>
+    public const string ParkedAge = "funcmap.functions.fold.parked.age";
+
+    private readonly ConcurrentDictionary<string, ParkedEntry> _parked = new(StringComparer.Ordinal);
+    private readonly TimeProvider _timeProvider;
+    private readonly Counter<long> _foldLost;
+    private readonly Counter<long> _foldLate;
     private readonly Counter<long> _foldedAdds;
     private readonly Counter<long> _foldEntries;
     private readonly Counter<long> _foldSignals;
@@ -45,11 +69,17 @@ public sealed class FunctionsMetrics
     private readonly Counter<long> _poisoned;
     private readonly Counter<long> _snapshotRows;
 
-    /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
-    public FunctionsMetrics(IMeterFactory meterFactory)
+    /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>; <paramref name="timeProvider"/> (default the system's) ages parked work.</summary>
+    public FunctionsMetrics(IMeterFactory meterFactory, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
+        _timeProvider = timeProvider ?? TimeProvider.System;
         var meter = meterFactory.Create(MeterName);
+        _foldLost = meter.CreateCounter<long>(FoldLostSums, unit: "{sum}");
+        _foldLate = meter.CreateCounter<long>(FoldLateSums, unit: "{sum}");
+        meter.CreateObservableGauge(ParkedKeys, () => Parked().Keys, unit: "{counter}");
+        meter.CreateObservableGauge(ParkedAdds, () => Parked().Adds, unit: "{add}");
+        meter.CreateObservableGauge(ParkedAge, () => Parked().Age.TotalSeconds, unit: "s");
         _rejected = meter.CreateCounter<long>(RejectedOperations, unit: "{operation}");
         _duplicates = meter.CreateCounter<long>(DuplicateOperations, unit: "{operation}");
         _poisoned = meter.CreateCounter<long>(PoisonedMessages, unit: "{message}");
@@ -76,6 +106,51 @@ public sealed class FunctionsMetrics
 
     internal void AddParked() => _foldParked.Add(1);
 
+    internal void FoldLost(long sums) => _foldLost.Add(sums);
+
+    internal void LateFoldApplied() => _foldLate.Add(1);
+
+    /// <summary>
+    /// Records what <paramref name="key"/>'s entity holds parked after an operation: <paramref name="adds"/> adds, the oldest
+    /// waiting since <paramref name="since"/> (none when 0 or null).
+    /// </summary>
+    internal void ParkedWork(string key, int adds, DateTimeOffset? since, DateTimeOffset now)
+    {
+        if (adds > 0 && since is { } oldest)
+        {
+            _parked[key] = new ParkedEntry(adds, oldest, now);
+        }
+        else
+        {
+            _parked.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>
+    /// The parked work entities reported in this process. An entry not reported again within twice
+    /// <see cref="Counter.GapReleaseAfter"/> is dropped: its entity runs its release reminder by then, so it now runs elsewhere.
+    /// </summary>
+    internal (int Keys, long Adds, TimeSpan Age) Parked()
+    {
+        var now = _timeProvider.GetUtcNow();
+        var keys = 0;
+        var adds = 0L;
+        var age = TimeSpan.Zero;
+        foreach (var (key, entry) in _parked)
+        {
+            if (now - entry.Seen > 2 * Counter.GapReleaseAfter)
+            {
+                _parked.TryRemove(KeyValuePair.Create(key, entry));
+                continue;
+            }
+
+            keys++;
+            adds += entry.Adds;
+            age = now - entry.Since > age ? now - entry.Since : age;
+        }
+
+        return (keys, adds, age);
+    }
     internal void MessagePoisoned(string reason) =>
         _poisoned.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
@@ -94,3 +169,6 @@ public sealed class FunctionsMetrics
         _ => "applied",
     };
 }
+
+/// <summary>What one entity held parked when it last ran here.</summary>
+internal readonly record struct ParkedEntry(int Adds, DateTimeOffset Since, DateTimeOffset Seen);

@@ -80,4 +80,20 @@ internal static partial class Log
     [LoggerMessage(EventId = 6055, Level = LogLevel.Warning,
         Message = "A write of counter {Key} waited longer than {Timeout} for the key's earlier accepted adds to be folded; answered 503, nothing sent")]
     public static partial void BarrierTimedOut(ILogger logger, string key, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 6150, Level = LogLevel.Critical,
+        Message = "Counter {Key}: {Count} folded sum(s) of source {Source} (numbers {First}-{Last}) never arrived within {Waited} and are counted as lost (storage lost a fold record or rolled back the counter's state); {Applied} parked add(s) applied, a lost number that still arrives is applied then")]
+    public static partial void FoldGapReleased(ILogger logger, string key, string source, long count, long first, long last, TimeSpan waited, int applied);
+
+    [LoggerMessage(EventId = 6151, Level = LogLevel.Warning,
+        Message = "Counter {Key}: folded sum {Sequence} of source {Source} arrived after it was counted as lost, and was applied")]
+    public static partial void LateFoldApplied(ILogger logger, string key, string source, long sequence);
+
+    [LoggerMessage(EventId = 6152, Level = LogLevel.Information,
+        Message = "Stopping: every add accepted by source {Source} (through flush {Flush}) was folded and signalled ({Rounds} fold round(s)); nothing is left for a sweep")]
+    public static partial void StopFolded(ILogger logger, string source, long flush, int rounds);
+
+    [LoggerMessage(EventId = 6153, Level = LogLevel.Warning,
+        Message = "Stopping: source {Source} leaves {Rows} accepted row(s) and {Records} fold record(s) (-1: storage did not answer) that the shutdown time did not cover; another instance's sweep, or the next start's, folds them within {SweptWithin}")]
+    public static partial void StopLeft(ILogger logger, string source, int rows, int records, TimeSpan sweptWithin);
 }

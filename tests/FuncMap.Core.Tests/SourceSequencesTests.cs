@@ -153,6 +153,74 @@ public sealed class SourceSequencesTests
         Assert.Equal(6, _counter.Value);
     }
 
+    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(1);
+
+    private SequenceReceipt ReceiveAt(DateTimeOffset at, long sequence, long delta) =>
+        SourceSequences.Receive(_counter, _sources, _source, sequence, delta, at);
+
+    [Fact]
+    public void ReleaseGaps_GapOlderThanTheBound_ReleasedAsLostAndTheParkedAddsApplied()
+    {
+        ReceiveAt(Now, 3, 100);
+        ReceiveAt(Now.AddSeconds(20), 4, 10);
+
+        Assert.Empty(SourceSequences.ReleaseGaps(_counter, _sources, Now.AddSeconds(59), Bound));
+        var gap = Assert.Single(SourceSequences.ReleaseGaps(_counter, _sources, Now.Add(Bound), Bound));
+
+        Assert.Equal((_source, 1L, 2L, 2L, 2, Bound), (gap.Source, gap.First, gap.Last, gap.Count, gap.Applied, gap.Waited));
+        Assert.Equal((110L, 2L), (_counter.Value, _counter.Version));
+        Assert.Equal(SequenceVerdict.Applied, ReceiveAt(Now.Add(Bound), 5, 1).Verdict);
+        Assert.Equal(111, _counter.Value);
+        Assert.Null(SourceSequences.OldestParked(_sources.Values));
+    }
+
+    [Fact]
+    public void Receive_ReleasedNumberArrivesAfterAll_AppliedOnceAsLate()
+    {
+        ReceiveAt(Now, 4, 100);
+        SourceSequences.ReleaseGaps(_counter, _sources, Now.Add(Bound), Bound);
+
+        var late = Receive(2, 7);
+        var again = Receive(2, 7);
+        var applied = Receive(4, 100);
+
+        Assert.Equal((SequenceVerdict.Late, SequenceVerdict.Duplicate, SequenceVerdict.Duplicate), (late.Verdict, again.Verdict, applied.Verdict));
+        Assert.Equal(107, _counter.Value);
+        Assert.Equal(new Dictionary<long, long> { [1] = 1, [3] = 3 }, _sources[_source].Released);
+        Assert.Equal(SequenceVerdict.Late, Receive(1, 1).Verdict);
+        Assert.Equal(SequenceVerdict.Late, Receive(3, 1).Verdict);
+        Assert.Equal(109, _counter.Value);
+        Assert.Null(_sources[_source].Released);
+    }
+
+    [Fact]
+    public void ReleaseGaps_TwoGaps_TheSecondWaitsTheBoundFromTheFirstRelease()
+    {
+        ReceiveAt(Now, 3, 1);
+        ReceiveAt(Now, 6, 1);
+
+        Assert.Equal(1L, Assert.Single(SourceSequences.ReleaseGaps(_counter, _sources, Now.Add(Bound), Bound)).First);
+        Assert.Equal(Now.Add(Bound), SourceSequences.OldestParked(_sources.Values));
+        Assert.Empty(SourceSequences.ReleaseGaps(_counter, _sources, Now.Add(Bound).AddSeconds(30), Bound));
+        var second = Assert.Single(SourceSequences.ReleaseGaps(_counter, _sources, Now.Add(2 * Bound), Bound));
+
+        Assert.Equal((4L, 5L), (second.First, second.Last));
+        Assert.Equal((2L, 6L), (_counter.Value, _sources[_source].Last));
+    }
+
+    [Fact]
+    public void ReleaseGaps_StateRoundTripsThroughJson_KeepsTheWaitAndTheReleasedRanges()
+    {
+        ReceiveAt(Now, 3, 1);
+        ReceiveAt(Now, 9, 1);
+        SourceSequences.ReleaseGaps(_counter, _sources, Now.Add(Bound), Bound);
+
+        var copy = JsonSerializer.Deserialize<Dictionary<string, SourceProgress>>(JsonSerializer.Serialize(_sources))!;
+
+        Assert.Equal(Now.Add(Bound), copy[_source].ParkedSince);
+        Assert.Equal(new Dictionary<long, long> { [1] = 2 }, copy[_source].Released);
+    }
+
     [Fact]
     public void Prune_SourcesOlderThanRetention_ForgottenUnlessSomethingIsParked()
     {

@@ -6,6 +6,8 @@ using FuncMap.Functions.Counters;
 using FuncMap.Functions.Hosting;
 using FuncMap.Storage;
 using FuncMap.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -244,6 +246,70 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FoldOwnAsync_FoldRecordLostBetweenFolds_LaterAddsApplyWithinTheBoundAndTheLossIsLoggedAndCounted()
+    {
+        var log = NewLog();
+        var folder = NewFolder(log);
+        var entities = new FakeEntityClient { RunCounters = true };
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => log.AcceptAsync("g", 1, CancellationToken.None)));
+        entities.FailSignalsWith = new InvalidOperationException("storage rolled back before the signals were stored");
+        await Assert.ThrowsAsync<InvalidOperationException>(() => folder.FoldOwnAsync(entities, CancellationToken.None));
+        entities.FailSignalsWith = null;
+
+        // Storage loses its last acknowledged write: the fold record (number 1 of key g).
+        var record = Assert.Single(await RowsAsync(log.Source));
+        await _table.DeleteEntityAsync(record.PartitionKey, record.RowKey);
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => log.AcceptAsync("g", 10, CancellationToken.None)));
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+
+        Assert.Equal(0, ValueOf(entities, "g"));
+        Assert.Equal((1, 1L, TimeSpan.Zero), entities.CounterMetrics.Parked());
+
+        entities.Time.Now += Counter.GapReleaseAfter;
+        Assert.Equal(1, await entities.DeliverDueRemindersAsync());
+
+        Assert.Equal(40, ValueOf(entities, "g"));
+        var lost = Assert.Single(entities.CounterLog.Lines(6150, Microsoft.Extensions.Logging.LogLevel.Critical));
+        Assert.Equal(("g", folder.SequenceSource, 1L), ((string)lost["Key"]!, (string)lost["Source"]!, (long)lost["Count"]!));
+        Assert.Equal((0, 0L, TimeSpan.Zero), entities.CounterMetrics.Parked());
+
+        // Plain adds apply at once again.
+        await log.AcceptAsync("g", 2, CancellationToken.None);
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+        Assert.Equal(42, ValueOf(entities, "g"));
+        Assert.Empty(await RowsAsync());
+    }
+
+    [Fact]
+    public async Task FoldOwnAsync_EntityStateLostBetweenFolds_LaterAddsApplyAndTheLostRangeIsCounted()
+    {
+        var log = NewLog();
+        var folder = NewFolder(log);
+        var entities = new FakeEntityClient { RunCounters = true };
+        for (var fold = 0; fold < 3; fold++)
+        {
+            await log.AcceptAsync("e", 1, CancellationToken.None);
+            await folder.FoldOwnAsync(entities, CancellationToken.None);
+        }
+
+        Assert.Equal(3, ValueOf(entities, "e"));
+
+        // The entity's state is rolled back to before its first write: its source progress is gone.
+        entities.LoseState(Counter.IdOf("e"));
+        await log.AcceptAsync("e", 5, CancellationToken.None);
+        await folder.FoldOwnAsync(entities, CancellationToken.None);
+
+        Assert.Equal(0, ValueOf(entities, "e"));
+        entities.Time.Now += Counter.GapReleaseAfter;
+        await entities.DeliverDueRemindersAsync();
+
+        Assert.Equal(5, ValueOf(entities, "e"));
+        var lost = Assert.Single(entities.CounterLog.Lines(6150));
+        Assert.Equal((3L, 1L, 3L), ((long)lost["Count"]!, (long)lost["First"]!, (long)lost["Last"]!));
+    }
+
+    [Fact]
     public async Task BarrierAsync_AcceptedAddOfTheKey_CompletesOnlyOnceItWasSignalled()
     {
         var log = NewLog();
@@ -268,6 +334,105 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
         {
             await folder.StopAsync(CancellationToken.None);
         }
+    }
+
+    [Fact]
+    public async Task StopAsync_MoreThanOneFoldLeft_FoldsAndSignalsEverythingAcceptedAndTakesNoMoreAdds()
+    {
+        var log = NewLog();
+        var clients = new EntityClientSource();
+        var logger = new RecordingLogger<AcceptFolder>();
+        var folder = new AcceptFolder(log, clients, Options.Create(new FuncMapFunctionsOptions { FoldInterval = TimeSpan.FromHours(1) }),
+            new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, logger);
+        var entities = new FakeEntityClient { RunCounters = true };
+        clients.Offer(entities);
+        await folder.StartAsync(CancellationToken.None);
+
+        // One row per add, more rows than one fold takes (MaxTransactionsPerFold × MaxRowsPerFold = 990).
+        const int Adds = 1_200;
+        for (var i = 0; i < Adds; i++)
+        {
+            await log.AcceptAsync("stop" + (i % 3), 1, CancellationToken.None);
+        }
+
+        using var shutdown = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await folder.StopAsync(shutdown.Token);
+
+        Assert.Equal(Enumerable.Repeat(Adds / 3L, 3), Enumerable.Range(0, 3).Select(k => ValueOf(entities, "stop" + k)));
+        Assert.Empty(await RowsAsync(log.Source));
+        Assert.Single(logger.Lines(6152));
+        Assert.Empty(logger.Lines(6153));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => log.AcceptAsync("stop0", 1, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task StopAsync_SignalsFailUntilTheShutdownTimeEnds_LogsWhatItLeavesForTheSweep()
+    {
+        var log = NewLog();
+        var clients = new EntityClientSource();
+        var logger = new RecordingLogger<AcceptFolder>();
+        var folder = new AcceptFolder(log, clients, Options.Create(new FuncMapFunctionsOptions { FoldInterval = TimeSpan.FromHours(1) }),
+            new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, logger);
+        var entities = new FakeEntityClient { RunCounters = true };
+        clients.Offer(entities);
+        await folder.StartAsync(CancellationToken.None);
+        await log.AcceptAsync("left", 1, CancellationToken.None);
+        entities.FailSignalsWith = new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.Unavailable, "the host is stopping"));
+
+        using var shutdown = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        await folder.StopAsync(shutdown.Token);
+
+        var left = Assert.Single(logger.Lines(6153));
+        Assert.Equal((0, 1), ((int)left["Rows"]!, (int)left["Records"]!));
+        Assert.Single(await RowsAsync(log.Source), r => AcceptedRows.IsFoldRecord(r.RowKey));
+    }
+
+    /// <summary>One app's services as the worker registers them, on the shared Azurite account, with its own task hub and clock.</summary>
+    private ServiceProvider App(string taskHub, TimeProvider time)
+    {
+        // The host registers its configuration; the storage clients read AzureWebJobsStorage from it.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["AzureWebJobsStorage"] = azurite.ConnectionString,
+            [FuncMapFunctionsOptions.TaskHubNameSetting] = taskHub,
+        }).Build();
+        return new ServiceCollection()
+            .AddLogging()
+            .AddMetrics()
+            .AddSingleton<IConfiguration>(configuration)
+            .AddFuncMapFunctions(configuration)
+            .AddSingleton(time)
+            .BuildServiceProvider();
+    }
+
+    [Fact]
+    public async Task SweepAsync_TwoAppsOnOneAccount_NeitherFoldsTheOthersAdds()
+    {
+        var hubX = "FdeepX" + Guid.NewGuid().ToString("N")[..8];
+        var hubY = "FdeepY" + Guid.NewGuid().ToString("N")[..8];
+        await using var appX = App(hubX, TimeProvider.System);
+        await using var appY = App(hubY, new ManualTimeProvider(DateTimeOffset.UtcNow.AddMinutes(5)));
+        var entitiesX = new FakeEntityClient { RunCounters = true };
+        var entitiesY = new FakeEntityClient { RunCounters = true };
+        var logX = appX.GetRequiredService<AcceptLog>();
+        var logY = appY.GetRequiredService<AcceptLog>();
+
+        // X's worker accepts and pauses; Y, minutes later by its clock, accepts its own and sweeps.
+        await Task.WhenAll(Enumerable.Range(0, 23).Select(_ => logX.AcceptAsync("x:k", 1, CancellationToken.None)));
+        await logY.AcceptAsync("y:k", 1, CancellationToken.None);
+        var swept = await appY.GetRequiredService<AcceptFolder>().SweepAsync(entitiesY, CancellationToken.None);
+        await appY.GetRequiredService<AcceptFolder>().FoldOwnAsync(entitiesY, CancellationToken.None);
+
+        Assert.Equal(0, swept);
+        Assert.Equal((0L, 1L), (ValueOf(entitiesY, "x:k"), ValueOf(entitiesY, "y:k")));
+        await appX.GetRequiredService<AcceptFolder>().FoldOwnAsync(entitiesX, CancellationToken.None);
+        Assert.Equal((23L, 0L), (ValueOf(entitiesX, "x:k"), ValueOf(entitiesX, "y:k")));
+
+        var optionsX = appX.GetRequiredService<IOptions<FuncMapFunctionsOptions>>().Value;
+        var optionsY = appY.GetRequiredService<IOptions<FuncMapFunctionsOptions>>().Value;
+        Assert.Equal((hubX + "Accepted", hubX + "Counters"), (optionsX.AcceptedTable, optionsX.SnapshotTable));
+        Assert.Equal((hubY + "Accepted", hubY + "Counters"), (optionsY.AcceptedTable, optionsY.SnapshotTable));
+        Assert.Equal(optionsX.AcceptedTable, logX.Table.Name);
     }
 
     /// <summary>The adds in the accepted rows among <paramref name="rows"/>.</summary>

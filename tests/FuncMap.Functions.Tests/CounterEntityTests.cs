@@ -317,6 +317,42 @@ public class CounterEntityTests
     }
 
     [Fact]
+    public async Task Fold_GapBegins_EntityRemindsItselfWhenDueAndTheReminderReleasesIt()
+    {
+        var counter = new CounterHarness();
+        var start = counter.Time.GetUtcNow();
+
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 3, [100]));
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 4, [5]));
+
+        // One reminder, at the gap's start plus the bound (the second fold joined the waiting gap).
+        var reminder = Assert.Single(counter.Scheduled);
+        Assert.Equal((Counter.IdOf("page:home"), CounterOperations.ReleaseGaps, start + Counter.GapReleaseAfter), reminder);
+
+        counter.Time.Now = reminder.At;
+        await counter.RunAsync(reminder.Operation);
+
+        Assert.Equal((105L, 2L, true), (counter.Current!.Value, counter.Current.Version, counter.Current.Exists));
+        Assert.Single(counter.Scheduled);
+    }
+
+    [Fact]
+    public async Task ReleaseGaps_ReminderComesEarly_NothingReleasedAndRemindedAgainWhenDue()
+    {
+        var counter = new CounterHarness();
+        var start = counter.Time.GetUtcNow();
+        await counter.RunAsync(CounterOperations.Fold, new FoldCommand(FoldSource, 2, [100]));
+
+        // Clock skew between instances: the reminder runs where the clock is behind.
+        counter.Time.Now = start + Counter.GapReleaseAfter - TimeSpan.FromSeconds(5);
+        await counter.RunAsync(CounterOperations.ReleaseGaps);
+
+        Assert.False(counter.Current!.Exists);
+        Assert.Equal(2, counter.Scheduled.Count);
+        Assert.Equal(start + Counter.GapReleaseAfter, counter.Scheduled[^1].At);
+    }
+
+    [Fact]
     public async Task Fold_AfterDeleteAndPurgeAttempt_SequenceKeptSoADuplicateStillCountsOnce()
     {
         var counter = new CounterHarness();

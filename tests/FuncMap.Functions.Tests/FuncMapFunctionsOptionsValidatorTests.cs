@@ -155,6 +155,58 @@ public sealed class FuncMapFunctionsOptionsValidatorTests
         Assert.True(Validator.Validate(Options.DefaultName, options).Succeeded, Validator.Validate(Options.DefaultName, options).FailureMessage);
     }
 
+    [Theory]
+    [InlineData("counters", "Counters")]
+    [InlineData("FuncMapAccepted", "funcmapaccepted")]
+    public void Validate_AcceptedAndSnapshotTheSameTable_RefusedNamingBoth(string accepted, string snapshot)
+    {
+        var options = new FuncMapFunctionsOptions { AcceptedTable = accepted, SnapshotTable = snapshot };
+
+        var failure = Assert.Single(Validator.Validate(Options.DefaultName, options).Failures!);
+
+        Assert.StartsWith($"FuncMap__AcceptedTable ({accepted}) and FuncMap__SnapshotTable ({snapshot}) must name different tables", failure, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ab")]
+    [InlineData("1Accepted")]
+    [InlineData("my-Accepted")]
+    public void Validate_AcceptedTableNotATableName_Refused(string accepted)
+    {
+        var failure = Assert.Single(Validator.Validate(Options.DefaultName, new FuncMapFunctionsOptions { AcceptedTable = accepted }).Failures!);
+
+        Assert.StartsWith($"FuncMap__AcceptedTable ({accepted}) must be a table name", failure, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, null, "HubAccepted", "HubCounters")]
+    [InlineData("Mine", null, "Mine", "HubCounters")]
+    [InlineData(null, "Shared", "HubAccepted", "Shared")]
+    public void AddFuncMapFunctions_TaskHub_NamesTheTablesAfterItUnlessSet(string? accepted, string? snapshot, string expectedAccepted, string expectedSnapshot)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [FuncMapFunctionsOptions.TaskHubNameSetting] = "Hub",
+            ["FuncMap:AcceptedTable"] = accepted,
+            ["FuncMap:SnapshotTable"] = snapshot,
+        }).Build();
+        using var services = new ServiceCollection().AddFuncMapFunctions(configuration).BuildServiceProvider();
+
+        var options = services.GetRequiredService<IOptions<FuncMapFunctionsOptions>>().Value;
+
+        Assert.Equal((expectedAccepted, expectedSnapshot), (options.AcceptedTable, options.SnapshotTable));
+    }
+
+    [Fact]
+    public void HostJson_DurableGracefulShutdown_On()
+    {
+        // Durable's own default is false: a stop is forced (IsGracefulStop: False) and the control-queue messages its
+        // worker had dequeued come back only after controlQueueVisibilityTimeout; true drains them before the partitions go.
+        using var host = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot(), "host.json")));
+
+        Assert.True(host.RootElement.GetProperty("extensions").GetProperty("durableTask").GetProperty("useGracefulShutdown").GetBoolean());
+    }
+
     [Fact]
     public void MaxSignalDelay_CoversHostJsonControlQueueVisibilityTimeout()
     {

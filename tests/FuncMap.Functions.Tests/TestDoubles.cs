@@ -28,8 +28,17 @@ internal sealed class RecordingEntityContext(EntityInstanceId id) : TaskEntityCo
 
     public List<(EntityInstanceId Id, string Operation, object? Input)> Signals { get; } = [];
 
-    public override void SignalEntity(EntityInstanceId id, string operationName, object? input = null, SignalEntityOptions? options = null) =>
+    /// <summary>The signals sent with a <see cref="SignalEntityOptions.SignalTime"/>, with it.</summary>
+    public List<(EntityInstanceId Id, string Operation, DateTimeOffset At)> Scheduled { get; } = [];
+
+    public override void SignalEntity(EntityInstanceId id, string operationName, object? input = null, SignalEntityOptions? options = null)
+    {
         Signals.Add((id, operationName, input));
+        if (options?.SignalTime is { } at)
+        {
+            Scheduled.Add((id, operationName, at));
+        }
+    }
 
     public override string ScheduleNewOrchestration(TaskName name, object? input = null, StartOrchestrationOptions? options = null) =>
         throw new NotSupportedException("Entities in FuncMap start no orchestrations.");
@@ -66,6 +75,9 @@ internal sealed class CounterHarness
 
     public JsonEntityState State { get; } = new();
 
+    /// <summary>The signals the entity scheduled (its reminders), with their times.</summary>
+    public List<(EntityInstanceId Id, string Operation, DateTimeOffset At)> Scheduled => _context.Scheduled;
+
     public async Task<CounterOutcome?> RunAsync(string operation, object? input = null)
     {
         var entity = new Counter(Time, new FunctionsMetrics(new TestMeterFactory()), Microsoft.Extensions.Logging.Abstractions.NullLogger<Counter>.Instance);
@@ -74,6 +86,35 @@ internal sealed class CounterHarness
     }
 
     public FuncMap.Counters.CounterState? Current => (FuncMap.Counters.CounterState?)State.GetState(typeof(FuncMap.Counters.CounterState));
+}
+
+/// <summary>A logger that keeps every line's EventId, level and named values.</summary>
+internal sealed class RecordingLogger<T> : Microsoft.Extensions.Logging.ILogger<T>
+{
+    private readonly List<(int Id, Microsoft.Extensions.Logging.LogLevel Level, IReadOnlyDictionary<string, object?> Values)> _lines = [];
+
+    /// <summary>The named values of every line logged with <paramref name="eventId"/>, in order.</summary>
+    public List<IReadOnlyDictionary<string, object?>> Lines(int eventId, Microsoft.Extensions.Logging.LogLevel? level = null)
+    {
+        lock (_lines)
+        {
+            return [.. _lines.Where(l => l.Id == eventId && (level is null || l.Level == level)).Select(l => l.Values)];
+        }
+    }
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        var values = state as IEnumerable<KeyValuePair<string, object?>> ?? [];
+        lock (_lines)
+        {
+            _lines.Add((eventId.Id, logLevel, values.ToDictionary(v => v.Key, v => v.Value)));
+        }
+    }
 }
 
 /// <summary>A clock the test moves.</summary>
@@ -126,6 +167,45 @@ internal sealed class FakeEntityClient() : DurableEntityClient("test")
 
     public ManualTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero));
 
+    /// <summary>What the counters log.</summary>
+    public RecordingLogger<Counter> CounterLog { get; } = new();
+
+    /// <summary>The counters' metrics (one instance, aged by <see cref="Time"/>), to read parked work from.</summary>
+    public FunctionsMetrics CounterMetrics => _metrics ??= new FunctionsMetrics(new TestMeterFactory(), Time);
+
+    /// <summary>The signals counters scheduled for later (their reminders), not yet delivered.</summary>
+    public List<(EntityInstanceId Id, string Operation, DateTimeOffset At)> Reminders { get; } = [];
+
+    private FunctionsMetrics? _metrics;
+
+    /// <summary>Delivers the reminders due at <see cref="Time"/>, as the backend would at their time; returns how many.</summary>
+    public async Task<int> DeliverDueRemindersAsync()
+    {
+        List<(EntityInstanceId Id, string Operation, DateTimeOffset At)> due;
+        lock (Reminders)
+        {
+            due = Reminders.Where(r => r.At <= Time.GetUtcNow()).ToList();
+            Reminders.RemoveAll(r => r.At <= Time.GetUtcNow());
+        }
+
+        foreach (var (id, operation, _) in due)
+        {
+            await ApplyAsync(id, operation, null);
+        }
+
+        return due.Count;
+    }
+
+    /// <summary>Storage loses <paramref name="id"/>'s state (a rollback to before the entity was first written).</summary>
+    public void LoseState(EntityInstanceId id)
+    {
+        lock (Entities)
+        {
+            _counterStates.Remove(id);
+            Entities.Remove(id);
+        }
+    }
+
     public override async Task SignalEntityAsync(EntityInstanceId id, string operationName, object? input = null, SignalEntityOptions? options = null, CancellationToken cancellation = default)
     {
         if (FailSignalsWith is { } failure)
@@ -160,8 +240,14 @@ internal sealed class FakeEntityClient() : DurableEntityClient("test")
         await state.Gate.WaitAsync();
         try
         {
-            var entity = new Counter(Time, new FunctionsMetrics(new TestMeterFactory()), Microsoft.Extensions.Logging.Abstractions.NullLogger<Counter>.Instance);
-            await entity.RunAsync(new JsonEntityOperation(operationName, input, new RecordingEntityContext(id), state));
+            var entity = new Counter(Time, CounterMetrics, CounterLog);
+            var context = new RecordingEntityContext(id);
+            await entity.RunAsync(new JsonEntityOperation(operationName, input, context, state));
+            lock (Reminders)
+            {
+                Reminders.AddRange(context.Scheduled);
+            }
+
             lock (Entities)
             {
                 if (state.GetState(typeof(CounterEntityState)) is CounterEntityState persisted)

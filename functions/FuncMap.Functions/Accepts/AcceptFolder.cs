@@ -142,24 +142,86 @@ public sealed class AcceptFolder(
     }
 
     /// <summary>
-    /// Stops the loop, then folds once more within the host's shutdown time, so that a graceful stop leaves nothing for
-    /// a sweep to find (what it cannot fold, a sweep of another instance, or of this app's next start, folds later).
+    /// A graceful stop: stops the loop, stops the accept log taking adds (later ones are answered 503
+    /// <c>service.stopping</c>) and waits for its last flush, then folds and signals until the partition is empty or
+    /// <paramref name="cancellationToken"/> (the host's shutdown time) ends. Logs what it leaves (event 6153): a sweep of
+    /// another instance, or of this app's next start, folds it once it is older than <c>FoldStaleAfter</c>, within
+    /// <c>FoldStaleAfter</c> + <c>SweepInterval</c> (45 s) of an instance running.
     /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await log.CompleteAsync().ConfigureAwait(false);
         if (_entities is not { } entities)
         {
+            // No client yet (no trigger ran since the start): nothing can be signalled, the sweep takes the rows.
+            await LogLeftAsync().ConfigureAwait(false);
             return;
         }
 
+        var rounds = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            rounds++;
+            try
+            {
+                // False: more than one fold's worth was left (or a transaction lost a race); the next round goes on at once.
+                if (await FoldOwnAsync(entities, cancellationToken).ConfigureAwait(false))
+                {
+                    Log.StopFolded(logger, log.Source, log.LastFlush, rounds);
+                    return;
+                }
+
+                continue;
+            }
+            catch (Exception ex) when (ex is OperationCanceledException || StorageFailures.IsStorage(ex) || ex is Grpc.Core.RpcException)
+            {
+                Log.FoldFailed(logger, ex, log.Source, StorageFailures.Status(ex), StorageFailures.ErrorCode(ex));
+            }
+
+            // What failed is still in the table: the next round takes it, after a pause (a failing storage is not hammered).
+            try
+            {
+                await Task.Delay(options.Value.FoldInterval, timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        await LogLeftAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Counts what the stop leaves in this process's partition and logs it; a few seconds at most.</summary>
+    private async Task LogLeftAsync()
+    {
+        var (rows, records) = (0, 0);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var cancellationToken = timeout.Token;
         try
         {
-            await FoldOwnAsync(entities, cancellationToken).ConfigureAwait(false);
+            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {log.Source}");
+            await foreach (var row in log.Table.QueryAsync<TableEntity>(filter, select: [nameof(TableEntity.RowKey)], cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                if (AcceptedRows.IsFoldRecord(row.RowKey))
+                {
+                    records++;
+                }
+                else
+                {
+                    rows++;
+                }
+            }
         }
-        catch (Exception ex) when (ex is OperationCanceledException || StorageFailures.IsStorage(ex) || ex is Grpc.Core.RpcException)
+        catch (Exception ex) when (StorageFailures.IsStorage(ex) || ex is OperationCanceledException)
         {
-            Log.FoldFailed(logger, ex, log.Source, StorageFailures.Status(ex), StorageFailures.ErrorCode(ex));
+            (rows, records) = (-1, -1);
+        }
+
+        if (rows != 0 || records != 0)
+        {
+            Log.StopLeft(logger, log.Source, rows, records, options.Value.FoldStaleAfter + options.Value.SweepInterval);
         }
     }
 
@@ -359,6 +421,12 @@ public sealed class AcceptFolder(
                 Log.FoldTransactionFailed(logger, ex, partition, taken.Count);
                 StartSequenceSource();
                 return false;
+            }
+            catch (OperationCanceledException)
+            {
+                // Cancelled in flight (a stop): the transaction may have been written, so these numbers are not used again either.
+                StartSequenceSource();
+                throw;
             }
 
             foreach (var (key, sequence) in next)

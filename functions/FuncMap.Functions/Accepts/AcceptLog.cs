@@ -77,12 +77,19 @@ public sealed class AcceptLog : IAsyncDisposable
     /// <summary>The keys with an add of this process not yet known to be folded, with their last flush.</summary>
     internal IEnumerable<KeyValuePair<string, long>> PendingKeys => _lastFlushOfKey;
 
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops taking adds (a later <see cref="AcceptAsync"/> throws <see cref="ObjectDisposedException"/>: 503
+    /// <c>service.stopping</c>) and completes once every add taken before was written or failed: after it,
+    /// <see cref="LastFlush"/> covers everything this process answered 202. Idempotent.
+    /// </summary>
+    public async Task CompleteAsync()
     {
         _adds.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
     }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync() => await CompleteAsync().ConfigureAwait(false);
 
     private async Task RunAsync()
     {

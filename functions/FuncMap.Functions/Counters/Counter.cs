@@ -63,8 +63,21 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
     public static readonly TimeSpan SourceRetention = TimeSpan.FromDays(1);
 
     /// <summary>
-    /// Applies folded adds (<see cref="FoldCommand"/>): each (source, number) exactly once and in order, with the same
-    /// rules as <see cref="Add"/> (an add that would overflow is refused, logged and counted, as a signalled add's).
+    /// How long a folded add waits parked for the numbers before it before the entity gives up on them
+    /// (<see cref="SourceSequences.ReleaseGaps"/>): the missing numbers are logged as lost (critical, EventId 6150) and
+    /// counted (<see cref="FunctionsMetrics.FoldLost"/>), the parked adds are applied, and a missing number that still comes
+    /// is applied then (<see cref="SequenceVerdict.Late"/>). Every fold of the key checks it, and the entity reminds itself
+    /// with a <see cref="CounterOperations.ReleaseGaps"/> signal scheduled for when it is due, so a key whose later adds all
+    /// came before the gap is not left waiting. A number is missing that long only when storage lost it (a fold record,
+    /// or the counter's own state rolled back); a fold merely late (a crash's record re-sent by a sweep after
+    /// FoldStaleAfter, a signal Durable redelivers) is still applied when it comes.
+    /// </summary>
+    public static readonly TimeSpan GapReleaseAfter = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Applies folded adds (<see cref="FoldCommand"/>): each (source, number) exactly once, in order, with the same rules
+    /// as <see cref="Add"/> (an add that would overflow is refused, logged and counted, as a signalled add's); a gap older
+    /// than <see cref="GapReleaseAfter"/> is released.
     /// </summary>
     public void Fold(FoldCommand command)
     {
@@ -75,6 +88,7 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
 
         var counter = State.ToCounterState();
         var now = timeProvider.GetUtcNow();
+        var waiting = SourceSequences.OldestParked(State.Sources.Values);
         for (var i = 0; i < command.Deltas.Length; i++)
         {
             var receipt = SourceSequences.Receive(counter, State.Sources, command.Source, command.Sequence + i, command.Deltas[i], now);
@@ -86,18 +100,43 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
                 case SequenceVerdict.Parked:
                     metrics.AddParked();
                     break;
+                case SequenceVerdict.Late:
+                    Log.LateFoldApplied(logger, Context.Id.Key, command.Source, command.Sequence + i);
+                    metrics.LateFoldApplied();
+                    Overflowed(counter, receipt.Overflowed);
+                    break;
                 default:
-                    foreach (var refused in receipt.Overflowed)
-                    {
-                        Log.OperationOverflowed(logger, Context.Id.Key, refused, counter.Value);
-                        metrics.OperationRejected(CounterOperations.Fold, OperationStatus.Overflow);
-                    }
-
+                    Overflowed(counter, receipt.Overflowed);
                     break;
             }
         }
 
+        ReleaseDueGaps(counter, now);
+        if (waiting is null && SourceSequences.OldestParked(State.Sources.Values) is { } since)
+        {
+            // A gap began: come back when it is due, in case no later fold of this key does.
+            RemindAt(since + GapReleaseAfter);
+        }
+
         SourceSequences.Prune(State.Sources, now, SourceRetention);
+        State.CopyFrom(counter);
+        ForgetIfNeverWritten();
+    }
+
+    /// <summary>
+    /// Releases the gaps that have waited <see cref="GapReleaseAfter"/> (<see cref="SourceSequences.ReleaseGaps"/>); when one
+    /// is still waiting, schedules itself again for when it is due. Sent by the entity to itself; harmless at any time.
+    /// </summary>
+    public void ReleaseGaps()
+    {
+        var counter = State.ToCounterState();
+        var now = timeProvider.GetUtcNow();
+        ReleaseDueGaps(counter, now);
+        if (SourceSequences.OldestParked(State.Sources.Values) is { } since)
+        {
+            RemindAt(since + GapReleaseAfter);
+        }
+
         State.CopyFrom(counter);
         ForgetIfNeverWritten();
     }
@@ -168,6 +207,30 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
         ForgetIfNeverWritten();
         return outcome;
     }
+
+    private void ReleaseDueGaps(CounterState counter, DateTimeOffset now)
+    {
+        foreach (var gap in SourceSequences.ReleaseGaps(counter, State.Sources, now, GapReleaseAfter))
+        {
+            Log.FoldGapReleased(logger, Context.Id.Key, gap.Source, gap.Count, gap.First, gap.Last, gap.Waited, gap.Applied);
+            metrics.FoldLost(gap.Count);
+            Overflowed(counter, gap.Overflowed);
+        }
+
+        metrics.ParkedWork(Context.Id.Key, State.Sources.Values.Sum(static p => p.Parked?.Count ?? 0), SourceSequences.OldestParked(State.Sources.Values), now);
+    }
+
+    private void Overflowed(CounterState counter, IReadOnlyList<long> refused)
+    {
+        foreach (var delta in refused)
+        {
+            Log.OperationOverflowed(logger, Context.Id.Key, delta, counter.Value);
+            metrics.OperationRejected(CounterOperations.Fold, OperationStatus.Overflow);
+        }
+    }
+
+    private void RemindAt(DateTimeOffset due) =>
+        Context.SignalEntity(Context.Id, CounterOperations.ReleaseGaps, input: null, new SignalEntityOptions { SignalTime = due });
 
     /// <summary>
     /// <see cref="TaskEntity{TState}"/> hands an operation on an entity without state a fresh

@@ -23,6 +23,9 @@ public static class CounterOperations
     /// <summary>Applies folded adds numbered by their source, each exactly once and in order; input <see cref="FoldCommand"/>.</summary>
     public const string Fold = "fold";
 
+    /// <summary>Releases the folded adds' gaps that waited <see cref="Counter.GapReleaseAfter"/>; no input. The entity signals it to itself.</summary>
+    public const string ReleaseGaps = "releasegaps";
+
     /// <summary>The core operation that the write <paramref name="name"/> (add, reset or delete) with <paramref name="command"/> applies.</summary>
     public static CounterOperation ToOperation(string name, CounterCommand command)
     {

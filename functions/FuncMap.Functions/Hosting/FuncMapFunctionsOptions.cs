@@ -40,8 +40,22 @@ public sealed class FuncMapFunctionsOptions
     /// </summary>
     public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromHours(2);
 
-    /// <summary>The snapshot table (the local host's <c>FuncMap:Storage:TableName</c>; both hosts default to <c>Counters</c>).</summary>
+    /// <summary>The app setting naming the Durable task hub (host.json's <c>hubName</c> is <c>%TaskHubName%</c>).</summary>
+    public const string TaskHubNameSetting = "TaskHubName";
+
+    /// <summary>
+    /// The snapshot table (as the local host's <c>FuncMap:Storage:TableName</c>). Unless set, the task hub's name followed
+    /// by <c>Counters</c> (<c>{TaskHubName}Counters</c>), so that two apps, or two slots, on one storage account never write
+    /// each other's rows; <c>Counters</c> only when no task hub is configured (outside a Functions host).
+    /// </summary>
     public string SnapshotTable { get; set; } = FuncMap.Storage.CounterRows.DefaultTableName;
+
+    /// <summary>
+    /// The table of accepted plain adds and fold records (<see cref="Accepts.AcceptLog"/>). Unless set,
+    /// <c>{TaskHubName}Accepted</c>: the sweep folds every stale partition of this table, so it must hold this app's rows
+    /// only; <c>Accepted</c> only when no task hub is configured (outside a Functions host).
+    /// </summary>
+    public string AcceptedTable { get; set; } = FuncMap.Storage.AcceptedRows.TableName;
 
     /// <summary>How many partitions of the snapshot table a snapshot writes at once.</summary>
     public int SnapshotParallelism { get; set; } = 8;

@@ -17,15 +17,15 @@ namespace FuncMap.Functions.Hosting;
 /// <see cref="AcceptFolder.SourceLifetime"/> (1 h); a fold record left by a crash is re-sent by a sweep once it is older
 /// than <see cref="FuncMapFunctionsOptions.FoldStaleAfter"/>, at the latest one <see cref="FuncMapFunctionsOptions.SweepInterval"/>
 /// later; and Durable delivers a stored signal within <see cref="MaxSignalDelay"/>. An entity that forgets a source
-/// before that bound takes a later fold of it for a new source: a fold numbered 1 counts again, any other is parked for
-/// good (the key's later plain adds are answered 202 and never applied). So:
+/// before that bound takes a later fold of it for a new source: a fold numbered 1 counts again, any other is parked and,
+/// after <see cref="Counter.GapReleaseAfter"/>, the numbers before it are released and falsely reported as lost. So:
 /// </para>
 /// <list type="number">
 /// <item><description>
 /// <b><c>TombstoneRetention</c> ≥ <see cref="SourceDeliveryBound"/></b>. A purge removes a deleted counter's whole state,
 /// its sources with it, <c>TombstoneRetention</c> after the delete. A source the counter knew was created before the
 /// delete, so its last fold reaches the entity before delete + the bound; purging earlier parks the key's next plain adds
-/// of that source (the folder still numbers under it).
+/// of that source (the folder still numbers under it) and reports its earlier folds as lost.
 /// </description></item>
 /// <item><description>
 /// <b><see cref="Counter.SourceRetention"/> (1 d) ≥ <see cref="SourceDeliveryBound"/></b>, i.e. <c>FoldStaleAfter</c> +
@@ -94,9 +94,12 @@ public sealed class FuncMapFunctionsOptionsValidator : IValidateOptions<FuncMapF
             failures.Add($"{Setting(nameof(options.TombstoneRetention))} ({Show(options.TombstoneRetention)}) must not be negative.");
         }
 
-        if (string.IsNullOrWhiteSpace(options.SnapshotTable))
+        TableName(failures, nameof(options.SnapshotTable), options.SnapshotTable);
+        TableName(failures, nameof(options.AcceptedTable), options.AcceptedTable);
+        if (string.Equals(options.SnapshotTable, options.AcceptedTable, StringComparison.OrdinalIgnoreCase))
         {
-            failures.Add($"{Setting(nameof(options.SnapshotTable))} must name a table.");
+            failures.Add($"{Setting(nameof(options.AcceptedTable))} ({options.AcceptedTable}) and {Setting(nameof(options.SnapshotTable))} ({options.SnapshotTable}) "
+                + "must name different tables: the snapshot would publish fold rows as counters, and the sweep would fold snapshot rows.");
         }
 
         if (failures.Count > 0)
@@ -111,14 +114,14 @@ public sealed class FuncMapFunctionsOptionsValidator : IValidateOptions<FuncMapF
         if (options.TombstoneRetention < bound)
         {
             failures.Add($"{Setting(nameof(options.TombstoneRetention))} ({Show(options.TombstoneRetention)}) must be at least {terms}: "
-                + "a purge that comes sooner removes sources the folder still numbers under, and the key's next plain adds are parked for good.");
+                + "a purge that comes sooner removes sources the folder still numbers under, and the key's next plain adds are parked, then its earlier folds reported as lost.");
         }
 
         if (Counter.SourceRetention < bound)
         {
             failures.Add($"{Setting(nameof(options.FoldStaleAfter))} ({Show(options.FoldStaleAfter)}) and {Setting(nameof(options.SweepInterval))} "
                 + $"({Show(options.SweepInterval)}) are too long: {terms} exceeds the counters' SourceRetention ({Show(Counter.SourceRetention)}), "
-                + "so a fold record re-sent after a crash could reach a counter that forgot its source (counted again, or parked for good).");
+                + "so a fold record re-sent after a crash could reach a counter that forgot its source (counted again, or reported as lost).");
         }
 
         var twiceFoldInterval = Sum(options.FoldInterval, options.FoldInterval);
@@ -130,6 +133,16 @@ public sealed class FuncMapFunctionsOptionsValidator : IValidateOptions<FuncMapF
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>An Azure Table name: 3–63 letters and digits, starting with a letter (table names are case-insensitive).</summary>
+    private static void TableName(List<string> failures, string name, string? value)
+    {
+        if (value is not { Length: >= 3 and <= 63 } || !char.IsAsciiLetter(value[0]) || !value.All(char.IsAsciiLetterOrDigit))
+        {
+            failures.Add($"{Setting(name)} ({value}) must be a table name: 3-63 letters and digits, starting with a letter "
+                + "(a task hub name longer than 55 characters leaves no room for the suffix; set the table's name).");
+        }
     }
 
     private static void Positive(List<string> failures, string name, TimeSpan value)

@@ -20,6 +20,7 @@ public static class ServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<FuncMapFunctionsOptions>()
             .Bind(configuration.GetSection(FuncMapFunctionsOptions.SectionName))
+            .PostConfigure(options => ScopeToTaskHub(options, configuration))
             .ValidateOnStart();
 
         // Each setting and the combinations that could lose or park an add (FuncMapFunctionsOptionsValidator's rules).
@@ -35,11 +36,36 @@ public static class ServiceCollectionExtensions
 
         // Plain adds: accepted into table Accepted (group commit), folded into their entities in the background.
         services.AddSingleton(sp => new AcceptLog(
-            sp.GetRequiredService<TableServiceClient>().GetTableClient(AcceptedRows.TableName), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AcceptLog>>()));
+            sp.GetRequiredService<TableServiceClient>().GetTableClient(sp.GetRequiredService<IOptions<FuncMapFunctionsOptions>>().Value.AcceptedTable),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AcceptLog>>()));
         services.AddSingleton<EntityClientSource>();
         services.AddSingleton<AcceptFolder>();
         services.AddHostedService(sp => sp.GetRequiredService<AcceptFolder>());
         services.AddHostedService<LocalQueueProvisioner>();
         return services;
+    }
+
+    /// <summary>
+    /// Names the tables this app writes after its task hub (<c>TaskHubName</c>) unless they are set: <c>{hub}Accepted</c>
+    /// and <c>{hub}Counters</c>. Durable keeps each hub's queues and tables apart on a shared account; this does the same
+    /// for FuncMap's own tables.
+    /// </summary>
+    private static void ScopeToTaskHub(FuncMapFunctionsOptions options, IConfiguration configuration)
+    {
+        if (configuration[FuncMapFunctionsOptions.TaskHubNameSetting] is not { Length: > 0 } hub)
+        {
+            return;
+        }
+
+        var section = configuration.GetSection(FuncMapFunctionsOptions.SectionName);
+        if (section[nameof(FuncMapFunctionsOptions.AcceptedTable)] is not { Length: > 0 })
+        {
+            options.AcceptedTable = hub + AcceptedRows.TableName;
+        }
+
+        if (section[nameof(FuncMapFunctionsOptions.SnapshotTable)] is not { Length: > 0 })
+        {
+            options.SnapshotTable = hub + CounterRows.DefaultTableName;
+        }
     }
 }
