@@ -37,9 +37,6 @@ internal static partial class Log
         "counters it changed since then go back to the table's version and their version numbers are reused). Lease epoch {Epoch}.")]
     public static partial void UncleanTakeover(ILogger logger, string previousOwner, DateTimeOffset lastSeen, long epoch);
 
-    [LoggerMessage(1445, LogLevel.Critical, "{Message}")]
-    public static partial void LeaseRefused(ILogger logger, string message);
-
     [LoggerMessage(1447, LogLevel.Warning, "Queue message {MessageId} not deleted: the lease could have lapsed; it reappears and its batch id deduplicates it.")]
     public static partial void DeleteSkippedLeaseLapsed(ILogger logger, string messageId);
 

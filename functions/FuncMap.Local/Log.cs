@@ -33,6 +33,9 @@ internal static partial class Log
     [LoggerMessage(1309, LogLevel.Debug, "{Method} {Path} was malformed at the transport level; answered {StatusCode}.")]
     public static partial void BadRequest(ILogger logger, Exception exception, string method, string path, int statusCode);
 
+    [LoggerMessage(1320, LogLevel.Critical, "Startup refused ({ExceptionType}): the host stops; its last line, on stderr, says why.")]
+    public static partial void StartupRefused(ILogger logger, string exceptionType);
+
     [LoggerMessage(1310, LogLevel.Warning, "Benchmark endpoint POST /bench/noop is mapped (FuncMap:Bench:NoopEndpoint=true).")]
     public static partial void NoopEndpointMapped(ILogger logger);
 }
