@@ -479,6 +479,11 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
                     {
                         Log.UncleanTakeover(_logger, owner, lastSeen, epoch);
                     }
+                    else if (!mine && IsReleased(current))
+                    {
+                        // The previous owner stopped cleanly and released the lease: an ordinary handover, nothing lost.
+                        Log.LeaseHandedOver(_logger, owner, current.GetDateTimeOffset("RenewedAt") ?? expires, epoch);
+                    }
                     else if (!mine)
                     {
                         Log.LeaseTakenOver(_logger, owner, expires, epoch);

@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(1407, LogLevel.Warning, "Took over the expired lease of {PreviousOwner} (expired {ExpiredAt:O}); lease epoch {Epoch}.")]
     public static partial void LeaseTakenOver(ILogger logger, string previousOwner, DateTimeOffset expiredAt, long epoch);
 
+    [LoggerMessage(1490, LogLevel.Information, "Took over the lease that {PreviousOwner} released after a clean stop (its last write to the row {ReleasedAt:O}); lease epoch {Epoch}.")]
+    public static partial void LeaseHandedOver(ILogger logger, string previousOwner, DateTimeOffset releasedAt, long epoch);
+
     [LoggerMessage(1442, LogLevel.Critical, "Lease lapsed: by this host's clock it could have expired {Ago} ms ago ({Reason}). Writes are refused with 503 and queue ingestion stops until a renewal succeeds.")]
     public static partial void LeaseLapsed(ILogger logger, double ago, string reason);
 

@@ -37,8 +37,8 @@ public static class StorageServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        // FuncMap:Storage:Enabled=false runs the host in memory only (tests of the HTTP contract, demos without Azurite).
-        if (services.Any(static d => d.ServiceType == typeof(CounterStorage)) || string.Equals(configuration[StorageOptions.EnabledKey], "false", StringComparison.OrdinalIgnoreCase))
+        // FuncMap:Storage:Enabled=false runs the host without storage (tests of the HTTP contract, demos without Azurite).
+        if (services.Any(static d => d.ServiceType == typeof(CounterStorage)) || !StorageOptions.IsEnabled(configuration))
         {
             return services;
         }

@@ -18,7 +18,7 @@ public sealed class EngineHostedService(
     IEnumerable<ICounterLoader> loaders,
     EngineReadiness readiness,
     IHostApplicationLifetime lifetime,
-    ILogger<EngineHostedService> logger) : IHostedService, IDisposable, IAsyncDisposable
+    ILogger<EngineHostedService> logger) : IHostedLifecycleService, IDisposable, IAsyncDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
     private Task? _startup;
@@ -30,6 +30,25 @@ public sealed class EngineHostedService(
         _startup = Task.Run(() => LoadAndStartAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
+
+    /// <inheritdoc />
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <inheritdoc />
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Says that the host stops before any hosted service stops: the snapshot service drains the engine (for its final
+    /// snapshot) before this service's <see cref="StopAsync"/> runs, so the line must come first to be read in order.
+    /// </summary>
+    public Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        Log.EngineStopping(logger);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <inheritdoc />
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -50,7 +69,6 @@ public sealed class EngineHostedService(
             await _startup.WaitAsync(cancellationToken);
         }
 
-        Log.EngineStopping(logger);
         await engine.StopAsync();
     }
 

@@ -99,7 +99,25 @@ public static class FuncMapLocalExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         var started = false;
-        using var registration = app.Lifetime.ApplicationStarted.Register(() => started = true);
+        using var registration = app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            started = true;
+            // The process is `dotnet` (FuncMap.Local.dll), so tools that attach find it by this id, not by a name.
+            Log.ProcessStarted(app.Logger, Environment.ProcessId);
+            if (!FuncMap.Local.Storage.StorageOptions.IsEnabled(app.Configuration))
+            {
+                // Say what a host without storage keeps, so that nobody takes it for "in memory only" when it journals.
+                var journal = app.Services.GetService<FuncMap.Journal.OperationJournal>();
+                if (journal is null)
+                {
+                    Log.NoStorageInMemory(app.Logger);
+                }
+                else
+                {
+                    Log.NoStorageJournaled(app.Logger, journal.DirectoryPath);
+                }
+            }
+        });
         try
         {
             app.Run();
