@@ -51,7 +51,8 @@ fill.SetAction(async (parse, cancellationToken) =>
 
     var file = parse.GetValue(expectedFile)!;
     await File.WriteAllTextAsync(file.FullName, JsonSerializer.Serialize(result.Totals, new JsonSerializerOptions { WriteIndented = true }), CancellationToken.None);
-    AnsiConsole.WriteLine(QueueFill.Summarize(result, built.Count, started.Elapsed, file.FullName));
+    // Console, not AnsiConsole: Spectre wraps at the terminal width, and this is one line.
+    Console.WriteLine(QueueFill.Summarize(result, built.Count, started.Elapsed, file.FullName));
     return result.Error is not null ? 1 : result.Stopped ? 130 : 0;
 });
 
