@@ -17,8 +17,10 @@ if [ "$platform" != "Linux-x86_64" ]; then
   exit 0
 fi
 
-echo "==> Bicep CLI: dotnet restore eng/bicep/bicep.proj"
-dotnet restore eng/bicep/bicep.proj -nologo -v quiet
+# shellcheck source=eng/progress.sh
+. "$(dirname "${BASH_SOURCE[0]}")/progress.sh"
+run_step "Bicep CLI: dotnet restore eng/bicep/bicep.proj (the first time downloads its package)" \
+  dotnet restore eng/bicep/bicep.proj -nologo -v quiet
 bicep="$(dotnet msbuild eng/bicep/bicep.proj -nologo -getProperty:BicepPath)"
 if [ ! -f "$bicep" ]; then
   echo "error: the Bicep CLI is not at '$bicep' after the restore" >&2

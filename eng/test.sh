@@ -28,8 +28,12 @@ eng/bicep.sh
 # The whole solution, the Functions app and its tests included: a restore or build failure fails the run.
 target=FuncMap.sln
 
-echo "==> dotnet build $target ($configuration)"
-dotnet build "$target" -c "$configuration" -nologo -v quiet -clp:ErrorsOnly
+# shellcheck source=eng/progress.sh
+. "$root/eng/progress.sh"
+run_step "dotnet restore $target (the first time downloads the NuGet packages: a minute or more)" \
+  dotnet restore "$target" -nologo -v quiet
+run_step "dotnet build $target ($configuration)" \
+  dotnet build "$target" -c "$configuration" --no-restore -nologo -v quiet -clp:ErrorsOnly
 
 # Benchmarks are not timed here: a smoke runs every engine workload once on a small key set and checks totals.
 echo "==> Benchmark smoke (bench/FuncMap.Benchmarks --smoke)"
@@ -42,6 +46,12 @@ dotnet test "$target" -c "$configuration" --no-build -nologo \
   2>&1 | tee "$results/test-output.log"
 status=${PIPESTATUS[0]}
 set -e
+
+# Skipped tests, counted per reason (the console logger names them without their reason): from the TRX files.
+awk '
+  /<UnitTestResult / { skipped = ($0 ~ /outcome="NotExecuted"/) }
+  skipped && /<Message>/ { m = $0; sub(/.*<Message>/, "", m); sub(/<\/Message>.*/, "", m); count[m]++ }
+  END { for (m in count) printf "==> %d skipped: %s\n", count[m], m }' "$results"/*.trx 2>/dev/null || true
 
 # One summary line over every test project (VSTest prints one line per assembly).
 awk '

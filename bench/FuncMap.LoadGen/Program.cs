@@ -35,28 +35,56 @@ fill.SetAction(async (parse, cancellationToken) =>
         return 2;
     }
 
-    var (messages, totals) = workload.Build(parse.GetValue(base64));
+    var built = workload.Build(parse.GetValue(base64));
     var client = new QueueClient(parse.GetValue(connection)!, parse.GetValue(queue)!, StorageClientDefaults.Queues());
     await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
     var started = System.Diagnostics.Stopwatch.StartNew();
+    FillResult result = null!;
     await AnsiConsole.Progress()
         .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
         .StartAsync(async progress =>
         {
-            var task = progress.AddTask($"Sending {messages.Count} batches to {client.Name}", maxValue: messages.Count);
-            await Parallel.ForEachAsync(messages, new ParallelOptions { MaxDegreeOfParallelism = parse.GetValue(concurrency), CancellationToken = cancellationToken }, async (text, ct) =>
-            {
-                await client.SendMessageAsync(text, cancellationToken: ct);
-                task.Increment(1);
-            });
+            var task = progress.AddTask($"Sending {built.Count} batches to {client.Name}", maxValue: built.Count);
+            // Ctrl+C stops starting sends; the ones in flight finish, so the totals are exactly those of the sent batches.
+            result = await QueueFill.SendAsync(built, text => client.SendMessageAsync(text, CancellationToken.None), parse.GetValue(concurrency), () => task.Increment(1), cancellationToken);
         });
 
-    var itemCount = (long)messages.Count * parse.GetValue(items);
-    AnsiConsole.MarkupLineInterpolated($"Sent [green]{messages.Count}[/] batches ({itemCount} items) in {started.Elapsed.TotalSeconds:0.0} s.");
     var file = parse.GetValue(expectedFile)!;
-    await File.WriteAllTextAsync(file.FullName, JsonSerializer.Serialize(totals, new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
-    AnsiConsole.WriteLine(QueueFill.Summarize(totals, file.FullName));
-    return 0;
+    await File.WriteAllTextAsync(file.FullName, JsonSerializer.Serialize(result.Totals, new JsonSerializerOptions { WriteIndented = true }), CancellationToken.None);
+    // Console, not AnsiConsole: Spectre wraps at the terminal width, and this is one line.
+    Console.WriteLine(QueueFill.Summarize(result, built.Count, started.Elapsed, file.FullName));
+    return result.Error is not null ? 1 : result.Stopped ? 130 : 0;
+});
+
+// `verify`: the expected totals of a fill against the service.
+var verifyUrl = new Option<string>("--base-url") { Description = "The service's API root (the local host: http://127.0.0.1:5080/api; the Functions app: http://127.0.0.1:7071/api).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FUNCMAP_BASE_URL") ?? "http://127.0.0.1:5080/api" };
+var verifyKey = new Option<string?>("--function-key") { Description = "A function key or FuncMap:AccessKey, sent as x-functions-key (default: FUNCMAP_FUNCTION_KEY).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FUNCMAP_FUNCTION_KEY") };
+var verifyExpected = new Option<FileInfo>("--expected") { Description = "The expected totals written by fill (JSON: key → value).", DefaultValueFactory = _ => new FileInfo("loadgen-expected.json") };
+var verify = new Command("verify", "Compare the expected totals of a fill with the service's counters; print every key that differs.")
+{
+    verifyUrl, verifyKey, verifyExpected, concurrency,
+};
+verify.SetAction(async (parse, cancellationToken) =>
+{
+    var file = parse.GetValue(verifyExpected)!;
+    var expected = JsonSerializer.Deserialize<Dictionary<string, long>>(await File.ReadAllTextAsync(file.FullName, cancellationToken)) ?? [];
+    var api = parse.GetValue(verifyUrl)!;
+    using var http = new HttpClient { BaseAddress = new Uri(api.EndsWith('/') ? api : api + "/") };
+    if (parse.GetValue(verifyKey) is { Length: > 0 } key)
+    {
+        http.DefaultRequestHeaders.Add("x-functions-key", key);
+    }
+
+    var differing = await ExpectedTotals.DifferencesAsync(http, expected, parse.GetValue(concurrency), cancellationToken);
+    foreach (var (name, want, got) in differing)
+    {
+        Console.WriteLine($"{name}: expected {want}, service {(got is { } v ? v.ToString(System.Globalization.CultureInfo.InvariantCulture) : "missing (404)")}");
+    }
+
+    Console.WriteLine(differing.Count == 0
+        ? $"All {expected.Count} keys of {file.Name} match the service at {api}."
+        : $"{differing.Count} of {expected.Count} keys of {file.Name} differ from the service at {api} (listed above).");
+    return differing.Count == 0 ? 0 : 1;
 });
 
 // `functions` and `functions-restart`: HTTP load on a running Functions app (bench/functions/run.sh, restart.sh).
@@ -134,5 +162,7 @@ restart.SetAction(async (parse, cancellationToken) =>
     return await load.RunAsync(parse.GetValue(exactOption), cancellationToken);
 });
 
-var root = new RootCommand("FuncMap load generator.") { fill, functions, restart };
-return await root.Parse(args).InvokeAsync();
+var root = new RootCommand("FuncMap load generator.") { fill, verify, functions, restart };
+// Ctrl+C cancels the action's token (System.CommandLine 2.0 leaves it unhandled without a timeout): fill then writes
+// the totals of what it sent; the process is ended only if the action has not returned 30 s later.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });

@@ -242,7 +242,7 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
         }
         catch (LeaseRefusedException ex)
         {
-            Log.LeaseRefused(_logger, ex.Message);
+            // Not logged: the host reports the refusal once, in its one line on stderr (FuncMap.Local's HostExit).
             _claimed.TrySetException(ex);
             throw;
         }
@@ -353,8 +353,8 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
                 catch (Exception ex) when (ex is LeaseRefusedException or IOException or UnauthorizedAccessException
                     || (ex is InvalidOperationException && !StorageFailures.IsStorage(ex)))
                 {
-                    // Refused, or the data directory's lease-epoch file could not be read or written: do not serve.
-                    Log.LeaseRefused(_logger, ex.Message);
+                    // Refused, or the data directory's lease-epoch file could not be read or written: do not serve. The
+                    // restore waits for the claim and fails with this exception: the host says why once, as it exits.
                     _claimed.TrySetException(ex);
                     Stop();
                     return;
@@ -478,6 +478,11 @@ public sealed class LeaseService : IHostedLifecycleService, IDisposable
                     if (!mine && !clean)
                     {
                         Log.UncleanTakeover(_logger, owner, lastSeen, epoch);
+                    }
+                    else if (!mine && IsReleased(current))
+                    {
+                        // The previous owner stopped cleanly and released the lease: an ordinary handover, nothing lost.
+                        Log.LeaseHandedOver(_logger, owner, current.GetDateTimeOffset("RenewedAt") ?? expires, epoch);
                     }
                     else if (!mine)
                     {

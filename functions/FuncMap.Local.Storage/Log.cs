@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(1407, LogLevel.Warning, "Took over the expired lease of {PreviousOwner} (expired {ExpiredAt:O}); lease epoch {Epoch}.")]
     public static partial void LeaseTakenOver(ILogger logger, string previousOwner, DateTimeOffset expiredAt, long epoch);
 
+    [LoggerMessage(1490, LogLevel.Information, "Took over the lease that {PreviousOwner} released after a clean stop (its last write to the row {ReleasedAt:O}); lease epoch {Epoch}.")]
+    public static partial void LeaseHandedOver(ILogger logger, string previousOwner, DateTimeOffset releasedAt, long epoch);
+
     [LoggerMessage(1442, LogLevel.Critical, "Lease lapsed: by this host's clock it could have expired {Ago} ms ago ({Reason}). Writes are refused with 503 and queue ingestion stops until a renewal succeeds.")]
     public static partial void LeaseLapsed(ILogger logger, double ago, string reason);
 
@@ -36,9 +39,6 @@ internal static partial class Log
         "Writes it acknowledged after its last snapshot persisted are lost for this storage (they stay in its journal, which is not replayed here; " +
         "counters it changed since then go back to the table's version and their version numbers are reused). Lease epoch {Epoch}.")]
     public static partial void UncleanTakeover(ILogger logger, string previousOwner, DateTimeOffset lastSeen, long epoch);
-
-    [LoggerMessage(1445, LogLevel.Critical, "{Message}")]
-    public static partial void LeaseRefused(ILogger logger, string message);
 
     [LoggerMessage(1447, LogLevel.Warning, "Queue message {MessageId} not deleted: the lease could have lapsed; it reappears and its batch id deduplicates it.")]
     public static partial void DeleteSkippedLeaseLapsed(ILogger logger, string messageId);

@@ -9,6 +9,16 @@ public sealed class StorageOptions
     /// <summary>The configuration key that turns storage off (<c>false</c>): the host then keeps counters in memory only.</summary>
     public const string EnabledKey = "FuncMap:Storage:Enabled";
 
+    /// <summary>
+    /// False when <see cref="EnabledKey"/> is <c>false</c>: the host then has no storage (no table, queue or lease), and
+    /// its journal (Journal mode) lives apart from a storage host's, so that the two never replay each other's writes.
+    /// </summary>
+    public static bool IsEnabled(Microsoft.Extensions.Configuration.IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return !string.Equals(configuration[EnabledKey], "false", StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <summary>The configuration key of <see cref="AllowUncleanTakeover"/>.</summary>
     public const string AllowUncleanTakeoverKey = "FuncMap:Storage:AllowUncleanTakeover";
 

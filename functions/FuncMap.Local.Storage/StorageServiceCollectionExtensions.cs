@@ -37,19 +37,15 @@ public static class StorageServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        // FuncMap:Storage:Enabled=false runs the host in memory only (tests of the HTTP contract, demos without Azurite).
-        if (services.Any(static d => d.ServiceType == typeof(CounterStorage)) || string.Equals(configuration[StorageOptions.EnabledKey], "false", StringComparison.OrdinalIgnoreCase))
+        // FuncMap:Storage:Enabled=false runs the host without storage (tests of the HTTP contract, demos without Azurite).
+        if (services.Any(static d => d.ServiceType == typeof(CounterStorage)) || !StorageOptions.IsEnabled(configuration))
         {
             return services;
         }
 
         services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.SectionName))
-            .Validate(static o =>
-            {
-                o.Validate();
-                return true;
-            })
             .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddSingleton(provider =>
@@ -120,5 +116,23 @@ public static class StorageServiceCollectionExtensions
         static StorageOptions Settings(IServiceProvider p) => p.GetRequiredService<IOptions<StorageOptions>>().Value;
 
         static TokenCredential Credential(IServiceProvider p) => p.GetRequiredKeyedService<TokenCredential>(StorageOptions.SectionName);
+    }
+}
+
+/// <summary>Refuses <see cref="StorageOptions"/> that cannot work, naming the setting (<c>FuncMap:Storage:…</c>): one line at start.</summary>
+internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, StorageOptions options)
+    {
+        try
+        {
+            options.Validate();
+            return ValidateOptionsResult.Success;
+        }
+        catch (InvalidOperationException ex)
+        {
+            return ValidateOptionsResult.Fail(ex.Message);
+        }
     }
 }

@@ -8,14 +8,17 @@ namespace FuncMap.Local;
 /// <see cref="ICounterLoader.Order"/> (snapshot restore, then journal replay), then
 /// <see cref="CounterEngine.Start"/>, then readiness. Loading runs in the background so that the server
 /// answers <c>/healthz</c> (and 503 on <c>/readyz</c> and <c>/api</c>) while it loads. A failing loader
-/// stops the host with exit code 1. On stop: readiness goes red, then the engine drains its mailboxes.
+/// stops the host with exit code 1 (a refusal it expects, <see cref="HostExit.IsExpected"/>, is said once, in the host's
+/// one line on stderr; anything else is logged with its stack trace). On stop: readiness goes red, then the engine drains
+/// its mailboxes. A host that is disposed without a stop (its start failed elsewhere: a taken port) cancels the loading
+/// and waits for it, so that nothing is loaded, started or reported ready after the journal and storage closed.
 /// </summary>
 public sealed class EngineHostedService(
     CounterEngine engine,
     IEnumerable<ICounterLoader> loaders,
     EngineReadiness readiness,
     IHostApplicationLifetime lifetime,
-    ILogger<EngineHostedService> logger) : IHostedService, IDisposable
+    ILogger<EngineHostedService> logger) : IHostedLifecycleService, IDisposable, IAsyncDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
     private Task? _startup;
@@ -27,6 +30,25 @@ public sealed class EngineHostedService(
         _startup = Task.Run(() => LoadAndStartAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
+
+    /// <inheritdoc />
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <inheritdoc />
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Says that the host stops before any hosted service stops: the snapshot service drains the engine (for its final
+    /// snapshot) before this service's <see cref="StopAsync"/> runs, so the line must come first to be read in order.
+    /// </summary>
+    public Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        Log.EngineStopping(logger);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <inheritdoc />
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -47,12 +69,23 @@ public sealed class EngineHostedService(
             await _startup.WaitAsync(cancellationToken);
         }
 
-        Log.EngineStopping(logger);
         await engine.StopAsync();
     }
 
     /// <inheritdoc />
     public void Dispose() => _stopping.Dispose();
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_startup is not null && !_startup.IsCompleted)
+        {
+            await _stopping.CancelAsync().ConfigureAwait(false);
+            await _startup.ConfigureAwait(false); // LoadAndStartAsync handles its own failures
+        }
+
+        Dispose();
+    }
 
     private async Task LoadAndStartAsync(CancellationToken cancellationToken)
     {
@@ -74,6 +107,15 @@ public sealed class EngineHostedService(
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             Log.StartupCancelled(logger);
+        }
+        catch (Exception ex) when (HostExit.IsExpected(ex))
+        {
+            // Said once, by the host's one line on stderr as it exits (HostExit): no stack trace, no repetition.
+            Log.StartupRefused(logger, ex.GetType().Name);
+            HostExit.RecordStartFailure(ex);
+            readiness.MarkFailed(ex);
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
         }
         catch (Exception ex)
         {

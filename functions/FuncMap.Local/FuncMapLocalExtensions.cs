@@ -31,7 +31,11 @@ public static class FuncMapLocalExtensions
     public static IServiceCollection AddFuncMapLocal(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<CounterEngineOptions>().Bind(configuration.GetSection("FuncMap:Engine"));
+        // Validated at start, so that an invalid setting is refused as configuration (one line naming it), not found by
+        // the engine's constructor as an argument error.
+        services.AddOptions<CounterEngineOptions>().Bind(configuration.GetSection("FuncMap:Engine"))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CounterEngineOptions>, CounterEngineOptionsValidator>();
         services.AddFuncMapHttpOptions(configuration);
         services.AddOptions<FuncMapLocalOptions>().Bind(configuration.GetSection(FuncMapLocalOptions.SectionName));
 
@@ -95,11 +99,30 @@ public static class FuncMapLocalExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         var started = false;
-        using var registration = app.Lifetime.ApplicationStarted.Register(() => started = true);
+        using var registration = app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            started = true;
+            // The process is `dotnet` (FuncMap.Local.dll), so tools that attach find it by this id, not by a name.
+            Log.ProcessStarted(app.Logger, Environment.ProcessId);
+            if (!FuncMap.Local.Storage.StorageOptions.IsEnabled(app.Configuration))
+            {
+                // Say what a host without storage keeps, so that nobody takes it for "in memory only" when it journals.
+                var journal = app.Services.GetService<FuncMap.Journal.OperationJournal>();
+                if (journal is null)
+                {
+                    Log.NoStorageInMemory(app.Logger);
+                }
+                else
+                {
+                    Log.NoStorageJournaled(app.Logger, journal.DirectoryPath);
+                }
+            }
+        });
         try
         {
             app.Run();
-            return Environment.ExitCode;
+            // A start that failed once the host ran (a counter loader) stopped the host with exit code 1: said here, once.
+            return Environment.ExitCode != 0 && HostExit.RecordedStartFailure is { } failure ? HostExit.FailedToStart(failure) : Environment.ExitCode;
         }
         catch (Exception ex) when (HostExit.OwnsProcess)
         {
@@ -137,5 +160,23 @@ public static class FuncMapLocalExtensions
         return log is null
             ? new CounterEngine(options, log: null, time, logger, meters)
             : CounterEngine.CreateJournaled(options, log, time, logger, meters);
+    }
+}
+
+/// <summary>Refuses <see cref="CounterEngineOptions"/> that the engine would refuse, naming the setting (<c>FuncMap:Engine:…</c>).</summary>
+internal sealed class CounterEngineOptionsValidator : IValidateOptions<CounterEngineOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, CounterEngineOptions options)
+    {
+        try
+        {
+            options.Validate();
+            return ValidateOptionsResult.Success;
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            return ValidateOptionsResult.Fail("FuncMap:Engine: " + ex.Message.ReplaceLineEndings(" "));
+        }
     }
 }

@@ -5,7 +5,7 @@ namespace FuncMap.Local;
 
 /// <summary>
 /// Durability of the local host: the journal (<c>FuncMap:Durability:Mode</c> = <c>Journal</c>, the default)
-/// in <c>{FuncMap:DataDirectory}/journal</c> unless <c>FuncMap:Journal:Directory</c> says otherwise.
+/// in <c>{FuncMap:DataDirectory}/journal</c> (<c>journal-no-storage</c> without storage) unless <c>FuncMap:Journal:Directory</c> says otherwise.
 /// </summary>
 public static class JournalRegistration
 {
@@ -14,6 +14,16 @@ public static class JournalRegistration
 
     /// <summary>The data directory when <see cref="DataDirectoryKey"/> is unset, relative to the content root.</summary>
     public const string DefaultDataDirectory = ".data";
+
+    /// <summary>The journal's directory in the data directory, for a host with storage.</summary>
+    public const string JournalDirectoryName = "journal";
+
+    /// <summary>
+    /// The journal's directory in the data directory, for a host without storage (<c>FuncMap:Storage:Enabled=false</c>):
+    /// apart from <see cref="JournalDirectoryName"/>, so that a host with storage never replays what a host without it
+    /// journaled (it would write those counters into the storage), and the other way round.
+    /// </summary>
+    public const string NoStorageJournalDirectoryName = "journal-no-storage";
 
     /// <summary>
     /// In Journal mode, registers the <see cref="OperationJournal"/> (the engine then acknowledges a write only
@@ -39,7 +49,8 @@ public static class JournalRegistration
         {
             if (string.IsNullOrWhiteSpace(configuration[JournalOptions.SectionName + ":Directory"]))
             {
-                options.Directory = Path.Combine(DataDirectory(configuration), "journal");
+                var name = FuncMap.Local.Storage.StorageOptions.IsEnabled(configuration) ? JournalDirectoryName : NoStorageJournalDirectoryName;
+                options.Directory = Path.Combine(DataDirectory(configuration), name);
             }
         });
 

@@ -28,6 +28,17 @@ public sealed class CounterKeyTests
         Assert.False(CounterKey.IsValid(key));
     }
 
+    /// <summary>The set is quoted, so that its last character (':') does not run into the sentence's punctuation.</summary>
+    [Fact]
+    public void Validate_CharacterOutsideTheSet_MessageQuotesTheSet()
+    {
+        var key = CounterKey.Validate("pag home")!;
+        var prefix = CounterKey.ValidatePrefix("pag home")!;
+
+        Assert.Equal("A counter key may contain only the characters 'A-Z a-z 0-9 - _ . :' (letters, digits, hyphen, underscore, dot, colon); character 4 ('U+0020') is not allowed.", key.Message);
+        Assert.StartsWith("A prefix may contain only the characters 'A-Z a-z 0-9 - _ . :' (", prefix.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Validate_ExactlyNinetyCharacters_ReturnsNull()
     {

@@ -125,6 +125,9 @@ public sealed class CapturedLogs : ILoggerProvider
     /// <summary>The events with <paramref name="eventId"/>, in the order they were logged.</summary>
     public IReadOnlyList<CapturedLog> Events(int eventId) => [.. _events.Where(e => e.EventId == eventId)];
 
+    /// <summary>Every event, in the order they were logged.</summary>
+    public IReadOnlyList<CapturedLog> All => [.. _events];
+
     public ILogger CreateLogger(string categoryName) => new Logger(this);
 
     public void Dispose()

@@ -30,7 +30,7 @@ public sealed class ContractFactDiscoverer(IMessageSink diagnosticMessageSink) :
         if (requirement?.GetConstructorArguments().FirstOrDefault() is string variable
             && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(variable)))
         {
-            skip = $"{variable} is not set: set it to a running host's base URL (and FUNCMAP_FUNCTION_KEY if it needs a key) to run the contract against it.";
+            skip = $"set {variable} to run (a running host's base URL, and FUNCMAP_FUNCTION_KEY if it needs a key): the contract against that host.";
         }
 
         yield return new ContractTestCase(diagnosticMessageSink, discoveryOptions.MethodDisplayOrDefault(),

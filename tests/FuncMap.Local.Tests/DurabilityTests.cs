@@ -16,15 +16,21 @@ public sealed class DurabilityTests
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>
+    /// Without storage (as this factory runs), the journal is the data directory's journal-no-storage/, never journal/: a
+    /// host with storage on the same directory replays journal/ only, so what a host without storage counted never
+    /// reaches a storage (issue 21, item 2: it used to, through the shared journal).
+    /// </summary>
     [Fact]
-    public async Task Default_IsJournalMode_WithTheJournalInTheDataDirectory()
+    public async Task Default_IsJournalMode_WithTheJournalInTheDataDirectoryApartFromStorageHosts()
     {
         await using var factory = new LocalHostFactory();
         using var client = await factory.StartAsync();
         Assert.True(factory.Engine.IsJournaled);
         var journal = factory.Services.GetRequiredService<OperationJournal>();
-        Assert.Equal(Path.Combine(factory.DataDirectory, "journal"), journal.DirectoryPath);
-        Assert.True(File.Exists(Path.Combine(factory.DataDirectory, "journal", "journal.lock")));
+        Assert.Equal(Path.Combine(factory.DataDirectory, JournalRegistration.NoStorageJournalDirectoryName), journal.DirectoryPath);
+        Assert.True(File.Exists(Path.Combine(factory.DataDirectory, "journal-no-storage", "journal.lock")));
+        Assert.False(Directory.Exists(Path.Combine(factory.DataDirectory, "journal")));
     }
 
     [Fact]
@@ -34,7 +40,7 @@ public sealed class DurabilityTests
         await using var factory = new LocalHostFactory(new Dictionary<string, string?> { ["FuncMap:Journal:Directory"] = elsewhere.Path });
         using var client = await factory.StartAsync();
         Assert.Equal(elsewhere.Path, factory.Services.GetRequiredService<OperationJournal>().DirectoryPath);
-        Assert.False(Directory.Exists(Path.Combine(factory.DataDirectory, "journal")));
+        Assert.False(Directory.Exists(Path.Combine(factory.DataDirectory, JournalRegistration.NoStorageJournalDirectoryName)));
     }
 
     [Fact]
@@ -95,7 +101,7 @@ public sealed class DurabilityTests
         }
 
         var source = live.Services.GetRequiredService<OperationJournal>().DirectoryPath;
-        var target = Path.Combine(image.Path, "journal");
+        var target = Path.Combine(image.Path, JournalRegistration.NoStorageJournalDirectoryName);
         Directory.CreateDirectory(target);
         foreach (var file in Directory.GetFiles(source).Where(static f => Path.GetFileName(f) != "journal.lock"))
         {

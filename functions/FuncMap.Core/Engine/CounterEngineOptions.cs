@@ -35,7 +35,9 @@ public sealed class CounterEngineOptions
         return count;
     }
 
-    internal void Validate()
+    /// <summary>Checks every setting; the engine's constructor calls it.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message names it and its range.</exception>
+    public void Validate()
     {
         _ = ResolveShardCount();
         if (MailboxCapacity < 1)

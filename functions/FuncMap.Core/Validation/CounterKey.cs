@@ -34,7 +34,7 @@ public static class CounterKey
         if (bad >= 0)
         {
             return new(field, "key.charset",
-                $"A counter key may contain only {AllowedCharacters}; character {bad + 1} ('{Printable(key[bad])}') is not allowed.");
+                $"A counter key may contain only the characters '{AllowedCharacters}' (letters, digits, hyphen, underscore, dot, colon); character {bad + 1} ('{Printable(key[bad])}') is not allowed.");
         }
 
         if (IsDotSegment(key))
@@ -67,7 +67,7 @@ public static class CounterKey
         return bad < 0
             ? null
             : new(field, "prefix.charset",
-                $"A prefix may contain only {AllowedCharacters}; character {bad + 1} ('{Printable(prefix[bad])}') is not allowed.");
+                $"A prefix may contain only the characters '{AllowedCharacters}' (letters, digits, hyphen, underscore, dot, colon); character {bad + 1} ('{Printable(prefix[bad])}') is not allowed.");
     }
 
     private static bool IsDotSegment(string key) => key is "." or "..";
