@@ -244,7 +244,8 @@ public sealed class CounterBuffer : IAsyncDisposable
 
     private async Task<FlushResult> FlushPassAsync(bool untilDone, CancellationToken cancellationToken)
     {
-        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // A close waits for a flush in progress whatever its token says: it must report what is left.
+        await _sendLock.WaitAsync(untilDone ? CancellationToken.None : cancellationToken).ConfigureAwait(false);
         try
         {
             lock (_gate)
@@ -270,7 +271,12 @@ public sealed class CounterBuffer : IAsyncDisposable
                 var (outcome, error) = await SendAsync(batch, refused, cancellationToken).ConfigureAwait(false);
                 if (outcome == Outcome.Failed)
                 {
-                    lastError = error ?? lastError;
+                    // The cancellation that ends a close says less than the send failure before it.
+                    if (error is not OperationCanceledException || lastError is null)
+                    {
+                        lastError = error;
+                    }
+
                     if (!untilDone || cancellationToken.IsCancellationRequested)
                     {
                         break;

@@ -6,7 +6,7 @@ namespace FuncMap.Client;
 /// <summary>What <see cref="CounterBuffer.Increment"/> does when the buffer holds <see cref="CounterBufferOptions.Capacity"/> keys and the increment needs a new one.</summary>
 public enum CounterBufferFullMode
 {
-    /// <summary>Block the calling thread until a flush is acknowledged and frees room (a key already held never waits).</summary>
+    /// <summary>Block the calling thread until a flush is acknowledged and frees room (an increment of a pending key never waits).</summary>
     Wait,
 
     /// <summary>Refuse the increment with <see cref="CounterBufferFullException"/> (counted as refused, reason <c>full</c>).</summary>
@@ -34,7 +34,8 @@ public sealed class CounterBufferOptions
 
     /// <summary>
     /// The most keys held at once, pending and sent but not yet acknowledged (default 100,000; roughly 100–200 bytes
-    /// each): the buffer's memory bound. An increment of a held key always fits; a new key beyond it follows <see cref="FullMode"/>.
+    /// each): the buffer's memory bound. An increment of a key that is pending always fits; one that needs a new pending
+    /// sum (a new key, or a key whose sum is in a batch not yet acknowledged) follows <see cref="FullMode"/> when full.
     /// </summary>
     public int Capacity { get; set; } = 100_000;
 
