@@ -152,7 +152,7 @@ public sealed class FuncMapClientTests(KestrelHost host)
     public async Task AddAsync_FirstAnswerIs503RetryAfter_RetriesWithTheSameKeyAfterTheDelayAndCountsOnce()
     {
         var faults = new FaultInjectingHandler(static (_, _, attempt) => attempt == 1 ? Fault.ServiceUnavailableAfterApplied : Fault.None);
-        await using var test = new TestClient(host.BaseAddress, KestrelHost.AccessKey, faults);
+        await using var test = new TestClient(host.BaseAddress, KestrelHost.AccessKey, faults, static r => r.AttemptTimeout.Timeout = TimeSpan.FromSeconds(15));
         var key = Keys.Prefix("retryafter") + "a";
 
         var result = await test.Client.AddAsync(key, 5, wait: true);
