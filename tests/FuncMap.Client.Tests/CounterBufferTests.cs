@@ -70,6 +70,46 @@ public sealed class CounterBufferTests(KestrelHost host)
         Assert.Equal(2, buffer.HeldKeys);
     }
 
+    /// <summary>
+    /// Full in Wait mode: the second key's increment blocks until the first key's batch (answered 300 ms late) is
+    /// acknowledged; it returns only after the server applied the first.
+    /// </summary>
+    [Fact]
+    public async Task Increment_FullInWaitMode_ReturnsOnlyAfterTheHeldBatchIsAcknowledged()
+    {
+        var slow = new SlowAnswers(TimeSpan.FromMilliseconds(300));
+        await using var test = new TestClient(host.BaseAddress, KestrelHost.AccessKey, slow);
+        await using var buffer = new CounterBuffer(test.Client, new CounterBufferOptions
+        {
+            FlushInterval = Never, MaxPendingKeys = 1, Capacity = 1, FullMode = CounterBufferFullMode.Wait,
+        });
+        var prefix = Keys.Prefix("bufwait");
+
+        buffer.Increment(prefix + "a", 1); // one key pending: the flush starts
+        await Task.Run(() => buffer.Increment(prefix + "b", 1));
+
+        Assert.Equal(1, slow.Answered);
+        Assert.Equal(1, (await test.Client.GetAsync(prefix + "a"))!.Value);
+        Assert.True((await buffer.FlushAsync()).IsComplete);
+        Assert.Equal(1, (await test.Client.GetAsync(prefix + "b"))!.Value);
+    }
+
+    /// <summary>Forwards each request and hands its answer back late, counting the answers handed back.</summary>
+    private sealed class SlowAnswers(TimeSpan delay) : DelegatingHandler
+    {
+        private int _answered;
+
+        public int Answered => Volatile.Read(ref _answered);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            await Task.Delay(delay, cancellationToken);
+            Interlocked.Increment(ref _answered);
+            return response;
+        }
+    }
+
     /// <summary>Nothing answers: close gives up when its time is out and reports every sum it could not send.</summary>
     [Fact]
     public async Task CloseAsync_NoServer_ReportsWhatCouldNotBeSent()
