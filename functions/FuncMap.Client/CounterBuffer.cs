@@ -20,8 +20,10 @@ namespace FuncMap.Client;
 /// Memory is bounded by <see cref="CounterBufferOptions.Capacity"/> keys held (pending or not yet acknowledged); when
 /// full, an increment of a new key waits or throws (<see cref="CounterBufferOptions.FullMode"/>). Sums are exact Int64:
 /// an increment that would take a key's pending sum out of the Int64 range (which the server refuses as
-/// <c>batch.overflow</c>) seals the sums so far into their own batch and starts a new sum, so nothing is refused that the
-/// server would apply one by one. A batch the server refuses as a whole (a 4xx) or keys it refuses (overflow of the
+/// <c>batch.overflow</c>) seals the sums so far into their own batch and starts a new sum, so a sum never wraps and no
+/// batch is refused for its sums. The server applies or refuses each sum as a whole (<c>counter.overflow</c> when the
+/// counter would leave Int64), so near the Int64 limits the outcome can differ from sending the increments one by one
+/// (one by one, +3 +3 on a counter at long.MaxValue − 5 applies the first; as the sum +6, neither). A batch the server refuses as a whole (a 4xx) or keys it refuses (overflow of the
 /// counter, an id reused with another total) are reported (<see cref="FlushResult.Refused"/>, logs, metrics), never retried.
 /// </remarks>
 public sealed class CounterBuffer : IAsyncDisposable
