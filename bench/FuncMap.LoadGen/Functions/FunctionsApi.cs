@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using FuncMap.Client;
 
 namespace FuncMap.LoadGen.Functions;
 
@@ -35,6 +35,7 @@ public sealed class FunctionsApi : IDisposable
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private static readonly byte[] DeltaOne = "{\"delta\":1}"u8.ToArray();
     private readonly HttpClient _http;
+    private readonly FuncMapClient _client;
 
     /// <summary>Creates a client for <paramref name="baseUrl"/> (e.g. <c>http://127.0.0.1:7071/api</c>).</summary>
     public FunctionsApi(Uri baseUrl, string? functionKey, int connections)
@@ -55,6 +56,10 @@ public sealed class FunctionsApi : IDisposable
         {
             _http.DefaultRequestHeaders.Add("x-functions-key", functionKey);
         }
+
+        // Reads (the totals a run checks) go through the repository's client; writes stay raw requests on purpose:
+        // they measure the plain add path without an Idempotency-Key and count each outcome, retrying nothing.
+        _client = new FuncMapClient(_http);
     }
 
     /// <summary>Status codes seen on writes that were not accepted (for the report).</summary>
@@ -85,37 +90,18 @@ public sealed class FunctionsApi : IDisposable
     }
 
     /// <summary>The counter's value, 0 when it does not exist yet.</summary>
-    public async Task<long> GetValueAsync(string key, CancellationToken cancellationToken)
-    {
-        using var response = await _http.GetAsync($"counters/{key}", cancellationToken);
-        if (response.StatusCode == HttpStatusCode.NotFound)
-        {
-            return 0;
-        }
-
-        response.EnsureSuccessStatusCode();
-        var counter = await response.Content.ReadFromJsonAsync<Counter>(Json, cancellationToken);
-        return counter!.Value;
-    }
+    public async Task<long> GetValueAsync(string key, CancellationToken cancellationToken) =>
+        (await _client.GetAsync(key, cancellationToken))?.Value ?? 0;
 
     /// <summary>Every counter whose key starts with <paramref name="prefix"/>, through the list's pages of 1,000.</summary>
     public async Task<Dictionary<string, long>> ListAsync(string prefix, CancellationToken cancellationToken)
     {
         var values = new Dictionary<string, long>(StringComparer.Ordinal);
-        string? token = null;
-        do
+        await foreach (var counter in _client.ListAsync(prefix, FuncMapClient.MaxPageSize, cancellationToken))
         {
-            var url = "counters?pageSize=1000&prefix=" + Uri.EscapeDataString(prefix)
-                + (token is null ? string.Empty : "&continuationToken=" + Uri.EscapeDataString(token));
-            var page = await _http.GetFromJsonAsync<CounterPage>(url, Json, cancellationToken);
-            foreach (var item in page!.Items)
-            {
-                values[item.Key] = item.Value;
-            }
-
-            token = page.ContinuationToken;
+            values[counter.Key] = counter.Value;
         }
-        while (token is not null);
+
         return values;
     }
 
@@ -182,8 +168,4 @@ public sealed class FunctionsApi : IDisposable
 
         return text.ToString();
     }
-
-    private sealed record Counter(string Key, long Value);
-
-    private sealed record CounterPage(List<Counter> Items, string? ContinuationToken);
 }
