@@ -10,7 +10,7 @@ public sealed class SnapshotCursorState
     public DateTimeOffset? LastRunStartedAt { get; set; }
 
     /// <summary>
-    /// When an import of the snapshot table itself into the entities last completed (<c>POST /api/admin/import</c>);
+    /// When an import of the snapshot table itself into the entities last completed (<see cref="Import.ImportOrchestrator"/>);
     /// null while none has: the snapshot then writes through the <see cref="NewerRowGuard"/>, never over a newer row.
     /// </summary>
     public DateTimeOffset? ImportedAt { get; set; }
