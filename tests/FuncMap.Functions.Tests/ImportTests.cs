@@ -135,6 +135,32 @@ public sealed class ImportTests(AzuriteFixture azurite)
         Assert.Equal(2_563 + 300, _entities.Signals.Count(s => s.Operation == CounterOperations.Restore));
     }
 
+    [Fact]
+    public async Task ImportThenSnapshot_TheTableHoldsEveryCounterAsTheLocalHostLeftIt()
+    {
+        // There: the local host's rows are imported; and back: the app's snapshot (no longer guarded) writes them again.
+        var table = await azurite.NewTableAsync("import");
+        var rows = await WriteAsLocalHostAsync(table);
+        await RunToEndAsync(table, ImportProgress.Start(Source, ownTable: true, LocalAt));
+        _entities.Entities[FuncMap.Functions.Snapshots.SnapshotCursor.Id] = (new FuncMap.Functions.Snapshots.SnapshotCursorState { ImportedAt = LocalAt }, LocalAt);
+        var options = new FuncMap.Functions.Hosting.FuncMapFunctionsOptions { SnapshotTable = table.Name };
+        var snapshotter = new FuncMap.Functions.Snapshots.CounterSnapshotter(
+            new TableServiceClient(azurite.ConnectionString, StorageClientDefaults.Tables()), _entities.Time, Options.Create(options),
+            new FunctionsMetrics(new TestMeterFactory()), NullLogger<FuncMap.Functions.Snapshots.CounterSnapshotter>.Instance);
+
+        var result = await snapshotter.RunAsync(_entities, CancellationToken.None);
+
+        Assert.Equal((rows.Count, false), (result.Upserted, result.Guarded));
+        var after = await table.ReadCounterRowsAsync();
+        Assert.Equal(rows.Count, after.Count);
+        foreach (var row in rows)
+        {
+            var written = after[row.Key];
+            Assert.Equal((row.Value, row.Version, row.UpdatedAt, 0L), (written.Value, written.Version, written.UpdatedAt, written.Epoch));
+            Assert.Equal(row.OperationIds ?? [], written.OperationIds ?? []);
+        }
+    }
+
     /// <summary>Signals through <paramref name="inner"/> until <paramref name="failAfter"/> were sent, then fails every one: a host that died mid-activity.</summary>
     private sealed class CrashingEntityClient(FakeEntityClient inner, int failAfter) : DurableEntityClient("crashing")
     {
