@@ -1,4 +1,5 @@
 using FuncMap.Functions.Hosting;
+using FuncMap.Functions.Import;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,5 +20,6 @@ if (!string.IsNullOrEmpty(builder.Configuration["APPLICATIONINSIGHTS_CONNECTION_
 
 builder.Services.AddProblemDetails();
 builder.Services.AddFuncMapFunctions(builder.Configuration);
+builder.Services.AddFuncMapImport(builder.Configuration);
 
 builder.Build().Run();

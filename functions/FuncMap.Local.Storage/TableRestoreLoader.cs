@@ -100,26 +100,8 @@ public sealed class TableRestoreLoader : ICounterLoader
         }
     }
 
-    /// <summary>
-    /// The filter of range <paramref name="partition"/> (0–63): PartitionKey from <c>Name(partition)</c> (none below
-    /// for 0) to before <c>Name(partition + 1)</c> (none above for 63). The 64 ranges cover every possible
-    /// PartitionKey exactly once, so a row outside the 64 names ("", "1", "000", "64", "x") is read too, by the
-    /// range it sorts into, and found foreign; no extra query is needed.
-    /// </summary>
-    internal static string RangeFilter(int partition)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(partition);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(partition, CounterPartition.Count);
-        if (partition == 0)
-        {
-            return TableClient.CreateQueryFilter($"PartitionKey lt {CounterPartition.Name(1)}");
-        }
-
-        var lower = CounterPartition.Name(partition);
-        return partition == CounterPartition.Count - 1
-            ? TableClient.CreateQueryFilter($"PartitionKey ge {lower}")
-            : TableClient.CreateQueryFilter($"PartitionKey ge {lower} and PartitionKey lt {CounterPartition.Name(partition + 1)}");
-    }
+    /// <summary>The filter of PartitionKey range <paramref name="partition"/> (0–63): <see cref="CounterRows.PartitionRangeFilter"/>.</summary>
+    internal static string RangeFilter(int partition) => CounterRows.PartitionRangeFilter(partition);
 
     /// <summary>
     /// Creates the table if missing and loads every row: the 64 partition ranges are queried

@@ -69,6 +69,28 @@ public static class CounterRows
     /// <summary>The most actions of one entity group transaction (a service limit).</summary>
     public const int MaxTransactionActions = 100;
 
+    /// <summary>
+    /// The filter of PartitionKey range <paramref name="partition"/> (0–63): from <c>Name(partition)</c> (none below for 0)
+    /// to before <c>Name(partition + 1)</c> (none above for 63). The 64 ranges cover every possible PartitionKey exactly
+    /// once, so a row outside the 64 names ("", "1", "000", "64", "x") is read too, by the range it sorts into, and found
+    /// foreign (<see cref="CheckServable"/>); readers of the whole table (the local host's restore, the Functions app's
+    /// import) need no extra query.
+    /// </summary>
+    public static string PartitionRangeFilter(int partition)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(partition);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(partition, CounterPartition.Count);
+        if (partition == 0)
+        {
+            return TableClient.CreateQueryFilter($"PartitionKey lt {CounterPartition.Name(1)}");
+        }
+
+        var lower = CounterPartition.Name(partition);
+        return partition == CounterPartition.Count - 1
+            ? TableClient.CreateQueryFilter($"PartitionKey ge {lower}")
+            : TableClient.CreateQueryFilter($"PartitionKey ge {lower} and PartitionKey lt {CounterPartition.Name(partition + 1)}");
+    }
+
     /// <summary>The entity of a live counter's row.</summary>
     public static TableEntity ToEntity(in CounterRow row)
     {

@@ -20,7 +20,7 @@ namespace FuncMap.Functions.Counters;
 /// duplicate of an operation that came before the delete must still be recognised. The snapshot
 /// removes the row, then schedules <see cref="Purge"/> for after the tombstone retention.
 /// </remarks>
-public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics, ILogger<Counter> logger) : TaskEntity<CounterEntityState>
+public sealed partial class Counter(TimeProvider timeProvider, FunctionsMetrics metrics, ILogger<Counter> logger) : TaskEntity<CounterEntityState>
 {
     /// <summary>The entity name: the entity function's name, which the runtime lower-cases.</summary>
     public const string EntityName = "counter";

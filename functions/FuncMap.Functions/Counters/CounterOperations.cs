@@ -20,6 +20,9 @@ public static class CounterOperations
     /// <summary>Forgets a tombstone whose row the snapshot has removed; input the tombstone's version.</summary>
     public const string Purge = "purge";
 
+    /// <summary>Takes a snapshot row's state when the counter is older or was never written; input <see cref="RestoreCommand"/>.</summary>
+    public const string Restore = "restore";
+
     /// <summary>Applies folded adds numbered by their source, each exactly once and in order; input <see cref="FoldCommand"/>.</summary>
     public const string Fold = "fold";
 

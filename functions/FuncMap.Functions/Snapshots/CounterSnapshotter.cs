@@ -15,7 +15,9 @@ namespace FuncMap.Functions.Snapshots;
 /// <param name="Upserted">Rows written.</param>
 /// <param name="Deleted">Rows of deleted counters removed.</param>
 /// <param name="PurgesScheduled">Tombstone purges signalled.</param>
-public sealed record SnapshotResult(DateTimeOffset? Since, int Upserted, int Deleted, int PurgesScheduled);
+/// <param name="Kept">Rows left as they were because they are as new or newer than their entity (only before an import completed).</param>
+/// <param name="Guarded">True when the run wrote through the <see cref="NewerRowGuard"/> (no import of the table has completed).</param>
+public sealed record SnapshotResult(DateTimeOffset? Since, int Upserted, int Deleted, int PurgesScheduled, int Kept = 0, bool Guarded = false);
 
 /// <summary>
 /// Writes counters that changed since the last run to the <c>Counters</c> table, through the
@@ -30,6 +32,12 @@ public sealed record SnapshotResult(DateTimeOffset? Since, int Upserted, int Del
 /// harmless, missing one is not. The cursor moves only when everything succeeded: a failed run
 /// throws (a <see cref="CounterRowWriteException"/> names the row and the service's error code), and
 /// the next run starts from the same place.
+/// <para>
+/// Until an import of the table into the entities has completed (<see cref="SnapshotCursorState.ImportedAt"/>), the
+/// table may hold rows the entities never saw (a local host's, or the app's own from before a lost task hub), and
+/// the run writes through the <see cref="NewerRowGuard"/>: a row as new or newer than its entity is kept, never
+/// overwritten nor deleted. After the import every row's state is in its entity, and rows are written as they are.
+/// </para>
 /// </remarks>
 public sealed class CounterSnapshotter(
     TableServiceClient tables,
@@ -52,15 +60,18 @@ public sealed class CounterSnapshotter(
         var startedAt = timeProvider.GetUtcNow();
         var cursor = await entities.GetEntityAsync<SnapshotCursorState>(SnapshotCursor.Id, includeState: true, cancellationToken);
         DateTimeOffset? since = cursor is { IncludesState: true, State.LastRunStartedAt: { } last } ? last - settings.SnapshotOverlap : null;
+        var guarded = cursor is not { IncludesState: true, State.ImportedAt: not null };
 
         var table = tables.GetTableClient(settings.SnapshotTable);
         await table.CreateIfNotExistsAsync(cancellationToken);
         var writer = new CounterSnapshotWriter(table, settings.SnapshotParallelism);
+        var guard = new NewerRowGuard(table, settings.SnapshotParallelism);
 
         var rows = new List<CounterRow>();
         var tombstones = new List<(string Key, CounterState State)>();
         var upserted = 0;
         var deleted = 0;
+        var kept = 0;
         var query = new EntityQuery
         {
             InstanceIdStartsWith = Counter.InstanceIdPrefix,
@@ -84,12 +95,12 @@ public sealed class CounterSnapshotter(
 
             if (rows.Count == WriteChunkRows)
             {
-                (upserted, deleted) = Add((upserted, deleted), await writer.WriteAsync(rows, cancellationToken));
+                (upserted, deleted, kept) = Add((upserted, deleted, kept), await WriteAsync(rows));
                 rows.Clear();
             }
         }
 
-        (upserted, deleted) = Add((upserted, deleted), await writer.WriteAsync(rows, cancellationToken));
+        (upserted, deleted, kept) = Add((upserted, deleted, kept), await WriteAsync(rows));
 
         // Rows first, purges after: a tombstone purged before its row was deleted would leave a row no run deletes.
         var purges = 0;
@@ -104,9 +115,25 @@ public sealed class CounterSnapshotter(
         await entities.SignalEntityAsync(SnapshotCursor.Id, nameof(SnapshotCursor.Advance), startedAt, options: null, cancellation: cancellationToken);
         metrics.SnapshotRowsWritten(upserted, deleted);
         Log.SnapshotCompleted(logger, since, upserted, deleted, purges);
-        return new SnapshotResult(since, upserted, deleted, purges);
+        if (kept > 0)
+        {
+            Log.SnapshotKeptNewerRows(logger, kept, settings.SnapshotTable);
+        }
+
+        return new SnapshotResult(since, upserted, deleted, purges, kept, guarded);
+
+        async Task<GuardedWriteResult> WriteAsync(List<CounterRow> chunk)
+        {
+            if (guarded)
+            {
+                return await guard.WriteAsync(chunk, cancellationToken);
+            }
+
+            var written = await writer.WriteAsync(chunk, cancellationToken);
+            return new GuardedWriteResult(written.Upserted, written.Deleted, 0);
+        }
     }
 
-    private static (int Upserted, int Deleted) Add((int Upserted, int Deleted) total, SnapshotWriteResult written) =>
-        (total.Upserted + written.Upserted, total.Deleted + written.Deleted);
+    private static (int Upserted, int Deleted, int Kept) Add((int Upserted, int Deleted, int Kept) total, GuardedWriteResult written) =>
+        (total.Upserted + written.Upserted, total.Deleted + written.Deleted, total.Kept + written.Kept);
 }

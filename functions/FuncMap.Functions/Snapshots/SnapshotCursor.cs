@@ -3,11 +3,17 @@ using Microsoft.DurableTask.Entities;
 
 namespace FuncMap.Functions.Snapshots;
 
-/// <summary>The snapshot's progress: the start time of the last run that completed.</summary>
+/// <summary>The snapshot's progress: the start time of the last run that completed, and whether the table was imported.</summary>
 public sealed class SnapshotCursorState
 {
     /// <summary>When the last completed run started; null before the first.</summary>
     public DateTimeOffset? LastRunStartedAt { get; set; }
+
+    /// <summary>
+    /// When an import of the snapshot table itself into the entities last completed (<see cref="Import.ImportOrchestrator"/>);
+    /// null while none has: the snapshot then writes through the <see cref="NewerRowGuard"/>, never over a newer row.
+    /// </summary>
+    public DateTimeOffset? ImportedAt { get; set; }
 }
 
 /// <summary>
@@ -30,6 +36,15 @@ public sealed class SnapshotCursor : TaskEntity<SnapshotCursorState>
         if (State.LastRunStartedAt is not { } last || runStartedAt > last)
         {
             State.LastRunStartedAt = runStartedAt;
+        }
+    }
+
+    /// <summary>Records that an import of the snapshot table completed at <paramref name="completedAt"/> (kept: the latest).</summary>
+    public void ImportCompleted(DateTimeOffset completedAt)
+    {
+        if (State.ImportedAt is not { } last || completedAt > last)
+        {
+            State.ImportedAt = completedAt;
         }
     }
 
