@@ -113,7 +113,7 @@ internal static class Ingestion
         {
             // Baseline: receive up to 32 + delete each, with the same number of receive loops, same messages.
             var queue = connection.GetQueueClient(AzuriteFixture.UniqueQueueName("raw"));
-            await FillAsync(queue, workload.Build(base64: false).Messages);
+            await FillAsync(queue, [.. workload.Build(base64: false).Select(static batch => batch.Message)]);
             var raw = Stopwatch.StartNew();
             await Task.WhenAll(Enumerable.Range(0, o.Concurrency).Select(async _ =>
             {
@@ -138,8 +138,11 @@ internal static class Ingestion
         {
             var name = AzuriteFixture.UniqueQueueName("ing");
             var q = connection.GetQueueClient(name);
-            var (messages, totals) = workload.Build(base64: false);
-            await FillAsync(q, messages);
+            var batches = workload.Build(base64: false);
+            var totals = batches.SelectMany(static batch => batch.Items)
+                .GroupBy(static item => item.Key, StringComparer.Ordinal)
+                .Select(static key => (Key: key.Key, Value: key.Sum(static item => item.Delta)));
+            await FillAsync(q, [.. batches.Select(static batch => batch.Message)]);
             var dataDir = Path.Combine(Path.GetTempPath(), "funcmap-bench-" + Guid.NewGuid().ToString("N"));
             using var host = BenchHost.Build(azurite.ConnectionString, name, dataDir, mode, o.Concurrency);
             var engine = host.Services.GetRequiredService<CounterEngine>();
