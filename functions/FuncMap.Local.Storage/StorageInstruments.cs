@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using FuncMap.Telemetry;
 
 namespace FuncMap.Local.Storage;
 
@@ -6,12 +7,12 @@ namespace FuncMap.Local.Storage;
 public static class StorageInstruments
 {
     /// <summary>The meter.</summary>
-    public const string MeterName = "FuncMap.Storage";
+    public const string MeterName = FuncMapTelemetry.Storage;
 
     /// <summary>Snapshot runs, tagged with <c>funcmap.outcome</c> (success, failure).</summary>
     public const string SnapshotRuns = "funcmap.storage.snapshot.runs";
 
-    /// <summary>Snapshot duration (s), tagged with the outcome.</summary>
+    /// <summary>Snapshot duration (ms), tagged with the outcome.</summary>
     public const string SnapshotDuration = "funcmap.storage.snapshot.duration";
 
     /// <summary>Rows written (upserted or deleted) by snapshots.</summary>
@@ -41,7 +42,7 @@ public static class StorageInstruments
     /// <summary>Lease renewals, tagged with the outcome (success, failure, lost).</summary>
     public const string LeaseRenewals = "funcmap.storage.lease.renewals";
 
-    internal const string OutcomeTag = "funcmap.outcome";
+    internal const string OutcomeTag = FuncMapTelemetry.OutcomeTag;
 }
 
 /// <summary>The storage instruments of one host.</summary>
@@ -63,7 +64,7 @@ internal sealed class StorageMetrics
     {
         var meter = meterFactory.Create(StorageInstruments.MeterName);
         _snapshotRuns = meter.CreateCounter<long>(StorageInstruments.SnapshotRuns, "{run}", "Snapshot runs by outcome.");
-        _snapshotDuration = meter.CreateHistogram<double>(StorageInstruments.SnapshotDuration, "s", "Duration of a snapshot run.");
+        _snapshotDuration = meter.CreateLatencyHistogram(StorageInstruments.SnapshotDuration, "Duration of a snapshot run.");
         _snapshotRows = meter.CreateCounter<long>(StorageInstruments.SnapshotRows, "{row}", "Rows upserted or deleted by snapshots.");
         _restoredRows = meter.CreateCounter<long>(StorageInstruments.RestoredRows, "{row}", "Rows loaded from the snapshot table.");
         _skippedRows = meter.CreateCounter<long>(StorageInstruments.SkippedRows, "{row}", "Rows of the snapshot table the restore skipped (a key the service cannot serve); never deleted.");
@@ -79,7 +80,7 @@ internal sealed class StorageMetrics
     {
         var tag = new KeyValuePair<string, object?>(StorageInstruments.OutcomeTag, success ? "success" : "failure");
         _snapshotRuns.Add(1, tag);
-        _snapshotDuration.Record(elapsed.TotalSeconds, tag);
+        _snapshotDuration.Record(elapsed.TotalMilliseconds, tag);
         if (success)
         {
             _snapshotRows.Add(rows);
