@@ -64,7 +64,7 @@ internal sealed class EngineMetrics
     }
 
     public void Rejected(string reason) =>
-        _rejections.Add(1, new KeyValuePair<string, object?>("funcmap.reason", reason));
+        _rejections.Add(1, new KeyValuePair<string, object?>(FuncMapTelemetry.ReasonTag, reason));
 
     public void Answered(TimeSpan elapsed) => _duration.Record(elapsed.TotalMilliseconds);
 
@@ -72,18 +72,9 @@ internal sealed class EngineMetrics
     {
         if (count > 0)
         {
-            _operations.Add(count, new KeyValuePair<string, object?>("funcmap.outcome", OutcomeName(status)));
+            _operations.Add(count, new KeyValuePair<string, object?>(FuncMapTelemetry.OutcomeTag, FuncMapTelemetry.OutcomeOf(status)));
         }
     }
-
-    private static string OutcomeName(OperationStatus status) => status switch
-    {
-        OperationStatus.Applied => "applied",
-        OperationStatus.Duplicate => "duplicate",
-        OperationStatus.NotFound => "not_found",
-        OperationStatus.Mismatch => "idempotency_mismatch",
-        _ => "overflow",
-    };
 }
 
 /// <summary>The engine's activity source: one <see cref="FuncMapTelemetry.ApplySpan"/> per drain that a listener samples.</summary>

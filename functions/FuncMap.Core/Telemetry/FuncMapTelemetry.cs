@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using FuncMap.Counters;
 
 namespace FuncMap.Telemetry;
 
@@ -86,6 +87,19 @@ public static class FuncMapTelemetry
     /// in-memory apply) to 10 s (a snapshot of a large table), about three per decade.
     /// </summary>
     public static IReadOnlyList<double> LatencyBucketsMs { get; } = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+
+    /// <summary>
+    /// The <see cref="OutcomeTag"/> value of an owner's answer: <c>applied</c>, <c>duplicate</c>, <c>not_found</c>,
+    /// <c>overflow</c>, <c>idempotency_mismatch</c> (the engine's and the entity's <c>funcmap.engine.operations</c>).
+    /// </summary>
+    public static string OutcomeOf(OperationStatus status) => status switch
+    {
+        OperationStatus.Applied => "applied",
+        OperationStatus.Duplicate => "duplicate",
+        OperationStatus.NotFound => "not_found",
+        OperationStatus.Mismatch => "idempotency_mismatch",
+        _ => "overflow",
+    };
 
     /// <summary>Creates a latency histogram in milliseconds with <see cref="LatencyBucketsMs"/> as its advised buckets.</summary>
     public static Histogram<double> CreateLatencyHistogram(this Meter meter, string name, string description)

@@ -1,4 +1,5 @@
 using FuncMap.Counters;
+using FuncMap.Telemetry;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Entities;
 using Microsoft.Extensions.Logging;
@@ -73,8 +74,10 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
             throw new ArgumentException("A fold carries a source, a first sequence number ≥ 1 and its deltas.", nameof(command));
         }
 
+        using var span = StartApply(CounterOperations.Fold, command.Deltas.Length);
         var counter = State.ToCounterState();
         var now = timeProvider.GetUtcNow();
+        var version = counter.Version;
         for (var i = 0; i < command.Deltas.Length; i++)
         {
             var receipt = SourceSequences.Receive(counter, State.Sources, command.Source, command.Sequence + i, command.Deltas[i], now);
@@ -82,6 +85,7 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
             {
                 case SequenceVerdict.Duplicate:
                     metrics.DuplicateIgnored(CounterOperations.Fold);
+                    metrics.OperationAnswered(OperationStatus.Duplicate);
                     break;
                 case SequenceVerdict.Parked:
                     metrics.AddParked();
@@ -91,10 +95,17 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
                     {
                         Log.OperationOverflowed(logger, Context.Id.Key, refused, counter.Value);
                         metrics.OperationRejected(CounterOperations.Fold, OperationStatus.Overflow);
+                        metrics.OperationAnswered(OperationStatus.Overflow);
                     }
 
                     break;
             }
+        }
+
+        if (counter.Version > version)
+        {
+            // Each fold entry applied in order bumps the version once.
+            metrics.OperationAnswered(OperationStatus.Applied, counter.Version - version);
         }
 
         SourceSequences.Prune(State.Sources, now, SourceRetention);
@@ -135,9 +146,12 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
 
     private CounterOutcome Apply(in CounterOperation operation, string name, CounterCommand command)
     {
+        using var span = StartApply(name, 1);
         var counter = State.ToCounterState();
         var status = counter.Apply(operation, timeProvider.GetUtcNow());
         State.CopyFrom(counter);
+        metrics.OperationAnswered(status);
+        span?.SetTag(FuncMapTelemetry.OutcomeTag, FuncMapTelemetry.OutcomeOf(status));
         switch (status)
         {
             case OperationStatus.Overflow:
@@ -184,6 +198,15 @@ public sealed class Counter(TimeProvider timeProvider, FunctionsMetrics metrics,
         {
             State = null!;
         }
+    }
+
+    /// <summary>The apply span (the local host's name) of one entity operation, child of the entity invocation; null unless sampled.</summary>
+    private static System.Diagnostics.Activity? StartApply(string operation, int items)
+    {
+        var span = FunctionsTelemetry.Source.StartActivity(FuncMapTelemetry.ApplySpan);
+        span?.SetTag("funcmap.operation", operation);
+        span?.SetTag(FuncMapTelemetry.ItemsTag, items);
+        return span;
     }
 
     private static void Require(CounterCommand? command)
