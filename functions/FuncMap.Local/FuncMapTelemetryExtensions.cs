@@ -7,7 +7,7 @@ using OpenTelemetry.Trace;
 namespace FuncMap.Local;
 
 /// <summary>
-/// OpenTelemetry on the local host (README "Observe it", docs/observability.md): metrics, traces and logs over OTLP
+/// OpenTelemetry on the local host (README "Observe it"): metrics, traces and logs over OTLP
 /// when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, metrics on <c>GET /metrics</c> (Prometheus text) when
 /// <c>FuncMap:Telemetry:PrometheusEndpoint</c> is true, and nothing at all otherwise: no provider, no listener,
 /// so no span is ever created and the FuncMap meters are read only by whoever attaches (dotnet-counters).

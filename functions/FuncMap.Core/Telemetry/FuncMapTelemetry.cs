@@ -6,7 +6,7 @@ namespace FuncMap.Telemetry;
 
 /// <summary>
 /// The names both hosts export under, in one place: meters, activity sources, span names and tags. A dashboard
-/// built on these serves the local host and the Functions app alike (docs/observability.md).
+/// built on these serves the local host and the Functions app alike (README "Observe it").
 /// </summary>
 /// <remarks>
 /// Tags are low-cardinality by rule: a shard index, an outcome, a reason, a count; never a counter key, an

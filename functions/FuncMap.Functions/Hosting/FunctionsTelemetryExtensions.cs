@@ -11,7 +11,7 @@ using OpenTelemetry.Trace;
 namespace FuncMap.Functions.Hosting;
 
 /// <summary>
-/// OpenTelemetry in the Functions worker (host.json <c>"telemetryMode": "OpenTelemetry"</c>; docs/observability.md):
+/// OpenTelemetry in the Functions worker (host.json <c>"telemetryMode": "OpenTelemetry"</c>; README "Observe it"):
 /// the Functions worker defaults (resource, invocation spans, the host told that the worker exports), the FuncMap
 /// meters and sources (<see cref="FuncMapTelemetry.FunctionsMeters"/>, <see cref="FuncMapTelemetry.FunctionsSources"/>),
 /// exported to Azure Monitor when <c>APPLICATIONINSIGHTS_CONNECTION_STRING</c> is set and over OTLP when
