@@ -2,11 +2,12 @@
 # What exporting telemetry costs on the hot path, in one run: hosts of one Release build (storage off) started side by
 # side, telemetry off beside OTLP export to a local do-nothing sink (bench/load/otlp-sink.py, http/protobuf), with the
 # default sampler (parentbased_always_on: every request and drain traced) and with 1 % of traces
-# (parentbased_traceidratio 0.01), for Snapshot and Journal adds; driven alternately by wrk (bench/load/post.lua),
+# (parentbased_traceidratio 0.01), and metrics alone (the Prometheus exporter, never scraped), for Snapshot and Journal
+# adds (MODES, VARIANTS select); driven alternately by wrk (bench/load/post.lua),
 # ROUNDS times. Each line: req/s, p50/p99, host CPU per request (/proc/PID/stat); then each mode's ratios to its
 # telemetry-off host. Metrics are exported every OTEL_METRIC_EXPORT_INTERVAL (5 s here, 60 s by default).
 # Prints only; writes nothing to README.md.
-#   ROUNDS=2 DURATION=5s CONNECTIONS=64 bash bench/load/telemetry.sh
+#   ROUNDS=4 DURATION=4s CONNECTIONS=64 MODES="snapshot journal" VARIANTS="all 1pct metrics" bash bench/load/telemetry.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -28,11 +29,13 @@ sink=$!; pids+=("$sink")
 
 declare -A url pid
 names=()
-start() { # name mode sampler-arg (empty: telemetry off)
+start() { # name mode sampler-arg (empty: telemetry off; "metrics": the Prometheus exporter alone, never scraped)
   local port; port="$(free_port)"
   local env=(FuncMap__Durability__Mode="$2" FuncMap__DataDirectory="$out/data/$1" FuncMap__Storage__Enabled=false
     URLS="http://127.0.0.1:$port" Logging__LogLevel__Default=Warning)
-  if [ -n "$3" ]; then
+  if [ "$3" = metrics ]; then
+    env+=(FuncMap__Telemetry__PrometheusEndpoint=true)
+  elif [ -n "$3" ]; then
     env+=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
       OTEL_METRIC_EXPORT_INTERVAL=5000 OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$3")
   fi
@@ -42,12 +45,15 @@ start() { # name mode sampler-arg (empty: telemetry off)
   echo "host $1 did not become ready; see $out/host-$1.log"; exit 1
 }
 # traceidratio 1 is always_on under a parent-based sampler: the default's cost, named explicitly.
-start snapshot-off Snapshot ""
-start snapshot-all Snapshot 1
-start snapshot-1pct Snapshot 0.01
-start journal-off Journal ""
-start journal-all Journal 1
-start journal-1pct Journal 0.01
+modes="${MODES:-snapshot journal}"
+variants="${VARIANTS:-all 1pct metrics}"
+for mode in $modes; do
+  start "$mode-off" "${mode^}" ""
+  for variant in $variants; do
+    case "$variant" in all) arg=1 ;; 1pct) arg=0.01 ;; *) arg="$variant" ;; esac
+    start "$mode-$variant" "${mode^}" "$arg"
+  done
+done
 
 declare -A rps_sum cpu_sum
 for n in "${names[@]}"; do FUNCMAP_BENCH_PATH="/api/counters/%s/add" FUNCMAP_BENCH_KEYS="$keys" wrk -t2 -c"$connections" -d2s -s bench/load/post.lua "${url[$n]}" >/dev/null; done
@@ -67,10 +73,10 @@ for r in $(seq 1 "$rounds"); do
 done
 
 echo "== ratios to telemetry off (mean of $rounds rounds, $connections connections, $keys keys)"
-for mode in snapshot journal; do
-  for variant in all 1pct; do
+for mode in $modes; do
+  for variant in $variants; do
     awk -v m="$mode" -v v="$variant" -v r="${rps_sum[$mode-$variant]}" -v r0="${rps_sum[$mode-off]}" -v c="${cpu_sum[$mode-$variant]}" -v c0="${cpu_sum[$mode-off]}" \
-      'BEGIN { printf "%-8s OTLP, sampler %-4s: throughput %.3fx, host CPU per request %.3fx\n", m, v, r / r0, c / c0 }'
+      'BEGIN { printf "%-8s %-8s: throughput %.3fx, host CPU per request %.3fx\n", m, v, r / r0, c / c0 }'
   done
 done
 kill "$sink"; wait "$sink" 2>/dev/null || true

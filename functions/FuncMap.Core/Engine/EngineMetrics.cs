@@ -82,8 +82,11 @@ internal static class EngineTelemetry
 {
     public static ActivitySource Source { get; } = new(FuncMapTelemetry.Engine);
 
-    /// <summary>The caller's span, captured at post only while the engine's spans are listened to (one volatile read otherwise).</summary>
-    public static Activity? CallerSpan() => Source.HasListeners() ? Activity.Current : null;
+    /// <summary>
+    /// The caller's span when it is recorded (sampled), captured at post only while the engine's spans are listened to
+    /// (one volatile read otherwise): an apply links to recorded requests only, as a link to a dropped span leads nowhere.
+    /// </summary>
+    public static Activity? CallerSpan() => Source.HasListeners() && Activity.Current is { Recorded: true } caller ? caller : null;
 }
 
 /// <summary>Outcomes of one drain.</summary>
