@@ -130,3 +130,10 @@ public sealed class FunctionsTelemetryTests
         return false;
     }
 }
+
+/// <summary>
+/// Runs alone, after the parallel collections: a meter or tracer provider listens process-wide (every host's
+/// FuncMap meters and sources), and the tests assert exact counts of what they did.
+/// </summary>
+[CollectionDefinition(nameof(FunctionsTelemetryTests), DisableParallelization = true)]
+public sealed class FunctionsTelemetryTestsGroup;

@@ -12,7 +12,7 @@ namespace FuncMap.Local.Tests;
 /// key), <c>/metrics</c> when enabled, and nothing registered when no exporter is configured.
 /// </summary>
 /// <remarks>
-/// One collection: a tracer provider listens process-wide, and these tests count what it saw of their own requests.
+/// Their own collection, run alone (<see cref="TelemetryTestsGroup"/>): a provider listens process-wide.
 /// </remarks>
 [Collection(nameof(TelemetryTests))]
 public sealed class TelemetryTests
@@ -170,3 +170,10 @@ public sealed class TelemetryTests
         return null;
     }
 }
+
+/// <summary>
+/// Runs alone, after the parallel collections: a meter or tracer provider listens process-wide (every host's
+/// FuncMap meters and sources), and the tests assert exact counts of what they did.
+/// </summary>
+[CollectionDefinition(nameof(TelemetryTests), DisableParallelization = true)]
+public sealed class TelemetryTestsGroup;
