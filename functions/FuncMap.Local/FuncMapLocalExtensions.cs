@@ -26,7 +26,7 @@ public static class FuncMapLocalExtensions
 
     /// <summary>
     /// Registers the engine (a singleton: journaled when an <see cref="IOperationLog"/> is registered),
-    /// <see cref="EngineHostedService"/>, readiness, health checks, ProblemDetails, OpenAPI and metrics.
+    /// <see cref="EngineHostedService"/>, readiness, health checks, ProblemDetails and metrics.
     /// </summary>
     public static IServiceCollection AddFuncMapLocal(this IServiceCollection services, IConfiguration configuration)
     {
@@ -53,7 +53,6 @@ public static class FuncMapLocalExtensions
 
         services.AddProblemDetails();
         services.AddExceptionHandler<UnexpectedExceptionHandler>();
-        services.AddOpenApi();
         return services;
     }
 
@@ -72,12 +71,13 @@ public static class FuncMapLocalExtensions
         ArgumentNullException.ThrowIfNull(app);
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(LiveTag) });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(ReadyTag), ResponseWriter = WriteReadiness });
-        app.MapOpenApi();
+        // The contract's one OpenAPI document (FuncMap.Http), the same bytes the Functions app serves.
+        app.MapMethods(CounterOpenApi.Path, [HttpMethods.Get, HttpMethods.Head], CounterOpenApi.Result);
 
         if (app.Services.GetRequiredService<IOptions<FuncMapLocalOptions>>().Value.Bench.NoopEndpoint)
         {
             // The baseline of bench/load: the same host and pipeline, no work.
-            app.MapPost("/bench/noop", static () => TypedResults.Accepted((string?)null)).ExcludeFromDescription();
+            app.MapPost("/bench/noop", static () => TypedResults.Accepted((string?)null));
             Log.NoopEndpointMapped(app.Logger);
         }
 

@@ -140,7 +140,9 @@ public sealed class EngineFailureTests
         var firstDurable = new TaskCompletionSource();
         var log = new ScriptedLog { Next = call => call == 1 ? firstDurable.Task : Task.CompletedTask };
         var options = Engines.Options(1);
-        options.OperationTimeout = TimeSpan.FromMilliseconds(300);
+        // Long enough that the retry after the record is durable answers within it on a loaded CI machine
+        // (300 ms made it time out there now and then); the duplicate before that must still time out.
+        options.OperationTimeout = TimeSpan.FromSeconds(1);
         await using var engine = CounterEngine.CreateJournaled(options, log);
         engine.Start();
 

@@ -702,6 +702,7 @@ public abstract class CounterApiContract(ICounterApiTarget target)
     {
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {body}");
+        ContractDocument.AssertDocumented(response.RequestMessage!, response.StatusCode, rule: null);
         return JsonSerializer.Deserialize<CounterDto>(body, Json)!;
     }
 
@@ -716,6 +717,10 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         {
             Assert.Equal(rule, problem.GetProperty("rule").GetString());
         }
+
+        // The one OpenAPI document lists every status and rule the contract meets.
+        ContractDocument.AssertDocumented(response.RequestMessage!, status,
+            problem.TryGetProperty("rule", out var given) ? given.GetString() : null);
 
         if (status == HttpStatusCode.BadRequest)
         {

@@ -123,6 +123,9 @@ public sealed class LocalHostTarget : ICounterApiTarget, IAsyncLifetime, IDispos
 
     public long? UnexpectedErrors => _factory.Metrics.UnexpectedCount;
 
+    /// <summary>The host's services.</summary>
+    public IServiceProvider Services => _factory.Services;
+
     public async Task InitializeAsync() => Client = await _factory.StartAsync();
 
     public async Task DisposeAsync()
