@@ -87,7 +87,7 @@ static async Task<RunResult> RunAsync(JournalFsyncMode? fsync, int callers, Time
     {
         lock (groups)
         {
-            commitMs.Add(value * 1000);
+            commitMs.Add(value); // ms
         }
     });
 

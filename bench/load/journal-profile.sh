@@ -58,7 +58,7 @@ print(f"  host CPU per add {cpu_us:.1f} us; thread-pool work items per add {mean
       f"allocated per add {mean('gc.heap.total_allocated') / rps:,.0f} B; lock contentions/s {mean('monitor.lock_contentions'):.0f}; "
       f"CPU user/system {mean('cpu.mode=user'):.2f}/{mean('cpu.mode=system'):.2f} s/s")
 if mode == "Journal":
-    print(f"  commit (write + fdatasync) p50/p95/p99 ms: " + " / ".join(f"{mean(f'commit.duration (s)[Percentile={p}]') * 1e3:.3f}" for p in (50, 95, 99)))
+    print(f"  commit (write + fdatasync) p50/p95/p99 ms: " + " / ".join(f"{mean(f'commit.duration (ms)[Percentile={p}]'):.3f}" for p in (50, 95, 99)))
     print(f"  records per group p50/p95/p99: " + " / ".join(f"{mean(f'group.size ({{record}})[Percentile={p}]'):.1f}" for p in (50, 95, 99)))
 PY
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""

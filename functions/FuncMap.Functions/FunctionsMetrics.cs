@@ -1,18 +1,24 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using FuncMap.Counters;
+using FuncMap.Engine;
 using FuncMap.Functions.Counters;
+using FuncMap.Storage;
+using FuncMap.Telemetry;
 
 namespace FuncMap.Functions;
 
 /// <summary>
-/// The Functions host's instruments, on one <see cref="Meter"/> from <see cref="IMeterFactory"/>.
-/// Tags are low-cardinality (operation, status, reason), never the counter key.
+/// The Functions host's instruments, on one <see cref="Meter"/> from <see cref="IMeterFactory"/>, and the storage
+/// instruments it shares with the local host (<see cref="Storage"/>). What both hosts do is counted under the local
+/// host's names: an owner's answers as <see cref="EngineInstruments.Operations"/>, snapshot runs and queue messages
+/// as <see cref="StorageInstruments"/>'s. Tags are low-cardinality (operation, status, reason), never the counter key.
 /// </summary>
 public sealed class FunctionsMetrics
 {
     /// <summary>The meter name, to subscribe to in OpenTelemetry or dotnet-counters.</summary>
-    public const string MeterName = "FuncMap.Functions";
+    public const string MeterName = FuncMapTelemetry.Functions;
 
     /// <summary>Operations the entity rejected (overflow, or reset/delete of a missing counter).</summary>
     public const string RejectedOperations = "funcmap.functions.operations.rejected";
@@ -60,6 +66,7 @@ public sealed class FunctionsMetrics
     private readonly TimeProvider _timeProvider;
     private readonly Counter<long> _foldLost;
     private readonly Counter<long> _foldLate;
+    private readonly Counter<long> _operations;
     private readonly Counter<long> _foldedAdds;
     private readonly Counter<long> _foldEntries;
     private readonly Counter<long> _foldSignals;
@@ -80,6 +87,8 @@ public sealed class FunctionsMetrics
         meter.CreateObservableGauge(ParkedKeys, () => Parked().Keys, unit: "{counter}");
         meter.CreateObservableGauge(ParkedAdds, () => Parked().Adds, unit: "{add}");
         meter.CreateObservableGauge(ParkedAge, () => Parked().Age.TotalSeconds, unit: "s");
+        Storage = new StorageRunMetrics(meterFactory);
+        _operations = meter.CreateCounter<long>(EngineInstruments.Operations, "{operation}", "Operations applied by counter owners (entities), by outcome.");
         _rejected = meter.CreateCounter<long>(RejectedOperations, unit: "{operation}");
         _duplicates = meter.CreateCounter<long>(DuplicateOperations, unit: "{operation}");
         _poisoned = meter.CreateCounter<long>(PoisonedMessages, unit: "{message}");
@@ -90,8 +99,15 @@ public sealed class FunctionsMetrics
         _foldParked = meter.CreateCounter<long>(FoldParked, unit: "{add}");
     }
 
+    /// <summary>The snapshot and queue-message instruments, under the names the local host uses.</summary>
+    public StorageRunMetrics Storage { get; }
+
+    /// <summary>Counts an owner's answer under <see cref="EngineInstruments.Operations"/>, as the local engine does.</summary>
+    internal void OperationAnswered(OperationStatus status, long count = 1) =>
+        _operations.Add(count, new KeyValuePair<string, object?>(FuncMapTelemetry.OutcomeTag, FuncMapTelemetry.OutcomeOf(status)));
+
     internal void OperationRejected(string operation, OperationStatus status) =>
-        _rejected.Add(1, new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("status", StatusName(status)));
+        _rejected.Add(1, new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("status", FuncMapTelemetry.OutcomeOf(status)));
 
     internal void DuplicateIgnored(string operation) =>
         _duplicates.Add(1, new KeyValuePair<string, object?>("operation", operation));
@@ -159,15 +175,16 @@ public sealed class FunctionsMetrics
         _snapshotRows.Add(upserted, new KeyValuePair<string, object?>("action", "upsert"));
         _snapshotRows.Add(deleted, new KeyValuePair<string, object?>("action", "delete"));
     }
+}
 
-    private static string StatusName(OperationStatus status) => status switch
-    {
-        OperationStatus.Overflow => "overflow",
-        OperationStatus.NotFound => "not_found",
-        OperationStatus.Duplicate => "duplicate",
-        OperationStatus.Mismatch => "idempotency_mismatch",
-        _ => "applied",
-    };
+/// <summary>
+/// The Functions app's activity source (<see cref="FuncMapTelemetry.Functions"/>): one <see cref="FuncMapTelemetry.ApplySpan"/>
+/// per entity operation, child of the entity invocation's span.
+/// </summary>
+public static class FunctionsTelemetry
+{
+    /// <summary>The source; its spans exist only while a listener samples them.</summary>
+    public static ActivitySource Source { get; } = new(FuncMapTelemetry.Functions);
 }
 
 /// <summary>What one entity held parked when it last ran here.</summary>

@@ -1,6 +1,5 @@
 using FuncMap.Functions.Hosting;
 using FuncMap.Functions.Import;
-using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -10,13 +9,8 @@ using Microsoft.Extensions.Hosting;
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
 
-// Application Insights only where it is configured (in Azure; locally the console is enough).
-if (!string.IsNullOrEmpty(builder.Configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"]))
-{
-    builder.Services
-        .AddApplicationInsightsTelemetryWorkerService()
-        .ConfigureFunctionsApplicationInsights();
-}
+// OpenTelemetry: Azure Monitor when APPLICATIONINSIGHTS_CONNECTION_STRING is set, OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is.
+builder.AddFuncMapFunctionsTelemetry();
 
 builder.Services.AddProblemDetails();
 builder.Services.AddFuncMapFunctions(builder.Configuration);

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using FuncMap.Telemetry;
 
 namespace FuncMap.Journal;
 
@@ -6,12 +8,12 @@ namespace FuncMap.Journal;
 public static class JournalInstruments
 {
     /// <summary>The journal's meter.</summary>
-    public const string MeterName = "FuncMap.Journal";
+    public const string MeterName = FuncMapTelemetry.Journal;
 
     /// <summary>Records made durable by one group commit (one write and one fsync).</summary>
     public const string GroupSize = "funcmap.journal.group.size";
 
-    /// <summary>Time one group's write and fsync took.</summary>
+    /// <summary>Time one group's write and fsync took (ms).</summary>
     public const string CommitDuration = "funcmap.journal.commit.duration";
 
     /// <summary>Bytes written to segments (frames; segment headers excluded).</summary>
@@ -19,6 +21,12 @@ public static class JournalInstruments
 
     /// <summary>Transitions to unavailable: a group's write or fsync, or a segment's creation, failed (the journal then refuses writes until it has recovered on a fresh segment).</summary>
     public const string Failures = "funcmap.journal.failures";
+}
+
+/// <summary>The journal's activity source: one <see cref="FuncMapTelemetry.CommitSpan"/> per group commit that a listener samples.</summary>
+internal static class JournalTelemetry
+{
+    public static ActivitySource Source { get; } = new(FuncMapTelemetry.Journal);
 }
 
 /// <summary>The journal's instruments, recorded once per group by the writer thread.</summary>
@@ -32,7 +40,7 @@ internal sealed class JournalMetrics
     public JournalMetrics(Meter meter)
     {
         _groupSize = meter.CreateHistogram<int>(JournalInstruments.GroupSize, "{record}", "Records made durable by one group commit (one write and one fsync).");
-        _commitDuration = meter.CreateHistogram<double>(JournalInstruments.CommitDuration, "s", "Time one group's write and fsync took.");
+        _commitDuration = meter.CreateLatencyHistogram(JournalInstruments.CommitDuration, "Time one group's write and fsync took.");
         _bytes = meter.CreateCounter<long>(JournalInstruments.BytesWritten, "By", "Bytes written to journal segments.");
         _failures = meter.CreateCounter<long>(JournalInstruments.Failures, "{failure}", "Times the journal became unavailable (a write, fsync or segment creation failed).");
     }
@@ -40,7 +48,7 @@ internal sealed class JournalMetrics
     public void Committed(int records, int bytes, TimeSpan elapsed)
     {
         _groupSize.Record(records);
-        _commitDuration.Record(elapsed.TotalSeconds);
+        _commitDuration.Record(elapsed.TotalMilliseconds);
         _bytes.Add(bytes);
     }
 

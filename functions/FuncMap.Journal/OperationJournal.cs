@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using FuncMap.Engine;
+using FuncMap.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -319,6 +320,12 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             catch (Exception ex)
             {
                 return Task.FromException(ex);
+            }
+
+            if (JournalTelemetry.Source.HasListeners() && Activity.Current is { IsAllDataRequested: true } apply)
+            {
+                // The appending owner's apply span (and the requests it links to): the commit span links to them.
+                group.Link(apply);
             }
 
             if (group.Length >= _options.MaxGroupBytes)
@@ -640,6 +647,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     private void Commit(Group group)
     {
         var file = _file!;
+        using var span = JournalTelemetry.Source.StartRoot(FuncMapTelemetry.CommitSpan, links: group.Links);
         try
         {
             var frame = group.Seal(_fileLength);
@@ -655,9 +663,11 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             _metrics.Committed(group.Count, frame.Length, Stopwatch.GetElapsedTime(started));
             Interlocked.Increment(ref _commits);
             Interlocked.Add(ref _recordsWritten, group.Count);
+            span?.SetTag(FuncMapTelemetry.ItemsTag, group.Count);
         }
         catch (Exception ex)
         {
+            span?.SetStatus(ActivityStatusCode.Error, JournalErrors.Cause(ex));
             Fail(ex, group);
             return;
         }
@@ -1272,6 +1282,29 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         public int Length { get; private set; }
 
         public int Count { get; private set; }
+
+        /// <summary>The apply spans that appended to this group and the requests they link to, at most <see cref="FuncMapTelemetry.MaxLinks"/>; null while nobody listens.</summary>
+        public List<ActivityLink>? Links { get; private set; }
+
+        /// <summary>Links the commit to <paramref name="apply"/> and to what it links to. Under the journal's gate.</summary>
+        public void Link(Activity apply)
+        {
+            var links = Links ??= [];
+            if (links.Count < FuncMapTelemetry.MaxLinks)
+            {
+                links.Add(new ActivityLink(apply.Context));
+            }
+
+            foreach (var link in apply.Links)
+            {
+                if (links.Count >= FuncMapTelemetry.MaxLinks)
+                {
+                    return;
+                }
+
+                links.Add(link);
+            }
+        }
 
         /// <summary>Adds all of <paramref name="operations"/> or, if one cannot be encoded, none.</summary>
         public void Add(ReadOnlySpan<AppliedOperation> operations)

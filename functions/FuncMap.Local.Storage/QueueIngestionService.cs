@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Azure;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using FuncMap.Batches;
 using FuncMap.Engine;
 using FuncMap.Storage;
+using FuncMap.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -274,9 +276,20 @@ public sealed class QueueIngestionService : BackgroundService
                 }
 
                 idle = 0;
+                // The batch's span is current while its handlers start, so the engine's applies link to it; it ends
+                // once every handler of the batch has.
+                var span = StorageTelemetry.Source.StartRoot(FuncMapTelemetry.QueueBatchSpan, ActivityKind.Consumer);
+                var first = running.Count;
                 foreach (var message in messages)
                 {
                     running.Add(HandleAsync(message, cancellationToken));
+                }
+
+                if (span is not null)
+                {
+                    span.SetTag(FuncMapTelemetry.ItemsTag, messages.Length);
+                    Activity.Current = null;
+                    _ = Task.WhenAll(running.GetRange(first, messages.Length)).ContinueWith(static (_, s) => ((Activity)s!).Dispose(), span, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 }
 
                 // The next receive overlaps this batch's applies and deletes: at most two batches per loop are in flight.

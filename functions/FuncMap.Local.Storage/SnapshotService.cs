@@ -5,6 +5,7 @@ using FuncMap.Counters;
 using FuncMap.Engine;
 using FuncMap.Journal;
 using FuncMap.Storage;
+using FuncMap.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -193,6 +194,7 @@ public sealed class SnapshotService : BackgroundService
             }
 
             var run = Interlocked.Increment(ref _runsStarted);
+            using var span = StorageTelemetry.Source.StartRoot(FuncMapTelemetry.SnapshotSpan);
             var started = Stopwatch.GetTimestamp();
             var changes = 0;
             var rewrite = _rewritePending;
@@ -259,6 +261,7 @@ public sealed class SnapshotService : BackgroundService
 
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 _metrics.Snapshot(success: true, elapsed, changes);
+                span.Succeeded(FuncMapTelemetry.RowsTag, changes);
                 _status.SnapshotSucceeded();
                 Volatile.Write(ref _persistedRun, run);
                 if (final)
@@ -279,6 +282,7 @@ public sealed class SnapshotService : BackgroundService
                 // A newer owner raised the fence: nothing of this run was written, and nothing more will be.
                 _lease.Fenced(ex);
                 _metrics.Snapshot(success: false, Stopwatch.GetElapsedTime(started), changes);
+                span.Failed(ex);
                 _status.SnapshotFailed(ex);
                 return final;
             }
@@ -292,6 +296,7 @@ public sealed class SnapshotService : BackgroundService
 
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 _metrics.Snapshot(success: false, elapsed, changes);
+                span.Failed(ex);
                 _status.SnapshotFailed(ex);
                 Log.SnapshotFailed(_logger, ex, run, changes, elapsed.TotalMilliseconds);
                 if (IsTableLost(ex))

@@ -5,6 +5,7 @@ using FuncMap.Counters;
 using FuncMap.Engine;
 using FuncMap.Journal;
 using FuncMap.Storage;
+using FuncMap.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -63,6 +64,7 @@ public sealed class TableRestoreLoader : ICounterLoader
     {
         ArgumentNullException.ThrowIfNull(engine);
         await _lease.WhenClaimed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var span = StorageTelemetry.Source.StartRoot(FuncMapTelemetry.RestoreSpan);
         for (var failures = 0; ; failures++)
         {
             try
@@ -74,6 +76,7 @@ public sealed class TableRestoreLoader : ICounterLoader
                 var result = await LoadRowsAsync(_storage.Counters, engine, _options.RestoreParallelism, _logger, cancellationToken, metrics: _metrics).ConfigureAwait(false);
                 _status.RestoreWaiting(null);
                 _metrics.Restored(result.Rows);
+                span.Succeeded(FuncMapTelemetry.RowsTag, result.Rows);
                 if (result.SkippedRows > 0)
                 {
                     Log.RowsSkipped(_logger, result.SkippedRows, _storage.Counters.Name);
@@ -93,6 +96,7 @@ public sealed class TableRestoreLoader : ICounterLoader
             {
                 // Loading again from the start is safe: a load of the same row twice changes nothing.
                 _status.RestoreWaiting(ex);
+                span?.AddEvent(new ActivityEvent("retry"));
                 var delay = Backoff.Delay(failures, _options.SnapshotMaxBackoff);
                 Log.RestoreRetrying(_logger, _storage.Counters.Name, ex.Message, delay.TotalMilliseconds);
                 await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);

@@ -9,6 +9,7 @@ try
 
     // The engine, its hosted lifecycle, ProblemDetails, health checks, OpenAPI and metrics.
     builder.AddFuncMapLocal();
+    builder.AddFuncMapTelemetry(); // OpenTelemetry: OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, /metrics when FuncMap:Telemetry:PrometheusEndpoint
 
     // ---- Storage and durability plug in here. ------------------------------------------------
     // They register ICounterLoader implementations (snapshot restore, journal replay) and, for the

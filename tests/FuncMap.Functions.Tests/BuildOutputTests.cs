@@ -40,6 +40,18 @@ public sealed class BuildOutputTests
             "The Microsoft.DurableTask packages must be one version: " + string.Join(", ", durable.Select(p => $"{p.Key} {p.Value}")));
     }
 
+    [Fact]
+    public void DepsFile_Telemetry_OpenTelemetryWithoutTheClassicApplicationInsightsSdk()
+    {
+        // Functions documents OpenTelemetry for the isolated worker (host.json telemetryMode); the classic SDK must not come back transitively.
+        var libraries = ReadAppLibraries();
+
+        Assert.Contains("Microsoft.Azure.Functions.Worker.OpenTelemetry", libraries.Keys);
+        Assert.Contains("Azure.Monitor.OpenTelemetry.Exporter", libraries.Keys);
+        Assert.DoesNotContain(libraries.Keys, name => name.StartsWith("Microsoft.ApplicationInsights", StringComparison.Ordinal)
+            || name == "Microsoft.Azure.Functions.Worker.ApplicationInsights");
+    }
+
     /// <summary>Package name → version, from the <c>libraries</c> of the app's deps file (keys are "name/version").</summary>
     private static Dictionary<string, string> ReadAppLibraries()
     {

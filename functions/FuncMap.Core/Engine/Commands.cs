@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 using FuncMap.Batches;
 using FuncMap.Counters;
@@ -25,21 +26,25 @@ internal readonly struct Command
     public readonly ICompletion? Completion;
     public readonly object? Payload;
 
-    private Command(CommandKind kind, string key, CounterOperation operation, ICompletion? completion, object? payload)
+    /// <summary>The caller's span (an HTTP request, a queue batch) when the engine's spans are listened to: the apply links to it.</summary>
+    public readonly Activity? Caller;
+
+    private Command(CommandKind kind, string key, CounterOperation operation, ICompletion? completion, object? payload, Activity? caller = null)
     {
         Kind = kind;
         Key = key;
         Operation = operation;
         Completion = completion;
         Payload = payload;
+        Caller = caller;
     }
 
     public static Command ForOperation(string key, in CounterOperation operation, ICompletion? completion) =>
-        new(CommandKind.Operation, key, operation, completion, null);
+        new(CommandKind.Operation, key, operation, completion, null, EngineTelemetry.CallerSpan());
 
     /// <summary>A batch's adds for one shard: one mailbox item for all of them, each with the batch id as operation id.</summary>
     public static Command ForBatch(string batchId, KeyDelta[] items, ICompletion completion) =>
-        new(CommandKind.Batch, string.Empty, CounterOperation.Add(0, batchId), completion, items);
+        new(CommandKind.Batch, string.Empty, CounterOperation.Add(0, batchId), completion, items, EngineTelemetry.CallerSpan());
 
     /// <summary>A collect of the changed counters, or of every live counter too when <paramref name="all"/>.</summary>
     public static Command ForCollect(TaskCompletionSource<List<CounterChange>> reply, bool all = false) =>

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using FuncMap.Counters;
+using FuncMap.Telemetry;
 
 namespace FuncMap.Engine;
 
@@ -7,7 +9,7 @@ namespace FuncMap.Engine;
 public static class EngineInstruments
 {
     /// <summary>The engine's meter.</summary>
-    public const string MeterName = "FuncMap.Engine";
+    public const string MeterName = FuncMapTelemetry.Engine;
 
     /// <summary>Operations applied by owners, tagged <c>funcmap.operation</c> and <c>funcmap.outcome</c>.</summary>
     public const string Operations = "funcmap.engine.operations";
@@ -18,7 +20,7 @@ public static class EngineInstruments
     /// <summary>Items waiting in mailboxes, tagged <c>funcmap.shard</c>.</summary>
     public const string MailboxDepth = "funcmap.engine.mailbox.depth";
 
-    /// <summary>Time from post to answer of an awaited operation.</summary>
+    /// <summary>Time from post to answer of an awaited operation (ms).</summary>
     public const string OperationDuration = "funcmap.engine.operation.duration";
 
     /// <summary>Mailbox items an owner applied in one drain.</summary>
@@ -40,7 +42,7 @@ internal sealed class EngineMetrics
     {
         _operations = meter.CreateCounter<long>(EngineInstruments.Operations, "{operation}", "Operations applied by counter owners.");
         _rejections = meter.CreateCounter<long>(EngineInstruments.Rejections, "{operation}", "Operations refused before they reached an owner.");
-        _duration = meter.CreateHistogram<double>(EngineInstruments.OperationDuration, "s", "Time from post to answer of an awaited operation.");
+        _duration = meter.CreateLatencyHistogram(EngineInstruments.OperationDuration, "Time from post to answer of an awaited operation.");
         _drainSize = meter.CreateHistogram<int>(EngineInstruments.DrainSize, "{item}", "Mailbox items applied in one drain.");
         meter.CreateObservableGauge(EngineInstruments.MailboxDepth, mailboxDepth, "{item}", "Items waiting in shard mailboxes.");
         meter.CreateObservableGauge(EngineInstruments.Counters, counters, "{counter}", "Counters held in memory.");
@@ -62,26 +64,29 @@ internal sealed class EngineMetrics
     }
 
     public void Rejected(string reason) =>
-        _rejections.Add(1, new KeyValuePair<string, object?>("funcmap.reason", reason));
+        _rejections.Add(1, new KeyValuePair<string, object?>(FuncMapTelemetry.ReasonTag, reason));
 
-    public void Answered(TimeSpan elapsed) => _duration.Record(elapsed.TotalSeconds);
+    public void Answered(TimeSpan elapsed) => _duration.Record(elapsed.TotalMilliseconds);
 
     private void Add(OperationStatus status, long count)
     {
         if (count > 0)
         {
-            _operations.Add(count, new KeyValuePair<string, object?>("funcmap.outcome", OutcomeName(status)));
+            _operations.Add(count, new KeyValuePair<string, object?>(FuncMapTelemetry.OutcomeTag, FuncMapTelemetry.OutcomeOf(status)));
         }
     }
+}
 
-    private static string OutcomeName(OperationStatus status) => status switch
-    {
-        OperationStatus.Applied => "applied",
-        OperationStatus.Duplicate => "duplicate",
-        OperationStatus.NotFound => "not_found",
-        OperationStatus.Mismatch => "idempotency_mismatch",
-        _ => "overflow",
-    };
+/// <summary>The engine's activity source: one <see cref="FuncMapTelemetry.ApplySpan"/> per drain that a listener samples.</summary>
+internal static class EngineTelemetry
+{
+    public static ActivitySource Source { get; } = new(FuncMapTelemetry.Engine);
+
+    /// <summary>
+    /// The caller's span when it is recorded (sampled), captured at post only while the engine's spans are listened to
+    /// (one volatile read otherwise): an apply links to recorded requests only, as a link to a dropped span leads nowhere.
+    /// </summary>
+    public static Activity? CallerSpan() => Source.HasListeners() && Activity.Current is { Recorded: true } caller ? caller : null;
 }
 
 /// <summary>Outcomes of one drain.</summary>

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using FuncMap.Batches;
 using FuncMap.Counters;
+using FuncMap.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace FuncMap.Engine;
@@ -163,12 +165,21 @@ internal sealed class Shard
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             Reap();
+            // The apply span of this drain: current while the drain appends, so the journal's group links to it.
+            var span = EngineTelemetry.Source.StartRoot(FuncMapTelemetry.ApplySpan);
+            var links = span is { IsAllDataRequested: true } ? 0 : FuncMapTelemetry.MaxLinks;
             var now = _time.GetUtcNow().UtcTicks;
             var tally = default(OutcomeTally);
             var drained = 0;
             while (drained < _maxDrain && reader.TryRead(out var command))
             {
                 drained++;
+                if (links < FuncMapTelemetry.MaxLinks && command.Caller is { } caller)
+                {
+                    span!.AddLink(new ActivityLink(caller.Context));
+                    links++;
+                }
+
                 try
                 {
                     Process(command, now, ref tally);
@@ -186,6 +197,12 @@ internal sealed class Shard
             _mailbox.Release(drained);
             Acknowledge();
             _metrics.RecordDrain(drained, tally);
+            if (span is not null)
+            {
+                span.SetTag(FuncMapTelemetry.ShardTag, _id);
+                span.SetTag(FuncMapTelemetry.ItemsTag, drained);
+                span.Dispose();
+            }
         }
 
         // Stopped: once every append in flight has completed, the owner's state is what is durable (refused drains

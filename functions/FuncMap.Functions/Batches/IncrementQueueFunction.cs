@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using Azure.Storage.Queues.Models;
 using FuncMap.Functions.Hosting;
 using FuncMap.Storage;
+using FuncMap.Telemetry;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Client.Entities;
@@ -52,12 +54,17 @@ public sealed class IncrementQueueFunction(
     internal async Task<string[]> HandleAsync(QueueMessage message, DurableEntityClient entities, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
+        // One message per invocation here: the queue batch span (the local host's name) of one message, child of the invocation.
+        using var span = StorageTelemetry.Source.StartActivity(FuncMapTelemetry.QueueBatchSpan, ActivityKind.Consumer);
+        span?.SetTag(FuncMapTelemetry.ItemsTag, 1);
         var parsed = IncrementMessages.Parse(message);
         if (parsed.Batch is not { } batch)
         {
             var rule = parsed.Errors.Count > 0 ? parsed.Errors[0].Rule : "batch.invalid";
             Log.MessagePoisoned(logger, message.MessageId, message.DequeueCount, string.Join("; ", parsed.Errors));
             metrics.MessagePoisoned(rule);
+            metrics.Storage.Message("poison");
+            span?.SetTag(FuncMapTelemetry.OutcomeTag, "poison");
             return [IncrementMessages.Invalid(message, parsed.Errors).ToJson()];
         }
 
@@ -74,11 +81,15 @@ public sealed class IncrementQueueFunction(
             if (IncrementMessages.GiveUp(message, ex, settings.MaxDeliveries) is not { } envelope)
             {
                 Log.BatchRetry(logger, message.MessageId, batch.BatchId, message.DequeueCount, StorageFailures.IsTransient(ex) ? "transient" : "not transient", ex.Message);
+                metrics.Storage.Message("retry");
+                span.Failed(ex);
                 throw;
             }
 
             Log.MessagePoisoned(logger, message.MessageId, message.DequeueCount, envelope.Reason);
             metrics.MessagePoisoned("deliveries.exceeded");
+            metrics.Storage.Message("poison");
+            span?.SetTag(FuncMapTelemetry.OutcomeTag, "poison");
             return [envelope.ToJson()];
         }
 
@@ -98,6 +109,8 @@ public sealed class IncrementQueueFunction(
             refused.Add(IncrementMessages.Mismatched(message, batch.BatchId, mismatched).ToJson());
         }
 
+        metrics.Storage.Message("applied");
+        span?.SetTag(FuncMapTelemetry.OutcomeTag, "applied");
         return [.. refused];
     }
 }

@@ -1,4 +1,5 @@
 using FuncMap.Counters;
+using FuncMap.Telemetry;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Entities;
 using Microsoft.Extensions.Logging;
@@ -86,9 +87,11 @@ public sealed partial class Counter(TimeProvider timeProvider, FunctionsMetrics 
             throw new ArgumentException("A fold carries a source, a first sequence number ≥ 1 and its deltas.", nameof(command));
         }
 
+        using var span = StartApply(CounterOperations.Fold, command.Deltas.Length);
         var counter = State.ToCounterState();
         var now = timeProvider.GetUtcNow();
         var waiting = SourceSequences.OldestParked(State.Sources.Values);
+        var version = counter.Version;
         for (var i = 0; i < command.Deltas.Length; i++)
         {
             var receipt = SourceSequences.Receive(counter, State.Sources, command.Source, command.Sequence + i, command.Deltas[i], now);
@@ -96,6 +99,7 @@ public sealed partial class Counter(TimeProvider timeProvider, FunctionsMetrics 
             {
                 case SequenceVerdict.Duplicate:
                     metrics.DuplicateIgnored(CounterOperations.Fold);
+                    metrics.OperationAnswered(OperationStatus.Duplicate);
                     break;
                 case SequenceVerdict.Parked:
                     metrics.AddParked();
@@ -116,6 +120,12 @@ public sealed partial class Counter(TimeProvider timeProvider, FunctionsMetrics 
         {
             // A gap began: come back when it is due, in case no later fold of this key does.
             RemindAt(since + GapReleaseAfter);
+        }
+
+        if (counter.Version > version)
+        {
+            // Each fold entry applied in order bumps the version once.
+            metrics.OperationAnswered(OperationStatus.Applied, counter.Version - version);
         }
 
         SourceSequences.Prune(State.Sources, now, SourceRetention);
@@ -174,9 +184,12 @@ public sealed partial class Counter(TimeProvider timeProvider, FunctionsMetrics 
 
     private CounterOutcome Apply(in CounterOperation operation, string name, CounterCommand command)
     {
+        using var span = StartApply(name, 1);
         var counter = State.ToCounterState();
         var status = counter.Apply(operation, timeProvider.GetUtcNow());
         State.CopyFrom(counter);
+        metrics.OperationAnswered(status);
+        span?.SetTag(FuncMapTelemetry.OutcomeTag, FuncMapTelemetry.OutcomeOf(status));
         switch (status)
         {
             case OperationStatus.Overflow:
@@ -226,6 +239,7 @@ public sealed partial class Counter(TimeProvider timeProvider, FunctionsMetrics 
         {
             Log.OperationOverflowed(logger, Context.Id.Key, delta, counter.Value);
             metrics.OperationRejected(CounterOperations.Fold, OperationStatus.Overflow);
+            metrics.OperationAnswered(OperationStatus.Overflow);
         }
     }
 
@@ -247,6 +261,15 @@ public sealed partial class Counter(TimeProvider timeProvider, FunctionsMetrics 
         {
             State = null!;
         }
+    }
+
+    /// <summary>The apply span (the local host's name) of one entity operation, child of the entity invocation; null unless sampled.</summary>
+    private static System.Diagnostics.Activity? StartApply(string operation, int items)
+    {
+        var span = FunctionsTelemetry.Source.StartActivity(FuncMapTelemetry.ApplySpan);
+        span?.SetTag("funcmap.operation", operation);
+        span?.SetTag(FuncMapTelemetry.ItemsTag, items);
+        return span;
     }
 
     private static void Require(CounterCommand? command)
