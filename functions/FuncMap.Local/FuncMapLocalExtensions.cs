@@ -57,12 +57,27 @@ public static class FuncMapLocalExtensions
         return services;
     }
 
-    /// <summary>Exceptions become 500 ProblemDetails without details; bare 4xx/5xx status codes (unknown route, 405) get a ProblemDetails body.</summary>
+    /// <summary>
+    /// Exceptions become 500 ProblemDetails without details; a bare 4xx/5xx status (unknown route, wrong method) gets
+    /// the contract's ProblemDetails with its <c>rule</c> (<see cref="CounterProblems.ForStatus"/>); a counter path whose
+    /// raw key segment is <c>.</c> or <c>..</c> is the key rule's 400 before the server's normalized path is routed
+    /// (<see cref="CounterPaths"/>).
+    /// </summary>
     public static WebApplication UseFuncMapLocal(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        app.UseStatusCodePages(static context =>
+        {
+            var http = context.HttpContext;
+            var maxBodyBytes = http.RequestServices.GetRequiredService<IOptions<FuncMapHttpOptions>>().Value.MaxBodyBytes;
+            return CounterProblems.ForStatus(http.Response.StatusCode, http.Request.Method, http.Request.Path, maxBodyBytes).ExecuteAsync(http);
+        });
+        app.Use(static (context, next) =>
+        {
+            var rawTarget = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+            return CounterPaths.ValidateRawTarget(rawTarget) is { } invalid ? invalid.ExecuteAsync(context) : next(context);
+        });
         return app;
     }
 

@@ -498,11 +498,65 @@ public abstract class CounterApiContract(ICounterApiTarget target)
     }
 
     [ContractFact]
-    public async Task UnknownRoute_Returns404Problem()
+    public async Task UnknownRoute_Returns404ProblemWithRule()
     {
-        using var response = await Client.GetAsync("api/nothing/here");
-        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        foreach (var (method, path) in new[] { ("GET", "api/nothing/here"), ("POST", "api/counters/k/add/more"), ("DELETE", "api/counters/k/reset/x"), ("PUT", "api/other") })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path);
+            using var response = await Client.SendAsync(request);
+            await AssertProblemAsync(response, HttpStatusCode.NotFound, "route.notFound");
+        }
+    }
+
+    /// <summary>Every route asked with a method it does not serve: 405 ProblemDetails <c>route.method</c> with <c>Allow</c>.</summary>
+    [ContractFact]
+    public async Task WrongMethod_EveryRoute_Returns405ProblemWithRuleAndAllow()
+    {
+        var key = NewPrefix() + "m";
+        var cases = new (string Method, string Path, string[] Allowed)[]
+        {
+            ("PUT", "api/counters", ["GET"]),
+            ("POST", "api/counters", ["GET"]),
+            ("PUT", $"api/counters/{key}", ["DELETE", "GET"]),
+            ("POST", $"api/counters/{key}", ["DELETE", "GET"]),
+            ("GET", $"api/counters/{key}/add", ["POST"]),
+            ("DELETE", $"api/counters/{key}/add", ["POST"]),
+            ("GET", $"api/counters/{key}/reset", ["POST"]),
+            ("PATCH", "api/counters/batch", ["DELETE", "GET", "POST"]),
+        };
+        foreach (var (method, path, allowed) in cases)
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path);
+            using var response = await Client.SendAsync(request);
+            await AssertProblemAsync(response, HttpStatusCode.MethodNotAllowed, "route.method");
+            var allow = response.Content.Headers.Allow.Select(m => m.ToUpperInvariant()).ToHashSet();
+            Assert.True(allowed.All(allow.Contains), $"{method} {path}: Allow {string.Join(", ", allow)}");
+        }
+    }
+
+    /// <summary>
+    /// A key segment that is a dot segment (plain or percent-encoded) is the key rule's 400 on every counter route, not
+    /// whatever route the server's normalized path reaches (<c>POST /api/counters/./add</c> is <c>POST /api/counters/add</c>:
+    /// 405 <c>Allow: DELETE, GET</c>; <c>GET /api/counters/.</c> is the list); an encoded slash is <c>key.charset</c>.
+    /// </summary>
+    [ContractFact]
+    public async Task Routes_DotSegmentOrSlashAsKey_Return400TheKeyRule()
+    {
+        foreach (var segment in new[] { ".", "..", "%2E", "%2e%2E", ".%2E" })
+        {
+            foreach (var (method, path) in new[] { ("POST", $"api/counters/{segment}/add"), ("POST", $"api/counters/{segment}/reset"), ("GET", $"api/counters/{segment}"), ("DELETE", $"api/counters/{segment}") })
+            {
+                using var response = await SendRawPathAsync(new HttpMethod(method), path);
+                var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "key.dotSegment");
+                Assert.Equal("key", problem.GetProperty("errors")[0].GetProperty("field").GetString());
+            }
+        }
+
+        foreach (var (method, path) in new[] { ("POST", "api/counters/%2F/add"), ("POST", "api/counters/%2F/reset"), ("GET", "api/counters/%2F"), ("DELETE", "api/counters/%2F") })
+        {
+            using var response = await SendRawPathAsync(new HttpMethod(method), path);
+            await AssertProblemAsync(response, HttpStatusCode.BadRequest, "key.charset");
+        }
     }
 
     [ContractFact]
@@ -640,6 +694,14 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         quotedOther.Headers.TryAddWithoutValidation("Content-Type", "application/json;charset=\"utf-16\"");
         using var refused = await Client.PostAsync($"api/counters/{prefix}q/add?wait=true", quotedOther);
         await AssertProblemAsync(refused, HttpStatusCode.UnsupportedMediaType, "body.contentType");
+    }
+
+    /// <summary>Sends <paramref name="path"/> exactly as written: the client's URI parser would otherwise remove dot segments and decode.</summary>
+    protected async Task<HttpResponseMessage> SendRawPathAsync(HttpMethod method, string path)
+    {
+        var uri = new Uri(Client.BaseAddress + path, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+        using var request = new HttpRequestMessage(method, uri);
+        return await Client.SendAsync(request);
     }
 
     protected async Task<HttpResponseMessage> SendWithKeyAsync(HttpMethod method, string uri, string idempotencyKey, string? json)
