@@ -14,6 +14,8 @@ namespace FuncMap.Local;
 /// </summary>
 public static class CounterEndpoints
 {
+    private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
+
     /// <summary>Maps the counter API under <c>/api/counters</c>.</summary>
     public static RouteGroupBuilder MapCounters(this IEndpointRouteBuilder endpoints)
     {
@@ -32,9 +34,10 @@ public static class CounterEndpoints
             .WithSummary("Sets a counter to 0; its version keeps counting.");
         api.MapDelete("/{key}", DeleteAsync).WithName("DeleteCounter")
             .WithSummary("Removes a counter.");
-        api.MapGet("/{key}", Get).WithName("GetCounter")
+        // Every GET route serves HEAD too (RFC 9110 §9.1): the same status and headers, no body (the server drops it).
+        api.MapMethods("/{key}", ReadMethods, Get).WithName("GetCounter")
             .WithSummary("Reads a counter as its owner last published it.");
-        api.MapGet("/", List).WithName("ListCounters")
+        api.MapMethods("/", ReadMethods, List).WithName("ListCounters")
             .WithSummary("One page of counters ordered by key.");
         api.MapPost("/batch", ApplyBatchAsync).WithName("ApplyBatch")
             .WithSummary("Applies an increment batch; a batch id counts once per counter.");

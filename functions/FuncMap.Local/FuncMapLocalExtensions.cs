@@ -51,6 +51,13 @@ public static class FuncMapLocalExtensions
             .AddCheck("self", static () => HealthCheckResult.Healthy(), tags: [LiveTag])
             .AddCheck<EngineReadyHealthCheck>("engine", tags: [ReadyTag]);
 
+        services.AddCors();
+        services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>().Configure<IOptions<FuncMapLocalOptions>>(static (cors, local) =>
+            cors.AddDefaultPolicy(policy => policy
+                .WithOrigins(local.Value.CorsOrigins)
+                .WithMethods(HttpMethods.Get, HttpMethods.Head, HttpMethods.Post, HttpMethods.Delete)
+                .WithHeaders("Content-Type", CounterRequests.IdempotencyKeyHeader, AccessKeyCheck.HeaderName)
+                .WithExposedHeaders("Location", "Retry-After", CounterRequests.IdempotentReplayedHeader)));
         services.AddProblemDetails();
         services.AddExceptionHandler<UnexpectedExceptionHandler>();
         services.AddOpenApi();
@@ -61,7 +68,7 @@ public static class FuncMapLocalExtensions
     /// Exceptions become 500 ProblemDetails without details; a bare 4xx/5xx status (unknown route, wrong method) gets
     /// the contract's ProblemDetails with its <c>rule</c> (<see cref="CounterProblems.ForStatus"/>); a counter path whose
     /// raw key segment is <c>.</c> or <c>..</c> is the key rule's 400 before the server's normalized path is routed
-    /// (<see cref="CounterPaths"/>).
+    /// (<see cref="CounterPaths"/>); with <see cref="FuncMapLocalOptions.CorsOrigins"/>, CORS for those origins.
     /// </summary>
     public static WebApplication UseFuncMapLocal(this WebApplication app)
     {
@@ -73,6 +80,11 @@ public static class FuncMapLocalExtensions
             var maxBodyBytes = http.RequestServices.GetRequiredService<IOptions<FuncMapHttpOptions>>().Value.MaxBodyBytes;
             return CounterProblems.ForStatus(http.Response.StatusCode, http.Request.Method, http.Request.Path, maxBodyBytes).ExecuteAsync(http);
         });
+        if (app.Services.GetRequiredService<IOptions<FuncMapLocalOptions>>().Value.CorsOrigins.Length > 0)
+        {
+            app.UseCors(); // answers preflights itself; without origins there is no CORS and OPTIONS is a 405
+        }
+
         app.Use(static (context, next) =>
         {
             var rawTarget = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
@@ -87,7 +99,7 @@ public static class FuncMapLocalExtensions
         ArgumentNullException.ThrowIfNull(app);
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(LiveTag) });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = static r => r.Tags.Contains(ReadyTag), ResponseWriter = WriteReadiness });
-        app.MapOpenApi();
+        app.MapOpenApi().WithMetadata(new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head])); // RFC 9110 §9.1: GET and HEAD
 
         if (app.Services.GetRequiredService<IOptions<FuncMapLocalOptions>>().Value.Bench.NoopEndpoint)
         {

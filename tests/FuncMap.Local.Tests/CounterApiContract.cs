@@ -508,6 +508,27 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         }
     }
 
+    /// <summary>
+    /// RFC 9110 §9.1: every GET route serves HEAD, with GET's status and headers and no body, for a counter, a missing
+    /// counter (404 ProblemDetails headers) and the list.
+    /// </summary>
+    [ContractFact]
+    public async Task Head_EveryGetRoute_AnswersAsGetWithoutBody()
+    {
+        var prefix = NewPrefix();
+        await AddAsync(prefix + "h", 4);
+        foreach (var (path, status) in new[] { ($"api/counters/{prefix}h", HttpStatusCode.OK), ($"api/counters/{prefix}missing", HttpStatusCode.NotFound), ($"api/counters?prefix={prefix}", HttpStatusCode.OK) })
+        {
+            using var get = await Client.GetAsync(path);
+            using var headRequest = new HttpRequestMessage(HttpMethod.Head, path);
+            using var head = await Client.SendAsync(headRequest);
+            Assert.True(head.StatusCode == status, $"HEAD {path}: {(int)head.StatusCode}");
+            Assert.Equal(get.StatusCode, head.StatusCode);
+            Assert.Equal(get.Content.Headers.ContentType?.MediaType, head.Content.Headers.ContentType?.MediaType);
+            Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        }
+    }
+
     /// <summary>Every route asked with a method it does not serve: 405 ProblemDetails <c>route.method</c> with <c>Allow</c>.</summary>
     [ContractFact]
     public async Task WrongMethod_EveryRoute_Returns405ProblemWithRuleAndAllow()
@@ -515,14 +536,17 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         var key = NewPrefix() + "m";
         var cases = new (string Method, string Path, string[] Allowed)[]
         {
-            ("PUT", "api/counters", ["GET"]),
-            ("POST", "api/counters", ["GET"]),
-            ("PUT", $"api/counters/{key}", ["DELETE", "GET"]),
-            ("POST", $"api/counters/{key}", ["DELETE", "GET"]),
+            ("PUT", "api/counters", ["GET", "HEAD"]),
+            ("POST", "api/counters", ["GET", "HEAD"]),
+            ("OPTIONS", "api/counters", ["GET", "HEAD"]),
+            ("PUT", $"api/counters/{key}", ["DELETE", "GET", "HEAD"]),
+            ("POST", $"api/counters/{key}", ["DELETE", "GET", "HEAD"]),
+            ("OPTIONS", $"api/counters/{key}", ["DELETE", "GET", "HEAD"]),
             ("GET", $"api/counters/{key}/add", ["POST"]),
             ("DELETE", $"api/counters/{key}/add", ["POST"]),
             ("GET", $"api/counters/{key}/reset", ["POST"]),
-            ("PATCH", "api/counters/batch", ["DELETE", "GET", "POST"]),
+            ("PATCH", "api/counters/batch", ["DELETE", "GET", "HEAD", "POST"]),
+            ("OPTIONS", $"api/counters/{key}/add", ["POST"]),
         };
         foreach (var (method, path, allowed) in cases)
         {

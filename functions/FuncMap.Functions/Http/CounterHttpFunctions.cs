@@ -146,10 +146,10 @@ public sealed class CounterHttpFunctions(
             : CounterProblems.CounterNotFound(key);
     }
 
-    /// <summary><c>GET /api/counters/{key}</c>: the owner's last persisted state, or 404.</summary>
+    /// <summary><c>GET /api/counters/{key}</c> (and <c>HEAD</c>, RFC 9110 §9.1: the same answer without its body): the owner's last persisted state, or 404.</summary>
     [Function("CounterGet")]
     public static async Task<Results<Ok<CounterResponse>, ProblemHttpResult>> GetAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CounterRoutes.Counter)] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "get", "head", Route = CounterRoutes.Counter)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
         CancellationToken cancellationToken)
@@ -167,12 +167,12 @@ public sealed class CounterHttpFunctions(
     }
 
     /// <summary>
-    /// <c>GET /api/counters?prefix=&amp;pageSize=&amp;continuationToken=</c>: one page of counters in key order,
+    /// <c>GET /api/counters?prefix=&amp;pageSize=&amp;continuationToken=</c> (and <c>HEAD</c>): one page of counters in key order,
     /// <c>pageSize</c> of them whenever that many remain (<see cref="CounterListing"/>).
     /// </summary>
     [Function("CounterList")]
     public static async Task<Results<Ok<CounterListResponse>, ProblemHttpResult>> ListAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CounterRoutes.Counters)] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "get", "head", Route = CounterRoutes.Counters)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         CancellationToken cancellationToken)
     {
