@@ -39,6 +39,11 @@ public static class FuncMapLocalExtensions
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = http.Value.MaxBodyBytes;
+            // Kestrel refuses a request over these before the pipeline runs, with a bare status: its limits are the
+            // ceilings, and the contract's limits are enforced in the pipeline with ProblemDetails (RequestLimits).
+            kestrel.Limits.MaxRequestLineSize = RequestLimits.ServerRequestLineBytes;
+            kestrel.Limits.MaxRequestHeaderCount = RequestLimits.ServerHeaderCount;
+            kestrel.Limits.MaxRequestHeadersTotalSize = RequestLimits.ServerHeaderBytes;
         });
 
         services.AddMetrics();
@@ -66,7 +71,8 @@ public static class FuncMapLocalExtensions
 
     /// <summary>
     /// Exceptions become 500 ProblemDetails without details; a bare 4xx/5xx status (unknown route, wrong method) gets
-    /// the contract's ProblemDetails with its <c>rule</c> (<see cref="CounterProblems.ForStatus"/>); a counter path whose
+    /// the contract's ProblemDetails with its <c>rule</c> (<see cref="CounterProblems.ForStatus"/>); a request line or headers
+    /// over the contract's limits are 414 / 431 ProblemDetails (<see cref="RequestLimits"/>); a counter path whose
     /// raw key segment is <c>.</c> or <c>..</c> is the key rule's 400 before the server's normalized path is routed
     /// (<see cref="CounterPaths"/>); with <see cref="FuncMapLocalOptions.CorsOrigins"/>, CORS for those origins.
     /// </summary>
@@ -88,7 +94,8 @@ public static class FuncMapLocalExtensions
         app.Use(static (context, next) =>
         {
             var rawTarget = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
-            return CounterPaths.ValidateRawTarget(rawTarget) is { } invalid ? invalid.ExecuteAsync(context) : next(context);
+            var refused = RequestLimits.Check(context) ?? CounterPaths.ValidateRawTarget(rawTarget);
+            return refused is not null ? refused.ExecuteAsync(context) : next(context);
         });
         return app;
     }

@@ -509,6 +509,45 @@ public abstract class CounterApiContract(ICounterApiTarget target)
     }
 
     /// <summary>
+    /// A request line over 8 KiB is 414 ProblemDetails <c>request.uriLength</c>, one of exactly 8 KiB is served; more than
+    /// 100 header fields or 32 KiB of headers is 431 <c>request.headersSize</c> (Kestrel's limits, which alone answer bare).
+    /// </summary>
+    [ContractFact]
+    public async Task RequestLineAndHeaders_OverTheLimits_Return414And431Problems()
+    {
+        var path = $"api/counters/{NewPrefix()}u?pad=";
+        var target = new Uri(Client.BaseAddress!, path).PathAndQuery;
+        var atLimit = path + new string('p', 8192 - "GET ".Length - target.Length - " HTTP/1.1\r\n".Length);
+        using (var served = await Client.GetAsync(atLimit))
+        {
+            await AssertProblemAsync(served, HttpStatusCode.NotFound, "counter.notFound");
+        }
+
+        using (var tooLong = await Client.GetAsync(atLimit + "p"))
+        {
+            await AssertProblemAsync(tooLong, HttpStatusCode.RequestUriTooLong, "request.uriLength");
+        }
+
+        using (var many = new HttpRequestMessage(HttpMethod.Get, "api/counters"))
+        {
+            for (var i = 0; i < 101; i++)
+            {
+                many.Headers.Add($"x-h{i}", "v");
+            }
+
+            using var response = await Client.SendAsync(many);
+            await AssertProblemAsync(response, HttpStatusCode.RequestHeaderFieldsTooLarge, "request.headersSize");
+        }
+
+        using (var large = new HttpRequestMessage(HttpMethod.Get, "api/counters"))
+        {
+            large.Headers.Add("x-large", new string('v', 33 * 1024));
+            using var response = await Client.SendAsync(large);
+            await AssertProblemAsync(response, HttpStatusCode.RequestHeaderFieldsTooLarge, "request.headersSize");
+        }
+    }
+
+    /// <summary>
     /// RFC 9110 §9.1: every GET route serves HEAD, with GET's status and headers and no body, for a counter, a missing
     /// counter (404 ProblemDetails headers) and the list.
     /// </summary>
