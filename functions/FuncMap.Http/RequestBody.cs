@@ -21,7 +21,8 @@ public static class RequestBody
 
     /// <summary>
     /// Reads the body. A non-empty body must be JSON (<c>application/json</c> or <c>*+json</c>, charset
-    /// UTF-8 if given), else 415; a body over <paramref name="maxBytes"/> is 413.
+    /// UTF-8 if given), else 415; a body over <paramref name="maxBytes"/> is 413; a body slower than the server's minimum
+    /// data rate is 408 <c>body.timeout</c> with <c>Connection: close</c>.
     /// </summary>
     public static async Task<BodyReadResult> ReadJsonAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
@@ -51,6 +52,12 @@ public static class RequestBody
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return new(default, CounterProblems.PayloadTooLarge(maxBytes));
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            // Slower than the server's minimum data rate: a transient failure, retried on a new connection.
+            CloseConnection(request.HttpContext.Response);
+            return new(default, CounterProblems.RequestBodyTimeout());
         }
         catch (BadHttpRequestException ex)
         {
@@ -98,6 +105,20 @@ public static class RequestBody
         var charset = HeaderUtilities.UnescapeAsQuotedString(media.Charset);
         return charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase)
             || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// Asks for the connection to be closed after this answer (<c>Connection: close</c>, RFC 9112 §9.6), where the protocol has
+    /// that header (HTTP/1.x; HTTP/2 and HTTP/3 forbid it).
+    /// </summary>
+    public static void CloseConnection(HttpResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        var protocol = response.HttpContext.Request.Protocol;
+        if (!response.HasStarted && (HttpProtocol.IsHttp11(protocol) || HttpProtocol.IsHttp10(protocol)))
+        {
+            response.Headers.Connection = "close";
+        }
     }
 
     private static async Task<(byte[] Buffer, int Length)> ReadBoundedAsync(Stream body, long? declared, long maxBytes, CancellationToken cancellationToken)
