@@ -3,6 +3,7 @@ using FuncMap.Engine;
 using FuncMap.Validation;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.AspNetCore.Mvc;
 
 namespace FuncMap.Http;
@@ -149,6 +150,44 @@ public static class CounterProblems
     public static ProblemHttpResult MethodNotAllowed(string method, string path) =>
         TypedResults.Problem(Create(StatusCodes.Status405MethodNotAllowed, "Method not allowed.",
             $"{Truncate(method)} is not served on {Truncate(path)}.", "route.method"));
+
+    /// <summary>
+    /// 408 for a request body that arrived slower than the server's minimum data rate (Kestrel's
+    /// <c>MinRequestBodyDataRate</c>, 240 bytes/s after a 5 s grace period by default): a transient failure the client may
+    /// retry. The connection is closed after the answer (the rest of the body is never read), so the caller also sets
+    /// <c>Connection: close</c>.
+    /// </summary>
+    public static ProblemHttpResult RequestBodyTimeout() =>
+        TypedResults.Problem(Create(StatusCodes.Status408RequestTimeout, "The request body arrived too slowly.",
+            "The server stopped waiting for the request body: it arrived slower than the minimum data rate. Retry the request on a new connection.",
+            "body.timeout"));
+
+    /// <summary>414 for a request line (method, target, version) longer than <paramref name="maxBytes"/> bytes (RFC 9110 §15.5.15).</summary>
+    public static ProblemHttpResult UriTooLong(int maxBytes) =>
+        TypedResults.Problem(Create(StatusCodes.Status414UriTooLong, "The URI is too long.",
+            $"A request line (method, path and query, version) is at most {maxBytes} bytes.", "request.uriLength"));
+
+    /// <summary>431 for request headers over the limits (RFC 6585 §5): more than <paramref name="maxCount"/> fields or <paramref name="maxBytes"/> bytes in all.</summary>
+    public static ProblemHttpResult HeadersTooLarge(int maxCount, int maxBytes) =>
+        TypedResults.Problem(Create(StatusCodes.Status431RequestHeaderFieldsTooLarge, "The request headers are too large.",
+            $"A request has at most {maxCount} header fields of at most {maxBytes} bytes in all.", "request.headersSize"));
+
+    /// <summary>
+    /// The ProblemDetails of an error status a server answered without a body: 404 and 405 as
+    /// <see cref="RouteNotFound"/> and <see cref="MethodNotAllowed"/>, 408, 413, 414 and 431 with their rules, any other
+    /// 4xx or 5xx as <c>http.{status}</c> with the status's reason phrase.
+    /// </summary>
+    public static ProblemHttpResult ForStatus(int status, string method, string path, long maxBodyBytes) => status switch
+    {
+        StatusCodes.Status404NotFound => RouteNotFound(path),
+        StatusCodes.Status405MethodNotAllowed => MethodNotAllowed(method, path),
+        StatusCodes.Status408RequestTimeout => RequestBodyTimeout(),
+        StatusCodes.Status413PayloadTooLarge => PayloadTooLarge(maxBodyBytes),
+        StatusCodes.Status414UriTooLong => UriTooLong(RequestLimits.MaxRequestLineBytes),
+        StatusCodes.Status431RequestHeaderFieldsTooLarge => HeadersTooLarge(RequestLimits.MaxHeaderCount, RequestLimits.MaxHeaderBytes),
+        _ => TypedResults.Problem(Create(status, ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase ? phrase : "Error.",
+            $"{Truncate(method)} {Truncate(path)} answered {status}.", $"http.{status}")),
+    };
 
     /// <summary>Creates a ProblemDetails with the <c>rule</c> extension.</summary>
     public static ProblemDetails Create(int status, string title, string detail, string rule)

@@ -45,7 +45,7 @@ internal sealed class CounterApiFilter(
             return problem;
         }
 
-        var write = lease is not null && !HttpMethods.IsGet(request.Method);
+        var write = lease is not null && !HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method);
         if (write && LeaseRefusal(request, mayBeApplied: false) is { } refused)
         {
             return refused;

@@ -14,6 +14,8 @@ namespace FuncMap.Local;
 /// </summary>
 public static class CounterEndpoints
 {
+    private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
+
     /// <summary>Maps the counter API under <c>/api/counters</c>.</summary>
     public static RouteGroupBuilder MapCounters(this IEndpointRouteBuilder endpoints)
     {
@@ -24,8 +26,9 @@ public static class CounterEndpoints
         api.MapPost("/{key}/add", AddAsync).WithName("AddToCounter");
         api.MapPost("/{key}/reset", ResetAsync).WithName("ResetCounter");
         api.MapDelete("/{key}", DeleteAsync).WithName("DeleteCounter");
-        api.MapGet("/{key}", Get).WithName("GetCounter");
-        api.MapGet("/", List).WithName("ListCounters");
+        // Every GET route serves HEAD too (RFC 9110 §9.1): the same status and headers, no body (the server drops it).
+        api.MapMethods("/{key}", ReadMethods, Get).WithName("GetCounter");
+        api.MapMethods("/", ReadMethods, List).WithName("ListCounters");
         api.MapPost("/batch", ApplyBatchAsync).WithName("ApplyBatch");
         return api;
     }

@@ -43,6 +43,11 @@ public static class FuncMapLocalExtensions
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = http.Value.MaxBodyBytes;
+            // Kestrel refuses a request over these before the pipeline runs, with a bare status: its limits are the
+            // ceilings, and the contract's limits are enforced in the pipeline with ProblemDetails (RequestLimits).
+            kestrel.Limits.MaxRequestLineSize = RequestLimits.ServerRequestLineBytes;
+            kestrel.Limits.MaxRequestHeaderCount = RequestLimits.ServerHeaderCount;
+            kestrel.Limits.MaxRequestHeadersTotalSize = RequestLimits.ServerHeaderBytes;
         });
 
         services.AddMetrics();
@@ -55,17 +60,46 @@ public static class FuncMapLocalExtensions
             .AddCheck("self", static () => HealthCheckResult.Healthy(), tags: [LiveTag])
             .AddCheck<EngineReadyHealthCheck>("engine", tags: [ReadyTag]);
 
+        services.AddCors();
+        services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>().Configure<IOptions<FuncMapLocalOptions>>(static (cors, local) =>
+            cors.AddDefaultPolicy(policy => policy
+                .WithOrigins(local.Value.CorsOrigins)
+                .WithMethods(HttpMethods.Get, HttpMethods.Head, HttpMethods.Post, HttpMethods.Delete)
+                .WithHeaders("Content-Type", CounterRequests.IdempotencyKeyHeader, AccessKeyCheck.HeaderName)
+                .WithExposedHeaders("Location", "Retry-After", CounterRequests.IdempotentReplayedHeader)));
         services.AddProblemDetails();
         services.AddExceptionHandler<UnexpectedExceptionHandler>();
         return services;
     }
 
-    /// <summary>Exceptions become 500 ProblemDetails without details; bare 4xx/5xx status codes (unknown route, 405) get a ProblemDetails body.</summary>
+    /// <summary>
+    /// Exceptions become 500 ProblemDetails without details; a bare 4xx/5xx status (unknown route, wrong method) gets
+    /// the contract's ProblemDetails with its <c>rule</c> (<see cref="CounterProblems.ForStatus"/>); a request line or headers
+    /// over the contract's limits are 414 / 431 ProblemDetails (<see cref="RequestLimits"/>); a counter path whose
+    /// raw key segment is <c>.</c> or <c>..</c> is the key rule's 400 before the server's normalized path is routed
+    /// (<see cref="CounterPaths"/>); with <see cref="FuncMapLocalOptions.CorsOrigins"/>, CORS for those origins.
+    /// </summary>
     public static WebApplication UseFuncMapLocal(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        app.UseStatusCodePages(static context =>
+        {
+            var http = context.HttpContext;
+            var maxBodyBytes = http.RequestServices.GetRequiredService<IOptions<FuncMapHttpOptions>>().Value.MaxBodyBytes;
+            return CounterProblems.ForStatus(http.Response.StatusCode, http.Request.Method, http.Request.Path, maxBodyBytes).ExecuteAsync(http);
+        });
+        if (app.Services.GetRequiredService<IOptions<FuncMapLocalOptions>>().Value.CorsOrigins.Length > 0)
+        {
+            app.UseCors(); // answers preflights itself; without origins there is no CORS and OPTIONS is a 405
+        }
+
+        app.Use(static (context, next) =>
+        {
+            var rawTarget = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+            var refused = RequestLimits.Check(context) ?? CounterPaths.ValidateRawTarget(rawTarget);
+            return refused is not null ? refused.ExecuteAsync(context) : next(context);
+        });
         return app;
     }
 

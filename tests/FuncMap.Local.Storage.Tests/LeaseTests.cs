@@ -120,6 +120,11 @@ public sealed class LeaseTests(AzuriteFixture azurite)
             }
 
             Assert.Equal(2L, (await host.GetAsync("edge"))!.Value); // reads still served; the refused writes were not applied
+            using (var head = await host.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/api/counters/edge")))
+            {
+                Assert.Equal(HttpStatusCode.OK, head.StatusCode); // HEAD is a read too
+            }
+
             using (var ready = await host.Client.GetAsync("/readyz"))
             {
                 Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);

@@ -490,6 +490,72 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         }
     }
 
+    /// <summary>
+    /// The limit (1 MiB, <c>FuncMap:Http:MaxBodyBytes</c>) counts body bytes however the body is framed: exactly the limit is
+    /// accepted and one byte more refused, with a Content-Length and chunked, and chunk framing does not count (300 KB in
+    /// 2-byte chunks is 1 MB on the wire).
+    /// </summary>
+    [ContractFact]
+    public async Task Body_AtTheLimitEdge_AcceptedThenRefusedSizedOrChunked()
+    {
+        const int limit = 1024 * 1024;
+        var key = NewPrefix() + "edge";
+        var expected = 0L;
+        foreach (var (size, chunk) in new (int Size, int? Chunk)[] { (limit, null), (limit, 4096), (limit, 7), (300 * 1000, 2) })
+        {
+            using var response = await Client.PostAsync($"api/counters/{key}/add?wait=true", PaddedDelta(size, 2, chunk));
+            expected += 2;
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{size} bytes in chunks of {chunk?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            Assert.Equal(expected, (await ReadCounterAsync(response)).Value);
+        }
+
+        foreach (var chunk in new int?[] { null, 4096, 7 })
+        {
+            using var response = await Client.PostAsync($"api/counters/{key}/add?wait=true", PaddedDelta(limit + 1, 2, chunk));
+            await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "body.size");
+        }
+
+        Assert.Equal(expected, (await GetAsync(key)).Value);
+    }
+
+    /// <summary>
+    /// Every body over the limit is a 413 ProblemDetails, however large and however framed (the Functions host's proxy used
+    /// to answer an empty 500 once the worker refused a body it had not read: chunked from about 1.5 MiB, with a
+    /// Content-Length over 30,000,000 bytes); the whole body was sent (read and discarded), and the host serves the next request.
+    /// </summary>
+    [ContractFact]
+    public async Task Body_FarOverTheLimit_Returns413ProblemSizedOrChunked()
+    {
+        var key = NewPrefix() + "big";
+        foreach (var (size, chunked) in new (long Size, bool Chunked)[] { (3L << 20, true), (3L << 20, false), (8L << 20, true), (31_000_000, false), (31_000_000, true) })
+        {
+            using var content = new GeneratedContent(size, chunked);
+            using var response = await Client.PostAsync($"api/counters/{key}/add?wait=true", content);
+            await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "body.size");
+            Assert.Equal(size, content.Sent);
+        }
+
+        Assert.Equal(1, (await AddAsync(key, 1)).Value);
+    }
+
+    /// <summary><c>{"delta": n}</c> padded with spaces to exactly <paramref name="size"/> bytes, sized or in chunks of <paramref name="chunk"/> bytes.</summary>
+    private static HttpContent PaddedDelta(int size, long delta, int? chunk)
+    {
+        var json = Encoding.ASCII.GetBytes($$"""{"delta": {{delta}}""");
+        var body = new byte[size];
+        body.AsSpan().Fill((byte)' ');
+        json.CopyTo(body, 0);
+        body[^1] = (byte)'}';
+        HttpContent content = chunk is { } c ? new StreamContent(new ChunkingStream(body, c), c) : new ByteArrayContent(body);
+        content.Headers.ContentType = new("application/json");
+        if (chunk is null)
+        {
+            content.Headers.ContentLength = size;
+        }
+
+        return content;
+    }
+
     [ContractFact]
     public async Task Wait_NotABoolean_Returns400()
     {
@@ -498,11 +564,128 @@ public abstract class CounterApiContract(ICounterApiTarget target)
     }
 
     [ContractFact]
-    public async Task UnknownRoute_Returns404Problem()
+    public async Task UnknownRoute_Returns404ProblemWithRule()
     {
-        using var response = await Client.GetAsync("api/nothing/here");
-        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        foreach (var (method, path) in new[] { ("GET", "api/nothing/here"), ("POST", "api/counters/k/add/more"), ("DELETE", "api/counters/k/reset/x"), ("PUT", "api/other") })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path);
+            using var response = await Client.SendAsync(request);
+            await AssertProblemAsync(response, HttpStatusCode.NotFound, "route.notFound");
+        }
+    }
+
+    /// <summary>
+    /// A request line over 8 KiB is 414 ProblemDetails <c>request.uriLength</c>, one of exactly 8 KiB is served; more than
+    /// 100 header fields or 32 KiB of headers is 431 <c>request.headersSize</c> (Kestrel's limits, which alone answer bare).
+    /// </summary>
+    [ContractFact]
+    public async Task RequestLineAndHeaders_OverTheLimits_Return414And431Problems()
+    {
+        var path = $"api/counters/{NewPrefix()}u?pad=";
+        var target = new Uri(Client.BaseAddress!, path).PathAndQuery;
+        var atLimit = path + new string('p', 8192 - "GET ".Length - target.Length - " HTTP/1.1\r\n".Length);
+        using (var served = await Client.GetAsync(atLimit))
+        {
+            await AssertProblemAsync(served, HttpStatusCode.NotFound, "counter.notFound");
+        }
+
+        using (var tooLong = await Client.GetAsync(atLimit + "p"))
+        {
+            await AssertProblemAsync(tooLong, HttpStatusCode.RequestUriTooLong, "request.uriLength");
+        }
+
+        using (var many = new HttpRequestMessage(HttpMethod.Get, "api/counters"))
+        {
+            for (var i = 0; i < 101; i++)
+            {
+                many.Headers.Add($"x-h{i}", "v");
+            }
+
+            using var response = await Client.SendAsync(many);
+            await AssertProblemAsync(response, HttpStatusCode.RequestHeaderFieldsTooLarge, "request.headersSize");
+        }
+
+        using (var large = new HttpRequestMessage(HttpMethod.Get, "api/counters"))
+        {
+            large.Headers.Add("x-large", new string('v', 33 * 1024));
+            using var response = await Client.SendAsync(large);
+            await AssertProblemAsync(response, HttpStatusCode.RequestHeaderFieldsTooLarge, "request.headersSize");
+        }
+    }
+
+    /// <summary>
+    /// RFC 9110 §9.1: every GET route serves HEAD, with GET's status and headers and no body, for a counter, a missing
+    /// counter (404 ProblemDetails headers) and the list.
+    /// </summary>
+    [ContractFact]
+    public async Task Head_EveryGetRoute_AnswersAsGetWithoutBody()
+    {
+        var prefix = NewPrefix();
+        await AddAsync(prefix + "h", 4);
+        foreach (var (path, status) in new[] { ($"api/counters/{prefix}h", HttpStatusCode.OK), ($"api/counters/{prefix}missing", HttpStatusCode.NotFound), ($"api/counters?prefix={prefix}", HttpStatusCode.OK) })
+        {
+            using var get = await Client.GetAsync(path);
+            using var headRequest = new HttpRequestMessage(HttpMethod.Head, path);
+            using var head = await Client.SendAsync(headRequest);
+            Assert.True(head.StatusCode == status, $"HEAD {path}: {(int)head.StatusCode}");
+            Assert.Equal(get.StatusCode, head.StatusCode);
+            Assert.Equal(get.Content.Headers.ContentType?.MediaType, head.Content.Headers.ContentType?.MediaType);
+            Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        }
+    }
+
+    /// <summary>Every route asked with a method it does not serve: 405 ProblemDetails <c>route.method</c> with <c>Allow</c>.</summary>
+    [ContractFact]
+    public async Task WrongMethod_EveryRoute_Returns405ProblemWithRuleAndAllow()
+    {
+        var key = NewPrefix() + "m";
+        var cases = new (string Method, string Path, string[] Allowed)[]
+        {
+            ("PUT", "api/counters", ["GET", "HEAD"]),
+            ("POST", "api/counters", ["GET", "HEAD"]),
+            ("OPTIONS", "api/counters", ["GET", "HEAD"]),
+            ("PUT", $"api/counters/{key}", ["DELETE", "GET", "HEAD"]),
+            ("POST", $"api/counters/{key}", ["DELETE", "GET", "HEAD"]),
+            ("OPTIONS", $"api/counters/{key}", ["DELETE", "GET", "HEAD"]),
+            ("GET", $"api/counters/{key}/add", ["POST"]),
+            ("DELETE", $"api/counters/{key}/add", ["POST"]),
+            ("GET", $"api/counters/{key}/reset", ["POST"]),
+            ("PATCH", "api/counters/batch", ["DELETE", "GET", "HEAD", "POST"]),
+            ("OPTIONS", $"api/counters/{key}/add", ["POST"]),
+        };
+        foreach (var (method, path, allowed) in cases)
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path);
+            using var response = await Client.SendAsync(request);
+            await AssertProblemAsync(response, HttpStatusCode.MethodNotAllowed, "route.method");
+            var allow = response.Content.Headers.Allow.Select(m => m.ToUpperInvariant()).ToHashSet();
+            Assert.True(allowed.All(allow.Contains), $"{method} {path}: Allow {string.Join(", ", allow)}");
+        }
+    }
+
+    /// <summary>
+    /// A key segment that is a dot segment (plain or percent-encoded) is the key rule's 400 on every counter route, not
+    /// whatever route the server's normalized path reaches (<c>POST /api/counters/./add</c> is <c>POST /api/counters/add</c>:
+    /// 405 <c>Allow: DELETE, GET</c>; <c>GET /api/counters/.</c> is the list); an encoded slash is <c>key.charset</c>.
+    /// </summary>
+    [ContractFact]
+    public async Task Routes_DotSegmentOrSlashAsKey_Return400TheKeyRule()
+    {
+        foreach (var segment in new[] { ".", "..", "%2E", "%2e%2E", ".%2E" })
+        {
+            foreach (var (method, path) in new[] { ("POST", $"api/counters/{segment}/add"), ("POST", $"api/counters/{segment}/reset"), ("GET", $"api/counters/{segment}"), ("DELETE", $"api/counters/{segment}") })
+            {
+                using var response = await SendRawPathAsync(new HttpMethod(method), path);
+                var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "key.dotSegment");
+                Assert.Equal("key", problem.GetProperty("errors")[0].GetProperty("field").GetString());
+            }
+        }
+
+        foreach (var (method, path) in new[] { ("POST", "api/counters/%2F/add"), ("POST", "api/counters/%2F/reset"), ("GET", "api/counters/%2F"), ("DELETE", "api/counters/%2F") })
+        {
+            using var response = await SendRawPathAsync(new HttpMethod(method), path);
+            await AssertProblemAsync(response, HttpStatusCode.BadRequest, "key.charset");
+        }
     }
 
     [ContractFact]
@@ -642,6 +825,14 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         await AssertProblemAsync(refused, HttpStatusCode.UnsupportedMediaType, "body.contentType");
     }
 
+    /// <summary>Sends <paramref name="path"/> exactly as written: the client's URI parser would otherwise remove dot segments and decode.</summary>
+    protected async Task<HttpResponseMessage> SendRawPathAsync(HttpMethod method, string path)
+    {
+        var uri = new Uri(Client.BaseAddress + path, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+        using var request = new HttpRequestMessage(method, uri);
+        return await Client.SendAsync(request);
+    }
+
     protected async Task<HttpResponseMessage> SendWithKeyAsync(HttpMethod method, string uri, string idempotencyKey, string? json)
     {
         using var request = new HttpRequestMessage(method, uri);
@@ -728,6 +919,70 @@ public abstract class CounterApiContract(ICounterApiTarget target)
         }
 
         return problem;
+    }
+}
+
+/// <summary>A read-only stream over a buffer that hands out at most <c>chunk</c> bytes per read: with chunked transfer coding, one chunk each.</summary>
+internal sealed class ChunkingStream(byte[] data, int chunk) : Stream
+{
+    private int _position;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var n = Math.Min(Math.Min(buffer.Length, chunk), data.Length - _position);
+        data.AsSpan(_position, n).CopyTo(buffer);
+        _position += n;
+        return n;
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => ValueTask.FromResult(Read(buffer.Span));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => Task.FromResult(Read(buffer.AsSpan(offset, count)));
+
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
+/// <summary>A JSON-typed body of <c>size</c> spaces written without holding it in memory, with a Content-Length or chunked; <see cref="Sent"/> counts what went out.</summary>
+internal sealed class GeneratedContent : HttpContent
+{
+    private readonly long _size;
+    private readonly bool _chunked;
+
+    public GeneratedContent(long size, bool chunked)
+    {
+        (_size, _chunked) = (size, chunked);
+        Headers.ContentType = new("application/json");
+    }
+
+    public long Sent { get; private set; }
+
+    protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+    {
+        var block = new byte[64 * 1024];
+        block.AsSpan().Fill((byte)' ');
+        for (var left = _size; left > 0; left -= block.Length)
+        {
+            var n = (int)Math.Min(block.Length, left);
+            await stream.WriteAsync(block.AsMemory(0, n));
+            Sent += n;
+        }
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = _size;
+        return !_chunked;
     }
 }
 

@@ -152,6 +152,75 @@ public sealed class LocalHostTests
         Assert.Equal(HttpStatusCode.Accepted, noop.StatusCode);
     }
 
+    [Fact]
+    public async Task Head_OperationsEndpoints_AnswerAsGetWithoutBody()
+    {
+        await using var factory = LocalHostFactory.OnKestrel();
+        using var client = await factory.StartAsync();
+        foreach (var path in new[] { "healthz", "readyz", "openapi/v1.json" })
+        {
+            using var get = await client.GetAsync(path);
+            using var request = new HttpRequestMessage(HttpMethod.Head, path);
+            using var head = await client.SendAsync(request);
+            Assert.True(head.StatusCode == HttpStatusCode.OK && get.StatusCode == HttpStatusCode.OK, $"{path}: GET {(int)get.StatusCode}, HEAD {(int)head.StatusCode}");
+            Assert.Equal(get.Content.Headers.ContentType?.MediaType, head.Content.Headers.ContentType?.MediaType);
+            Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        }
+    }
+
+    /// <summary>
+    /// No CORS by default: no <c>Access-Control-Allow-Origin</c>, and a preflight is a 405 as any unserved method. With
+    /// <c>FuncMap:CorsOrigins</c>, that origin's preflight is answered (204) and its calls carry the CORS headers; another
+    /// origin's do not.
+    /// </summary>
+    [Fact]
+    public async Task Cors_OnlyForConfiguredOrigins()
+    {
+        await using (var plain = LocalHostFactory.OnKestrel())
+        {
+            using var client = await plain.StartAsync();
+            using var preflight = await client.SendAsync(Preflight("https://app.example"));
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, preflight.StatusCode);
+            Assert.False(preflight.Headers.Contains("Access-Control-Allow-Origin"));
+            using var get = await client.SendAsync(WithOrigin(HttpMethod.Get, "api/counters", "https://app.example"));
+            Assert.False(get.Headers.Contains("Access-Control-Allow-Origin"));
+        }
+
+        await using var cors = LocalHostFactory.OnKestrel(new Dictionary<string, string?> { ["FuncMap:CorsOrigins:0"] = "https://app.example" });
+        using var corsClient = await cors.StartAsync();
+        using (var preflight = await corsClient.SendAsync(Preflight("https://app.example")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, preflight.StatusCode);
+            Assert.Equal(["https://app.example"], preflight.Headers.GetValues("Access-Control-Allow-Origin"));
+            Assert.Contains("Idempotency-Key", string.Join(",", preflight.Headers.GetValues("Access-Control-Allow-Headers")), StringComparison.OrdinalIgnoreCase);
+        }
+
+        using (var other = await corsClient.SendAsync(Preflight("https://other.example")))
+        {
+            Assert.False(other.Headers.Contains("Access-Control-Allow-Origin"));
+        }
+
+        using var add = await corsClient.SendAsync(WithOrigin(HttpMethod.Post, "api/counters/cors/add", "https://app.example"));
+        Assert.Equal(HttpStatusCode.Accepted, add.StatusCode);
+        Assert.Equal(["https://app.example"], add.Headers.GetValues("Access-Control-Allow-Origin"));
+        Assert.Contains("Location", string.Join(",", add.Headers.GetValues("Access-Control-Expose-Headers")), StringComparison.Ordinal);
+
+        static HttpRequestMessage Preflight(string origin)
+        {
+            var request = WithOrigin(HttpMethod.Options, "api/counters/cors/add", origin);
+            request.Headers.Add("Access-Control-Request-Method", "POST");
+            request.Headers.Add("Access-Control-Request-Headers", "content-type,idempotency-key");
+            return request;
+        }
+
+        static HttpRequestMessage WithOrigin(HttpMethod method, string path, string origin)
+        {
+            var request = new HttpRequestMessage(method, path);
+            request.Headers.Add("Origin", origin);
+            return request;
+        }
+    }
+
     private sealed class GateLoader(TaskCompletionSource entered, Task release) : ICounterLoader
     {
         public int Order => 100;

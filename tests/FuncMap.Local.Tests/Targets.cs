@@ -56,6 +56,20 @@ public sealed class LocalHostFactory(
         }
     }
 
+    /// <summary>A factory whose host runs on a real Kestrel at a free loopback port; <paramref name="kestrel"/> adjusts its options.</summary>
+    public static LocalHostFactory OnKestrel(
+        IReadOnlyDictionary<string, string?>? settings = null,
+        Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? kestrel = null)
+    {
+        var factory = new LocalHostFactory(settings);
+        factory.UseKestrel(options =>
+        {
+            options.Listen(System.Net.IPAddress.Loopback, 0);
+            kestrel?.Invoke(options);
+        });
+        return factory;
+    }
+
     /// <summary>Starts the host (if needed) and waits until the engine serves.</summary>
     public async Task<HttpClient> StartAsync()
     {
@@ -112,10 +126,14 @@ public sealed class TempDirectory : IDisposable
     }
 }
 
-/// <summary>The contract's target (a): the local host through <see cref="WebApplicationFactory{TEntryPoint}"/>.</summary>
+/// <summary>
+/// The contract's target (a): the local host through <see cref="WebApplicationFactory{TEntryPoint}"/> on a real Kestrel
+/// (a free loopback port): what the contract checks of the transport (path normalization, chunked framing, request-line
+/// and header limits) exists only there, not in the in-memory TestServer.
+/// </summary>
 public sealed class LocalHostTarget : ICounterApiTarget, IAsyncLifetime, IDisposable
 {
-    private readonly LocalHostFactory _factory = new();
+    private readonly LocalHostFactory _factory = LocalHostFactory.OnKestrel();
 
     public HttpClient Client { get; private set; } = null!;
 

@@ -53,28 +53,12 @@ public sealed class CounterHttpFunctions(
         }
 
         var sent = await WriteAsync(request, client, write, CounterOperations.Add, delta, cancellationToken);
-        if (sent.Accepted is { } accepted)
-        {
-            return accepted;
-        }
-
-        if (sent.Unavailable is { } unavailable)
-        {
-            return unavailable;
-        }
-
-        if (sent.Problem is { } refused)
-        {
-            return refused;
-        }
-
-        var outcome = sent.Outcome!;
-        return outcome.Status switch
+        return Answer<Ok<CounterResponse>>(sent, outcome => outcome.Status switch
         {
             OperationStatus.Applied or OperationStatus.Duplicate when outcome.Exists => TypedResults.Ok(ToResponse(key, outcome)),
             OperationStatus.Overflow => CounterProblems.Overflow(key, delta),
             _ => CounterProblems.CounterNotFound(key),
-        };
+        });
     }
 
     /// <summary><c>POST /api/counters/{key}/reset</c>: value to 0, version keeps counting.</summary>
@@ -91,23 +75,8 @@ public sealed class CounterHttpFunctions(
         }
 
         var sent = await WriteAsync(request, client, write, CounterOperations.Reset, 0, cancellationToken);
-        if (sent.Accepted is { } accepted)
-        {
-            return accepted;
-        }
-
-        if (sent.Unavailable is { } unavailable)
-        {
-            return unavailable;
-        }
-
-        if (sent.Problem is { } refused)
-        {
-            return refused;
-        }
-
-        var outcome = sent.Outcome!;
-        return outcome.Exists ? TypedResults.Ok(ToResponse(key, outcome)) : CounterProblems.CounterNotFound(key);
+        return Answer<Ok<CounterResponse>>(sent, outcome =>
+            outcome.Exists ? TypedResults.Ok(ToResponse(key, outcome)) : CounterProblems.CounterNotFound(key));
     }
 
     /// <summary><c>DELETE /api/counters/{key}</c>: 202, or with <c>?wait=true</c> 204 once deleted.</summary>
@@ -124,32 +93,17 @@ public sealed class CounterHttpFunctions(
         }
 
         var sent = await WriteAsync(request, client, write, CounterOperations.Delete, 0, cancellationToken);
-        if (sent.Accepted is { } accepted)
-        {
-            return accepted;
-        }
-
-        if (sent.Unavailable is { } unavailable)
-        {
-            return unavailable;
-        }
-
-        if (sent.Problem is { } refused)
-        {
-            return refused;
-        }
-
         // A duplicate of the delete that removed the counter answers as the first attempt did.
-        var outcome = sent.Outcome!;
-        return outcome.Status is OperationStatus.Applied or OperationStatus.Duplicate && !outcome.Exists
-            ? TypedResults.NoContent()
-            : CounterProblems.CounterNotFound(key);
+        return Answer<NoContent>(sent, outcome =>
+            outcome.Status is OperationStatus.Applied or OperationStatus.Duplicate && !outcome.Exists
+                ? TypedResults.NoContent()
+                : CounterProblems.CounterNotFound(key));
     }
 
-    /// <summary><c>GET /api/counters/{key}</c>: the owner's last persisted state, or 404.</summary>
+    /// <summary><c>GET /api/counters/{key}</c> (and <c>HEAD</c>, RFC 9110 §9.1: the same answer without its body): the owner's last persisted state, or 404.</summary>
     [Function("CounterGet")]
     public static async Task<Results<Ok<CounterResponse>, ProblemHttpResult>> GetAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CounterRoutes.Counter)] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "get", "head", Route = CounterRoutes.Counter)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         string key,
         CancellationToken cancellationToken)
@@ -167,12 +121,12 @@ public sealed class CounterHttpFunctions(
     }
 
     /// <summary>
-    /// <c>GET /api/counters?prefix=&amp;pageSize=&amp;continuationToken=</c>: one page of counters in key order,
+    /// <c>GET /api/counters?prefix=&amp;pageSize=&amp;continuationToken=</c> (and <c>HEAD</c>): one page of counters in key order,
     /// <c>pageSize</c> of them whenever that many remain (<see cref="CounterListing"/>).
     /// </summary>
     [Function("CounterList")]
     public static async Task<Results<Ok<CounterListResponse>, ProblemHttpResult>> ListAsync(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CounterRoutes.Counters)] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "get", "head", Route = CounterRoutes.Counters)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         CancellationToken cancellationToken)
     {
@@ -216,6 +170,37 @@ public sealed class CounterHttpFunctions(
         var overflowed = outcome.OverflowedKeys.Count == 0 ? null : outcome.OverflowedKeys;
         var mismatched = outcome.MismatchedKeys.Count == 0 ? null : outcome.MismatchedKeys;
         return TypedResults.Accepted((string?)null, new BatchAcceptedResponse(batch!.BatchId, batch.ItemCount, batch.Deltas.Count, overflowed, mismatched));
+    }
+
+    /// <summary>
+    /// The answer to a sent write, the same for add, reset and delete: accepted (202), unavailable (503) or refused (422)
+    /// as <see cref="WriteAsync"/> decided, else what <paramref name="fromOutcome"/> makes of the owner's outcome (the
+    /// write's own success, <typeparamref name="TDone"/>, or a ProblemDetails).
+    /// </summary>
+    private static Results<TDone, Accepted<WriteAccepted>, ProblemHttpResult, ServiceUnavailableResult> Answer<TDone>(
+        SentWrite sent, Func<CounterOutcome, Results<TDone, ProblemHttpResult>> fromOutcome)
+        where TDone : IResult
+    {
+        if (sent.Accepted is { } accepted)
+        {
+            return accepted;
+        }
+
+        if (sent.Unavailable is { } unavailable)
+        {
+            return unavailable;
+        }
+
+        if (sent.Problem is { } refused)
+        {
+            return refused;
+        }
+
+        return fromOutcome(sent.Outcome!).Result switch
+        {
+            ProblemHttpResult problem => problem,
+            var done => (TDone)done,
+        };
     }
 
     private static CounterResponse ToResponse(string key, CounterOutcome outcome) =>

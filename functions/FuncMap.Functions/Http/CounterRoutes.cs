@@ -10,13 +10,13 @@ namespace FuncMap.Functions.Http;
 /// </summary>
 public static class CounterRoutes
 {
-    /// <summary><c>GET</c>: the list.</summary>
+    /// <summary><c>GET</c> and <c>HEAD</c>: the list.</summary>
     public const string Counters = "counters";
 
     /// <summary><c>POST</c>: a batch.</summary>
     public const string Batch = "counters/batch";
 
-    /// <summary><c>GET</c>, <c>DELETE</c>: one counter.</summary>
+    /// <summary><c>GET</c>, <c>HEAD</c>, <c>DELETE</c>: one counter.</summary>
     public const string Counter = "counters/{key}";
 
     /// <summary><c>POST</c>: add.</summary>
@@ -27,9 +27,9 @@ public static class CounterRoutes
 
     private static readonly (TemplateMatcher Matcher, string[] Methods)[] Routes =
     [
-        (Matcher(Counters), ["GET"]),
+        (Matcher(Counters), ["GET", "HEAD"]),
         (Matcher(Batch), ["POST"]),
-        (Matcher(Counter), ["GET", "DELETE"]),
+        (Matcher(Counter), ["GET", "HEAD", "DELETE"]),
         (Matcher(Add), ["POST"]),
         (Matcher(Reset), ["POST"]),
     ];
