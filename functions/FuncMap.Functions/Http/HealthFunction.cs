@@ -18,7 +18,7 @@ public sealed class HealthFunction(FunctionsMetrics metrics)
 
     /// <summary>200 with <see cref="HealthReport"/>.</summary>
     [Function("Health")]
-    public Ok<HealthReport> Run([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Route)] HttpRequest request)
+    public Ok<HealthReport> Run([HttpTrigger(AuthorizationLevel.Anonymous, "get", "head", Route = Route)] HttpRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         var (keys, adds, age) = metrics.Parked();

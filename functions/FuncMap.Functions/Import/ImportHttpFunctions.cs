@@ -51,7 +51,7 @@ public sealed class ImportHttpFunctions(ImportSource source, IOptions<ImportOpti
     /// <summary>200 with the import's runtime status, progress (its custom status) and, once completed, summary; 404 (<c>import.notFound</c>) before the first start.</summary>
     [Function("CounterImportStatus")]
     public async Task<Results<Ok<ImportView>, ProblemHttpResult>> GetAsync(
-        [HttpTrigger(AuthorizationLevel.Admin, "get", Route = Route)] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Admin, "get", "head", Route = Route)] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         CancellationToken cancellationToken)
     {
