@@ -18,7 +18,7 @@ public static class FuncMapTelemetryExtensions
     public const string PrometheusEndpointKey = "FuncMap:Telemetry:PrometheusEndpoint";
 
     /// <summary>The standard variable (OpenTelemetry specification) whose presence turns the OTLP exporter on.</summary>
-    public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    public const string OtlpEndpointKey = FuncMapTelemetry.OtlpEndpointVariable;
 
     /// <summary>The path of the Prometheus scraping endpoint.</summary>
     public const string PrometheusPath = "/metrics";

@@ -8,6 +8,7 @@ using FuncMap.Storage;
 using FuncMap.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -43,6 +44,18 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
     private static AcceptFolder NewFolder(AcceptLog log, TimeProvider? time = null, FuncMapFunctionsOptions? options = null) => new(
         log, new EntityClientSource(), Options.Create(options ?? new FuncMapFunctionsOptions()), new FunctionsMetrics(new TestMeterFactory()),
         time ?? TimeProvider.System, NullLogger<AcceptFolder>.Instance);
+
+    /// <summary>A folder on <paramref name="log"/> that folds only when asked (an hour's interval), started, with entities that run counters.</summary>
+    private static async Task<(AcceptFolder Folder, FakeEntityClient Entities)> StartFolderAsync(AcceptLog log, ILogger<AcceptFolder>? logger = null)
+    {
+        var clients = new EntityClientSource();
+        var folder = new AcceptFolder(log, clients, Options.Create(new FuncMapFunctionsOptions { FoldInterval = TimeSpan.FromHours(1) }),
+            new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, logger ?? NullLogger<AcceptFolder>.Instance);
+        var entities = new FakeEntityClient { RunCounters = true };
+        clients.Offer(entities);
+        await folder.StartAsync(CancellationToken.None);
+        return (folder, entities);
+    }
 
     private async Task<List<TableEntity>> RowsAsync(string? partition = null)
     {
@@ -313,12 +326,7 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
     public async Task BarrierAsync_AcceptedAddOfTheKey_CompletesOnlyOnceItWasSignalled()
     {
         var log = NewLog();
-        var clients = new EntityClientSource();
-        var folder = new AcceptFolder(log, clients, Options.Create(new FuncMapFunctionsOptions { FoldInterval = TimeSpan.FromHours(1) }),
-            new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<AcceptFolder>.Instance);
-        var entities = new FakeEntityClient { RunCounters = true };
-        clients.Offer(entities);
-        await folder.StartAsync(CancellationToken.None);
+        var (folder, entities) = await StartFolderAsync(log);
         try
         {
             Assert.True(folder.BarrierAsync("other", CancellationToken.None).IsCompletedSuccessfully);
@@ -340,13 +348,8 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
     public async Task StopAsync_MoreThanOneFoldLeft_FoldsAndSignalsEverythingAcceptedAndTakesNoMoreAdds()
     {
         var log = NewLog();
-        var clients = new EntityClientSource();
         var logger = new RecordingLogger<AcceptFolder>();
-        var folder = new AcceptFolder(log, clients, Options.Create(new FuncMapFunctionsOptions { FoldInterval = TimeSpan.FromHours(1) }),
-            new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, logger);
-        var entities = new FakeEntityClient { RunCounters = true };
-        clients.Offer(entities);
-        await folder.StartAsync(CancellationToken.None);
+        var (folder, entities) = await StartFolderAsync(log, logger);
 
         // One row per add, more rows than one fold takes (MaxTransactionsPerFold × MaxRowsPerFold = 990).
         const int Adds = 1_200;
@@ -369,13 +372,8 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
     public async Task StopAsync_SignalsFailUntilTheShutdownTimeEnds_LogsWhatItLeavesForTheSweep()
     {
         var log = NewLog();
-        var clients = new EntityClientSource();
         var logger = new RecordingLogger<AcceptFolder>();
-        var folder = new AcceptFolder(log, clients, Options.Create(new FuncMapFunctionsOptions { FoldInterval = TimeSpan.FromHours(1) }),
-            new FunctionsMetrics(new TestMeterFactory()), TimeProvider.System, logger);
-        var entities = new FakeEntityClient { RunCounters = true };
-        clients.Offer(entities);
-        await folder.StartAsync(CancellationToken.None);
+        var (folder, entities) = await StartFolderAsync(log, logger);
         await log.AcceptAsync("left", 1, CancellationToken.None);
         entities.FailSignalsWith = new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.Unavailable, "the host is stopping"));
 

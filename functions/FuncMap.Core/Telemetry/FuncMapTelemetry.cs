@@ -16,6 +16,12 @@ namespace FuncMap.Telemetry;
 /// </remarks>
 public static class FuncMapTelemetry
 {
+    /// <summary>
+    /// The standard variable (OpenTelemetry specification, OTLP exporter) whose presence turns OTLP export on in both
+    /// hosts; the exporter reads it and the other <c>OTEL_EXPORTER_OTLP_*</c> variables itself.
+    /// </summary>
+    public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
     /// <summary>The engine's meter and activity source (the owners' applies).</summary>
     public const string Engine = "FuncMap.Engine";
 

@@ -30,7 +30,7 @@ public static class FunctionsTelemetryExtensions
     public const string ApplicationInsightsAuthenticationKey = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING";
 
     /// <summary>The standard variable whose presence turns the OTLP exporter on (which reads the other <c>OTEL_EXPORTER_OTLP_*</c> itself).</summary>
-    public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    public const string OtlpEndpointKey = FuncMapTelemetry.OtlpEndpointVariable;
 
     /// <summary>Registers OpenTelemetry with the exporters the configuration asks for; none when it asks for none.</summary>
     public static IHostApplicationBuilder AddFuncMapFunctionsTelemetry(this IHostApplicationBuilder builder)
