@@ -65,7 +65,8 @@ public sealed class QueueRecoveryTests(AzuriteFixture azurite)
         await Eventually.TrueAsync(async () => (await setup.Queue.ExistsAsync()).Value, "the host to create the queue");
         await setup.Queue.SendMessageAsync("not json at all {");
 
-        await Eventually.TrueAsync(() => Task.FromResult(host.Ingestion.ParkedMessages == 1), "the message to be parked");
+        // The count goes up just before the critical line is written: wait for both.
+        await Eventually.TrueAsync(() => Task.FromResult(host.Ingestion.ParkedMessages == 1 && logs.Events(1453).Any()), "the message to be parked and logged");
         var parked = Assert.Single(logs.Events(1453));
         Assert.Equal(LogLevel.Critical, parked.Level);
         Assert.Equal((3L, 2, "bad_poison"), ((long)parked.Value("DequeueCount")!, (int)parked.Value("MaxDeliveries")!, (string)parked.Value("PoisonQueue")!));
