@@ -7,6 +7,28 @@ namespace FuncMap.Functions.Tests;
 /// <summary>The HTTP triggers' routes and methods as the function indexer reads them from the attributes.</summary>
 public sealed class HttpRoutesTests
 {
+    /// <summary>
+    /// The host tries routes in the order of the function names (azure-functions-host #9876): the catch-all must come
+    /// last, or it takes the requests of every function named after it (seen under a real host: /api/openapi/v1.json
+    /// and /api/health answered 404 by the fallback while it was named "Fallback").
+    /// </summary>
+    [Fact]
+    public void HttpTriggers_TheCatchAllIsNamedAfterEveryOtherFunction()
+    {
+        var names = typeof(CounterHttpFunctions).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            .Where(m => m.GetParameters().Any(p => p.GetCustomAttribute<HttpTriggerAttribute>() is not null))
+            .Select(m => m.GetCustomAttribute<FunctionAttribute>()!.Name)
+            .ToList();
+
+        Assert.Contains(FallbackFunction.Name, names);
+        Assert.All(names.Where(name => name != FallbackFunction.Name), name =>
+        {
+            Assert.True(string.Compare(name, FallbackFunction.Name, StringComparison.Ordinal) < 0, $"{name} sorts after the catch-all");
+            Assert.True(string.Compare(name, FallbackFunction.Name, StringComparison.OrdinalIgnoreCase) < 0, $"{name} sorts after the catch-all");
+        });
+    }
+
     /// <summary>RFC 9110 §9.1: a server that serves GET on a route serves HEAD there too.</summary>
     [Fact]
     public void HttpTriggers_EveryGetRoute_ServesHeadAndTheFallbackAllowsIt()

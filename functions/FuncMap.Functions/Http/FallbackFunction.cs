@@ -8,13 +8,18 @@ namespace FuncMap.Functions.Http;
 /// <summary>
 /// Every request below <c>/api</c> that no other function takes: without it the Functions host answers an
 /// unknown route or a wrong method with a bare 404 and no body. Here both get a ProblemDetails, 404 or 405
-/// with <c>Allow</c>, as on the local host. The catch-all template has the lowest route precedence, so it
-/// never shadows a real route; it needs no key, since it reveals nothing a 404 would not.
+/// with <c>Allow</c>, as on the local host. It needs no key, since it reveals nothing a 404 would not.
+/// The Functions host tries HTTP routes in the alphabetical order of their function names, with no precedence of
+/// literal segments over parameters (azure-functions-host #9876, #3153): a catch-all shadows every function named after
+/// it. Hence its name, <see cref="Name"/>, which sorts after every other function of the app (a test keeps it so).
 /// </summary>
 public static class FallbackFunction
 {
+    /// <summary>The function's name: after every other HTTP function's, so that the host tries it last.</summary>
+    public const string Name = "RouteFallback";
+
     /// <summary>Answers 404 (no such route) or 405 (a route, another method).</summary>
-    [Function("Fallback")]
+    [Function(Name)]
     public static ProblemHttpResult Run(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", "post", "put", "patch", "delete", "head", "options", Route = "{*path}")] HttpRequest request,
         string? path)
