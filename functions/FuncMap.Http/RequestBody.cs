@@ -53,12 +53,7 @@ public static class RequestBody
             return new(default, CounterProblems.UnsupportedMediaType(request.ContentType));
         }
 
-        // The reader counts body bytes; the server would count chunk framing too.
-        var sizeFeature = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>();
-        if (sizeFeature is { IsReadOnly: false })
-        {
-            sizeFeature.MaxRequestBodySize = null;
-        }
+        LiftServerLimit(request);
 
         byte[] buffer;
         int length;
@@ -118,11 +113,7 @@ public static class RequestBody
     /// <summary>Reads and discards the body up to <paramref name="budget"/> bytes; true when it ended within the budget and <see cref="DrainTimeout"/>.</summary>
     private static async Task<bool> DrainAsync(HttpRequest request, long budget, CancellationToken cancellationToken)
     {
-        var sizeFeature = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>();
-        if (sizeFeature is { IsReadOnly: false })
-        {
-            sizeFeature.MaxRequestBodySize = null;
-        }
+        LiftServerLimit(request);
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(DrainTimeout);
@@ -180,6 +171,18 @@ public static class RequestBody
         var charset = HeaderUtilities.UnescapeAsQuotedString(media.Charset);
         return charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase)
             || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// Lifts the server's own body limit for this request (where it can still be changed): the reader counts body bytes,
+    /// the server would count chunk framing too.
+    /// </summary>
+    private static void LiftServerLimit(HttpRequest request)
+    {
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
+        {
+            sizeFeature.MaxRequestBodySize = null;
+        }
     }
 
     /// <summary>
