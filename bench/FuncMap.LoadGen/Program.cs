@@ -143,10 +143,11 @@ var duration = new Option<double>("--duration") { Description = "Seconds of load
 var restartKeys = new Option<int>("--keys") { Description = "Spread keys beside the hot key.", DefaultValueFactory = _ => 200 };
 var settle = new Option<double>("--settle") { Description = "With unknown adds: seconds the totals must stay unchanged before they are checked.", DefaultValueFactory = _ => 60 };
 var checkTimeout = new Option<double>("--timeout") { Description = "Seconds to wait for the totals after the load.", DefaultValueFactory = _ => 900 };
+var keysOut = new Option<string?>("--keys-out") { Description = "Also write every key's acked, unknown and total adds here (JSON lines)." };
 var exactOption = new Option<bool>("--exact") { Description = "Require every total to equal its acked adds exactly: no unknown add may count (a graceful stop answers every request it ran)." };
 var restart = new Command("functions-restart", "Adds on a hot key and spread keys across a host restart, then checks: no acked add lost or counted twice.")
 {
-    baseUrl, functionKey, callers, duration, restartKeys, settle, checkTimeout, exactOption,
+    baseUrl, functionKey, callers, duration, restartKeys, settle, checkTimeout, exactOption, keysOut,
 };
 restart.SetAction(async (parse, cancellationToken) =>
 {
@@ -158,7 +159,7 @@ restart.SetAction(async (parse, cancellationToken) =>
 
     using var api = new FunctionsApi(new Uri(parse.GetValue(baseUrl)!), parse.GetValue(functionKey), parse.GetValue(callers));
     var load = new RestartLoad(api, parse.GetValue(callers), parse.GetValue(restartKeys), TimeSpan.FromSeconds(parse.GetValue(duration)),
-        TimeSpan.FromSeconds(parse.GetValue(settle)), TimeSpan.FromSeconds(parse.GetValue(checkTimeout)));
+        TimeSpan.FromSeconds(parse.GetValue(settle)), TimeSpan.FromSeconds(parse.GetValue(checkTimeout)), parse.GetValue(keysOut));
     return await load.RunAsync(parse.GetValue(exactOption), cancellationToken);
 });
 

@@ -11,7 +11,7 @@ namespace FuncMap.LoadGen.Functions;
 /// request never arrived, so that one add is sent again after a pause (it is not counted twice: it never arrived).
 /// An unknown add is never sent again: without an Idempotency-Key a second send would be a second add.
 /// </summary>
-public sealed class RestartLoad(FunctionsApi api, int concurrency, int spreadKeys, TimeSpan duration, TimeSpan settle, TimeSpan timeout)
+public sealed class RestartLoad(FunctionsApi api, int concurrency, int spreadKeys, TimeSpan duration, TimeSpan settle, TimeSpan timeout, string? keysOut = null)
 {
     private readonly string _prefix = "rs" + DateTime.UtcNow.ToString("MMddHHmmss", CultureInfo.InvariantCulture) + "-";
 
@@ -151,6 +151,18 @@ public sealed class RestartLoad(FunctionsApi api, int concurrency, int spreadKey
             + $"unknown that counted {Math.Max(0, applied)}; keys exactly = acked {exactKeys}/{keys.Length}; "
             + $"refused connections resent {notSent}; load {sendTime.TotalSeconds:0} s, check after {waited.Elapsed.TotalSeconds:0} s more"));
         Console.WriteLine("refusals: " + string.Join(", ", api.Refusals.Select(r => $"{r.Key}: {r.Value}")));
+        var below = keys.Select((k, i) => (Key: k, Missing: acked[i] - values.GetValueOrDefault(k))).Where(x => x.Missing > 0).ToList();
+        if (below.Count > 0)
+        {
+            Console.WriteLine($"keys below their acked adds ({below.Count}): " + string.Join(", ", below.Take(20).Select(x => $"{x.Key} −{x.Missing}")) + (below.Count > 20 ? ", …" : ""));
+        }
+
+        if (keysOut is not null)
+        {
+            // One JSON object per key, for a comparison with what the app logged (a released gap names its key).
+            await File.WriteAllLinesAsync(keysOut, keys.Select((k, i) => System.Text.Json.JsonSerializer.Serialize(new { key = k, acked = acked[i], unknown = unknown[i], total = values.GetValueOrDefault(k) })), cancellationToken);
+        }
+
         await progress;
         return ok ? 0 : 1;
     }
