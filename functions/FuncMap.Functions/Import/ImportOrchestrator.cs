@@ -8,8 +8,8 @@ namespace FuncMap.Functions.Import;
 /// <summary>
 /// The import of one source table into the counter entities: in rounds, one page activity
 /// (<see cref="ImportPageActivity"/>) for each of the 64 partition ranges not yet read to its end, all of a round at
-/// once; each page's result moves its range on (<see cref="ImportProgress.Record"/>) and the custom status shows the
-/// progress. The history is the checkpoint: a restarted host replays the recorded pages and goes on from their
+/// once; each page's result moves its range on (<see cref="ImportProgress.Record"/>) as it completes, and the custom
+/// status shows the progress from the start, page by page. The history is the checkpoint: a restarted host replays the recorded pages and goes on from their
 /// continuation tokens. Every <see cref="ImportOptions.RoundsPerGeneration"/> rounds it continues as new with its
 /// progress, so its history stays bounded. At the end, an import of the app's own snapshot table tells the snapshot
 /// cursor (<see cref="SnapshotCursor.ImportCompleted"/>), which lifts the snapshot's guard; the output is the summary.
@@ -29,15 +29,19 @@ public static class ImportOrchestrator
         ArgumentNullException.ThrowIfNull(context);
         var run = context.GetInput<ImportRun>() ?? throw new InvalidOperationException("An import starts with its ImportRun.");
         var progress = run.Progress;
+        context.SetCustomStatus(progress.ToStatus());
         for (var round = 0; round < run.RoundsPerGeneration && !progress.Completed; round++)
         {
-            var pages = await Task.WhenAll(progress.NextPages().Select(page => context.CallActivityAsync<ImportPage>(ImportPageActivity.Name, page, PageRetry)));
-            foreach (var page in pages)
+            // Each page is recorded as it completes (not once the round's slowest page is done), so the status moves
+            // page by page: a table of one page per partition would otherwise show nothing until the import's end.
+            var pending = progress.NextPages().Select(page => context.CallActivityAsync<ImportPage>(ImportPageActivity.Name, page, PageRetry)).ToList();
+            while (pending.Count > 0)
             {
-                progress.Record(page);
+                var done = await Task.WhenAny(pending);
+                pending.Remove(done);
+                progress.Record(await done);
+                context.SetCustomStatus(progress.ToStatus());
             }
-
-            context.SetCustomStatus(progress.ToStatus());
         }
 
         if (!progress.Completed)
