@@ -50,6 +50,13 @@ public sealed class FunctionsMetrics
     /// </summary>
     public const string FoldLostSums = "funcmap.functions.fold.lost";
 
+    /// <summary>
+    /// Accepted adds (answered 202) whose row was gone before the accepting process folded it, by outcome: <c>lost</c>
+    /// (storage lost a row it had confirmed, EventId 6170) or <c>lostOrSwept</c> (old enough that another instance's sweep
+    /// may have folded it, EventId 6171).
+    /// </summary>
+    public const string AcceptedLost = "funcmap.functions.accepted.lost";
+
     /// <summary>Folded sums that arrived after they were counted as lost, and were applied (EventId 6151).</summary>
     public const string FoldLateSums = "funcmap.functions.fold.late";
 
@@ -66,6 +73,7 @@ public sealed class FunctionsMetrics
     private readonly TimeProvider _timeProvider;
     private readonly Counter<long> _foldLost;
     private readonly Counter<long> _foldLate;
+    private readonly Counter<long> _acceptedLost;
     private readonly Counter<long> _operations;
     private readonly Counter<long> _foldedAdds;
     private readonly Counter<long> _foldEntries;
@@ -84,6 +92,7 @@ public sealed class FunctionsMetrics
         var meter = meterFactory.Create(MeterName);
         _foldLost = meter.CreateCounter<long>(FoldLostSums, unit: "{sum}");
         _foldLate = meter.CreateCounter<long>(FoldLateSums, unit: "{sum}");
+        _acceptedLost = meter.CreateCounter<long>(AcceptedLost, unit: "{add}");
         meter.CreateObservableGauge(ParkedKeys, () => Parked().Keys, unit: "{counter}");
         meter.CreateObservableGauge(ParkedAdds, () => Parked().Adds, unit: "{add}");
         meter.CreateObservableGauge(ParkedAge, () => Parked().Age.TotalSeconds, unit: "s");
@@ -125,6 +134,9 @@ public sealed class FunctionsMetrics
     internal void FoldLost(long sums) => _foldLost.Add(sums);
 
     internal void LateFoldApplied() => _foldLate.Add(1);
+
+    internal void AcceptedRowLost(int adds, bool certain) =>
+        _acceptedLost.Add(adds, new KeyValuePair<string, object?>("outcome", certain ? "lost" : "lostOrSwept"));
 
     /// <summary>
     /// Records what <paramref name="key"/>'s entity holds parked after an operation: <paramref name="adds"/> adds, the oldest

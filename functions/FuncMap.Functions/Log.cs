@@ -61,6 +61,14 @@ internal static partial class Log
         Message = "Accept source {Source}: flush {Flush} of {Adds} adds was not confirmed by storage (status {Status}, {ErrorCode}); each add was answered 503")]
     public static partial void FlushFailed(ILogger logger, Exception exception, string source, long flush, int adds, int status, string? errorCode);
 
+    [LoggerMessage(EventId = 6170, Level = LogLevel.Critical,
+        Message = "Accept source {Source}: storage lost the row of flush {Flush} after it confirmed the insert {Age} ago: {Adds} add(s) answered 202 are lost, on keys {Keys}")]
+    public static partial void AcceptedRowLost(ILogger logger, string source, long flush, int adds, TimeSpan age, string keys);
+
+    [LoggerMessage(EventId = 6171, Level = LogLevel.Critical,
+        Message = "Accept source {Source}: the row of flush {Flush} (confirmed {Age} ago) is gone without this process folding it: storage lost it, or another instance's sweep folded it (it takes rows older than FoldStaleAfter {StaleAfter}); {Adds} add(s) on keys {Keys} may be lost")]
+    public static partial void AcceptedRowMissing(ILogger logger, string source, long flush, int adds, TimeSpan age, TimeSpan staleAfter, string keys);
+
     [LoggerMessage(EventId = 6051, Level = LogLevel.Warning,
         Message = "Fold of accepted adds of source {Source} failed (status {Status}, {ErrorCode}); the rows stay and the next fold takes them")]
     public static partial void FoldFailed(ILogger logger, Exception exception, string source, int status, string? errorCode);

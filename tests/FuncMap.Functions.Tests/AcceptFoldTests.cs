@@ -295,6 +295,71 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FoldOwnAsync_AcceptedRowLostByStorageAfterItsConfirmation_LoggedAndCountedWithItsAdds()
+    {
+        var log = NewLog();
+        using var meters = new TestMeterFactory();
+        using var lost = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meters, FunctionsMetrics.MeterName, FunctionsMetrics.AcceptedLost);
+        var logger = new RecordingLogger<AcceptFolder>();
+        var folder = new AcceptFolder(log, new EntityClientSource(), Options.Create(new FuncMapFunctionsOptions()), new FunctionsMetrics(meters), TimeProvider.System, logger);
+        var entities = new FakeEntityClient { RunCounters = true };
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(i => log.AcceptAsync(i % 2 == 0 ? "hot" : "k" + i, 1, CancellationToken.None)));
+
+        // Storage confirmed the rows (every add answered 202), then lost them (Azurite killed before it persisted them, a
+        // storage account rolled back): the partition is empty when the folder reads it. Nothing of it can be applied;
+        // the loss is not silent.
+        var rows = await RowsAsync(log.Source);
+        Assert.NotEmpty(rows);
+        foreach (var row in rows)
+        {
+            await _table.DeleteEntityAsync(row.PartitionKey, row.RowKey);
+        }
+
+        await log.AcceptAsync("hot", 100, CancellationToken.None);
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+
+        var lines = logger.Lines(6170, LogLevel.Critical);
+        Assert.Equal(rows.Count, lines.Count);
+        Assert.Equal(20, lines.Sum(l => (int)l["Adds"]!));
+        Assert.Contains("hot", (string)lines[0]["Keys"]!, StringComparison.Ordinal);
+        Assert.Equal(20, lost.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == "lost").Sum(m => m.Value));
+        Assert.Equal(100, ValueOf(entities, "hot"));
+
+        // Reported once: later folds find nothing more missing.
+        await log.AcceptAsync("hot", 1, CancellationToken.None);
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+        Assert.Equal(101, ValueOf(entities, "hot"));
+        Assert.Equal(rows.Count, logger.Lines(6170).Count);
+        Assert.Empty(logger.Lines(6171));
+    }
+
+    [Fact]
+    public async Task FoldOwnAsync_AcceptedRowGoneOlderThanHalfFoldStaleAfter_ReportedAsLostOrSwept()
+    {
+        var time = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var log = new AcceptLog(_table, time, NullLogger<AcceptLog>.Instance);
+        _logs.Add(log);
+        using var meters = new TestMeterFactory();
+        using var lost = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meters, FunctionsMetrics.MeterName, FunctionsMetrics.AcceptedLost);
+        var logger = new RecordingLogger<AcceptFolder>();
+        var options = new FuncMapFunctionsOptions();
+        var folder = new AcceptFolder(log, new EntityClientSource(), Options.Create(options), new FunctionsMetrics(meters), time, logger);
+        var entities = new FakeEntityClient { RunCounters = true };
+        await log.AcceptAsync("swept", 5, CancellationToken.None);
+        var row = Assert.Single(await RowsAsync(log.Source));
+
+        // Gone at an age where another instance's sweep may have folded it: reported as possibly lost.
+        await _table.DeleteEntityAsync(row.PartitionKey, row.RowKey);
+        time.Now += options.FoldStaleAfter / 2;
+
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+        var missing = Assert.Single(logger.Lines(6171, LogLevel.Critical));
+        Assert.Equal((log.Source, 1L, 1, "swept"), ((string)missing["Source"]!, (long)missing["Flush"]!, (int)missing["Adds"]!, (string)missing["Keys"]!));
+        Assert.Equal(1, lost.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == "lostOrSwept").Sum(m => m.Value));
+        Assert.Empty(logger.Lines(6170));
+    }
+
+    [Fact]
     public async Task FoldOwnAsync_EntityStateLostBetweenFolds_LaterAddsApplyAndTheLostRangeIsCounted()
     {
         var log = NewLog();

@@ -93,7 +93,7 @@ public sealed class AcceptFolder(
     public async Task<bool> FoldOwnAsync(DurableEntityClient entities, CancellationToken cancellationToken)
     {
         var covered = log.LastFlush;
-        var complete = await FoldPartitionAsync(entities, log.Source, cancellationToken).ConfigureAwait(false);
+        var complete = await FoldPartitionAsync(entities, log.Source, covered, cancellationToken).ConfigureAwait(false);
         if (complete)
         {
             FoldedThrough(covered);
@@ -133,7 +133,7 @@ public sealed class AcceptFolder(
             Log.SweepingSource(logger, partition, options.Value.FoldStaleAfter);
 
             // A few rounds: a partition still being written (a live source whose folder is behind) is left to later sweeps.
-            for (var round = 0; round < 3 && !await FoldPartitionAsync(entities, partition, cancellationToken).ConfigureAwait(false); round++)
+            for (var round = 0; round < 3 && !await FoldPartitionAsync(entities, partition, ownCovered: null, cancellationToken).ConfigureAwait(false); round++)
             {
             }
         }
@@ -300,9 +300,15 @@ public sealed class AcceptFolder(
         }
     }
 
-    private async Task<bool> FoldPartitionAsync(DurableEntityClient entities, string partition, CancellationToken cancellationToken)
+    /// <summary>
+    /// Folds <paramref name="partition"/> once. For this process's own partition, <paramref name="ownCovered"/> is the last
+    /// flush confirmed before the query began: every unfolded flush up to it must be in the partition, and one that is not
+    /// was lost by storage (<see cref="CheckUnfolded"/>).
+    /// </summary>
+    private async Task<bool> FoldPartitionAsync(DurableEntityClient entities, string partition, long? ownCovered, CancellationToken cancellationToken)
     {
         var table = log.Table;
+        var seen = new HashSet<long>();
         var accepted = new List<TableEntity>();
         var records = new List<(string RowKey, FoldRecord Record)>();
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition}");
@@ -319,6 +325,10 @@ public sealed class AcceptFolder(
                         records.Add((row.RowKey, record));
                     }
                 }
+                else if (ownCovered is not null && FlushOf(row.RowKey) is { } flush && !seen.Add(flush))
+                {
+                    // Not expected (one row per flush number); read once.
+                }
                 else if (accepted.Count < limit)
                 {
                     accepted.Add(row);
@@ -332,6 +342,11 @@ public sealed class AcceptFolder(
         catch (RequestFailedException ex) when (ex.ErrorCode == TableErrorCode.TableNotFound)
         {
             return true;
+        }
+
+        if (ownCovered is { } covered)
+        {
+            CheckUnfolded(seen, covered);
         }
 
         var complete = await FoldRowsAsync(table, partition, accepted, records, cancellationToken).ConfigureAwait(false) && !truncated;
@@ -405,6 +420,18 @@ public sealed class AcceptFolder(
                 next[key] = sequence;
             }
 
+            if (string.Equals(partition, log.Source, StringComparison.Ordinal))
+            {
+                // Whatever the transaction's outcome, these rows may be folded from now on: no longer watched for a loss.
+                foreach (var row in taken)
+                {
+                    if (FlushOf(row.RowKey) is { } flush)
+                    {
+                        log.Taken(flush);
+                    }
+                }
+            }
+
             var record = new FoldRecord(_sequenceSource, entries);
             var rowKey = AcceptedRows.FoldRowKeyOf(log.Source, ++_foldNumber);
             var actions = new List<TableTransactionAction>(taken.Count + 1);
@@ -440,6 +467,41 @@ public sealed class AcceptFolder(
 
         return true;
     }
+
+    /// <summary>
+    /// Compares the flushes this process holds as unfolded (<see cref="AcceptLog.Unfolded"/>) up to <paramref name="covered"/>
+    /// with those the query saw: one that is missing is gone without this folder folding it. Younger than half of
+    /// <see cref="FuncMapFunctionsOptions.FoldStaleAfter"/>, no sweep of another instance (which takes only rows older than
+    /// that, by its clock) can have taken it: storage lost a row it had confirmed (EventId 6170, outcome <c>lost</c>). Older,
+    /// a sweep may have folded it (EventId 6171, outcome <c>lostOrSwept</c>). Either way the adds are reported with their
+    /// count and keys, never written again: a sweep that folded them cannot be told from a loss with certainty, and writing
+    /// them again could count them twice.
+    /// </summary>
+    private void CheckUnfolded(HashSet<long> seen, long covered)
+    {
+        var now = timeProvider.GetUtcNow();
+        var staleAfter = options.Value.FoldStaleAfter;
+        foreach (var (flush, written) in log.Unfolded.Where(f => f.Key <= covered && !seen.Contains(f.Key)).OrderBy(static f => f.Key).ToList())
+        {
+            log.Taken(flush);
+            var age = now - written.WrittenAt;
+            var keys = string.Join(", ", written.Items.Select(static i => i.Key).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Take(20));
+            var certain = age < staleAfter / 2;
+            if (certain)
+            {
+                Log.AcceptedRowLost(logger, log.Source, flush, written.Items.Count, age, keys);
+            }
+            else
+            {
+                Log.AcceptedRowMissing(logger, log.Source, flush, written.Items.Count, age, staleAfter, keys);
+            }
+
+            metrics.AcceptedRowLost(written.Items.Count, certain);
+        }
+    }
+
+    private static long? FlushOf(string rowKey) =>
+        long.TryParse(rowKey, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var flush) ? flush : null;
 
     /// <summary>Adds <paramref name="item"/> to its key's running sums (a new sum when the current one would leave Int64); returns the fold-record characters that may take.</summary>
     private static int Add(Dictionary<string, List<Int128>> sums, AcceptedItem item)

@@ -28,6 +28,8 @@ public sealed class AcceptLog : IAsyncDisposable
     private readonly Channel<PendingAdd> _adds = Channel.CreateUnbounded<PendingAdd>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
     private readonly ConcurrentDictionary<string, long> _lastFlushOfKey = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<long, WrittenFlush> _unfolded = new();
+    private readonly TimeProvider _timeProvider;
     private readonly Task _loop;
     private long _lastFlush;
     private bool _tableReady;
@@ -39,6 +41,7 @@ public sealed class AcceptLog : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(timeProvider);
         _table = table;
         _logger = logger;
+        _timeProvider = timeProvider;
         Source = SourceSequences.NewSourceId(timeProvider.GetUtcNow());
         _loop = Task.Run(RunAsync);
     }
@@ -76,6 +79,20 @@ public sealed class AcceptLog : IAsyncDisposable
 
     /// <summary>The keys with an add of this process not yet known to be folded, with their last flush.</summary>
     internal IEnumerable<KeyValuePair<string, long>> PendingKeys => _lastFlushOfKey;
+
+    /// <summary>
+    /// The flushes this process wrote and its folder has not yet put into a fold transaction, with their items and when
+    /// their insert was confirmed: what the process answered 202 for, so that a row storage loses after confirming it
+    /// (an emulator killed before it persisted, a storage account rolled back) is noticed and reported with its count
+    /// (<see cref="AcceptFolder"/>). At most <see cref="MaxUnfolded"/>; the oldest beyond are no longer watched.
+    /// </summary>
+    internal IReadOnlyDictionary<long, WrittenFlush> Unfolded => _unfolded;
+
+    /// <summary>How many unfolded flushes are kept in memory (each at most one 64 KiB row's items).</summary>
+    internal const int MaxUnfolded = 1024;
+
+    /// <summary>The folder put flush <paramref name="flush"/> into a fold transaction (whatever its outcome): it is no longer watched.</summary>
+    internal void Taken(long flush) => _unfolded.TryRemove(flush, out _);
 
     /// <summary>
     /// Stops taking adds (a later <see cref="AcceptAsync"/> throws <see cref="ObjectDisposedException"/>: 503
@@ -151,6 +168,12 @@ public sealed class AcceptLog : IAsyncDisposable
                 _lastFlushOfKey[pending.Item.Key] = flush;
             }
 
+            _unfolded[flush] = new WrittenFlush([.. items], _timeProvider.GetUtcNow());
+            if (_unfolded.Count > MaxUnfolded)
+            {
+                _unfolded.TryRemove(_unfolded.Keys.Min(), out _);
+            }
+
             Volatile.Write(ref _lastFlush, flush);
             foreach (var pending in group)
             {
@@ -187,3 +210,8 @@ public sealed class AcceptLog : IAsyncDisposable
 
     private sealed record PendingAdd(AcceptedItem Item, TaskCompletionSource Done);
 }
+
+/// <summary>A flush whose row storage confirmed: its items and when the confirmation came.</summary>
+/// <param name="Items">The adds of the row.</param>
+/// <param name="WrittenAt">When the insert was confirmed (this process's clock).</param>
+internal sealed record WrittenFlush(IReadOnlyList<AcceptedItem> Items, DateTimeOffset WrittenAt);
