@@ -96,8 +96,9 @@ public static class FuncMapLocalExtensions
 
         app.Use(static (context, next) =>
         {
+            // Read once: both checks judge the target as sent.
             var rawTarget = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
-            var refused = RequestLimits.Check(context) ?? CounterPaths.ValidateRawTarget(rawTarget);
+            var refused = RequestLimits.Check(context, rawTarget) ?? CounterPaths.ValidateRawTarget(rawTarget);
             return refused is not null ? refused.ExecuteAsync(context) : next(context);
         });
         return app;
