@@ -3,16 +3,18 @@
 # side, telemetry off beside OTLP export to a local do-nothing sink (bench/load/otlp-sink.py, http/protobuf), with the
 # default sampler (parentbased_always_on: every request and drain traced) and with 1 % of traces
 # (parentbased_traceidratio 0.01), and metrics alone (the Prometheus exporter, never scraped), for Snapshot and Journal
-# adds (MODES, VARIANTS select); driven alternately by wrk (bench/load/post.lua),
-# ROUNDS times. Each line: req/s, p50/p99, host CPU per request (/proc/PID/stat); then each mode's ratios to its
-# telemetry-off host. Metrics are exported every OTEL_METRIC_EXPORT_INTERVAL (5 s here, 60 s by default).
+# adds (MODES, VARIANTS select); variant off2 is a second telemetry-off host, the control: its ratio is what the method
+# and the machine's noise alone give (an A/A test); driven alternately by wrk (bench/load/post.lua),
+# ROUNDS times, each host warmed up first for WARMUP (JIT tiering: a host measured cold pays several times the CPU per
+# request), the hosts in reverse order every other round. Each line: req/s, p50/p99, host CPU per request
+# (/proc/PID/stat); then each mode's ratios to its telemetry-off host. Metrics are exported every OTEL_METRIC_EXPORT_INTERVAL (5 s here, 60 s by default).
 # Prints only; writes nothing to README.md.
-#   ROUNDS=4 DURATION=4s CONNECTIONS=64 MODES="snapshot journal" VARIANTS="all 1pct metrics" bash bench/load/telemetry.sh
+#   ROUNDS=4 DURATION=4s CONNECTIONS=64 MODES="snapshot journal" VARIANTS="off2 all 1pct metrics" bash bench/load/telemetry.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-rounds="${ROUNDS:-2}"; duration="${DURATION:-5s}"; connections="${CONNECTIONS:-64}"; keys="${KEYS:-1024}"
+rounds="${ROUNDS:-2}"; duration="${DURATION:-5s}"; warmup="${WARMUP:-5s}"; connections="${CONNECTIONS:-64}"; keys="${KEYS:-1024}"
 out="$root/artifacts/bench-telemetry"
 rm -rf "$out"; mkdir -p "$out/data"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
@@ -46,19 +48,21 @@ start() { # name mode sampler-arg (empty: telemetry off; "metrics": the Promethe
 }
 # traceidratio 1 is always_on under a parent-based sampler: the default's cost, named explicitly.
 modes="${MODES:-snapshot journal}"
-variants="${VARIANTS:-all 1pct metrics}"
+variants="${VARIANTS:-off2 all 1pct metrics}"
 for mode in $modes; do
   start "$mode-off" "${mode^}" ""
   for variant in $variants; do
-    case "$variant" in all) arg=1 ;; 1pct) arg=0.01 ;; *) arg="$variant" ;; esac
+    case "$variant" in off2) arg="" ;; all) arg=1 ;; 1pct) arg=0.01 ;; *) arg="$variant" ;; esac
     start "$mode-$variant" "${mode^}" "$arg"
   done
 done
 
 declare -A rps_sum cpu_sum
-for n in "${names[@]}"; do FUNCMAP_BENCH_PATH="/api/counters/%s/add" FUNCMAP_BENCH_KEYS="$keys" wrk -t2 -c"$connections" -d2s -s bench/load/post.lua "${url[$n]}" >/dev/null; done
+for n in "${names[@]}"; do FUNCMAP_BENCH_PATH="/api/counters/%s/add" FUNCMAP_BENCH_KEYS="$keys" wrk -t2 -c"$connections" -d"$warmup" -s bench/load/post.lua "${url[$n]}" >/dev/null; done
+reversed=(); for ((i = ${#names[@]} - 1; i >= 0; i--)); do reversed+=("${names[$i]}"); done
 for r in $(seq 1 "$rounds"); do
-  for n in "${names[@]}"; do
+  if ((r % 2)); then order=("${names[@]}"); else order=("${reversed[@]}"); fi
+  for n in "${order[@]}"; do
     file="$out/$n-r$r.txt"
     before=$(awk '{ print $14 + $15 }' "/proc/${pid[$n]}/stat")
     FUNCMAP_BENCH_PATH="/api/counters/%s/add" FUNCMAP_BENCH_KEYS="$keys" wrk -t2 -c"$connections" -d"$duration" --latency -s bench/load/post.lua "${url[$n]}" >"$file"

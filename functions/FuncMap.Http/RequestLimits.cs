@@ -34,14 +34,19 @@ public static class RequestLimits
     public const int ServerHeaderBytes = 8 * MaxHeaderBytes;
 
     /// <summary>
-    /// 414 when the request line is over <see cref="MaxRequestLineBytes"/> (the target as sent, <see cref="IHttpRequestFeature.RawTarget"/>),
-    /// 431 when the headers are over <see cref="MaxHeaderCount"/> fields or <see cref="MaxHeaderBytes"/> bytes; null within the limits.
+    /// 414 when the request line is over <see cref="MaxRequestLineBytes"/>, 431 when the headers are over
+    /// <see cref="MaxHeaderCount"/> fields or <see cref="MaxHeaderBytes"/> bytes; null within the limits.
     /// </summary>
-    public static ProblemHttpResult? Check(HttpContext context)
+    /// <param name="context">The request.</param>
+    /// <param name="rawTarget">
+    /// The target as sent (<see cref="IHttpRequestFeature.RawTarget"/>), which the caller has already read for its other
+    /// checks; null when the server gives none, and then the decoded path base, path and query stand for it.
+    /// </param>
+    public static ProblemHttpResult? Check(HttpContext context, string? rawTarget)
     {
         ArgumentNullException.ThrowIfNull(context);
         var request = context.Request;
-        var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? (request.PathBase + request.Path + request.QueryString).ToString();
+        var target = rawTarget ?? (request.PathBase + request.Path + request.QueryString).ToString();
         // "GET /api/counters HTTP/1.1\r\n": method, space, target, space, version, CRLF.
         if (request.Method.Length + target.Length + request.Protocol.Length + 4 > MaxRequestLineBytes)
         {

@@ -1,3 +1,4 @@
+using FuncMap.Configuration;
 using FuncMap.Engine;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -53,7 +54,9 @@ public static class JournalServiceCollectionExtensions
             return services;
         }
 
-        services.AddOptions<JournalOptions>().Bind(configuration.GetSection(JournalOptions.SectionName));
+        // Validated at start, as the engine's and the storage's settings are: one line naming the setting.
+        services.AddOptions<JournalOptions>().Bind(configuration.GetSection(JournalOptions.SectionName))
+            .ValidateOnStartWith(JournalOptions.SectionName, static options => options.Validate());
         services.AddSingleton(static provider =>
         {
             var options = provider.GetRequiredService<IOptions<JournalOptions>>().Value;

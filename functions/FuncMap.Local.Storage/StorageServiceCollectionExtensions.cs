@@ -2,6 +2,7 @@ using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Identity;
 using Azure.Storage.Queues;
+using FuncMap.Configuration;
 using FuncMap.Engine;
 using FuncMap.Storage;
 using Microsoft.Extensions.Configuration;
@@ -44,8 +45,7 @@ public static class StorageServiceCollectionExtensions
         }
 
         services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.SectionName))
-            .ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>());
+            .ValidateOnStartWith(StorageOptions.SectionName, static options => options.Validate());
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddSingleton(provider =>
@@ -116,23 +116,5 @@ public static class StorageServiceCollectionExtensions
         static StorageOptions Settings(IServiceProvider p) => p.GetRequiredService<IOptions<StorageOptions>>().Value;
 
         static TokenCredential Credential(IServiceProvider p) => p.GetRequiredKeyedService<TokenCredential>(StorageOptions.SectionName);
-    }
-}
-
-/// <summary>Refuses <see cref="StorageOptions"/> that cannot work, naming the setting (<c>FuncMap:Storage:…</c>): one line at start.</summary>
-internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
-{
-    /// <inheritdoc />
-    public ValidateOptionsResult Validate(string? name, StorageOptions options)
-    {
-        try
-        {
-            options.Validate();
-            return ValidateOptionsResult.Success;
-        }
-        catch (InvalidOperationException ex)
-        {
-            return ValidateOptionsResult.Fail(ex.Message);
-        }
     }
 }

@@ -1,3 +1,4 @@
+using FuncMap.Configuration;
 using FuncMap.Engine;
 using FuncMap.Http;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -33,9 +34,8 @@ public static class FuncMapLocalExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         // Validated at start, so that an invalid setting is refused as configuration (one line naming it), not found by
         // the engine's constructor as an argument error.
-        services.AddOptions<CounterEngineOptions>().Bind(configuration.GetSection("FuncMap:Engine"))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<CounterEngineOptions>, CounterEngineOptionsValidator>();
+        services.AddOptions<CounterEngineOptions>().Bind(configuration.GetSection(CounterEngineOptions.SectionName))
+            .ValidateOnStartWith(CounterEngineOptions.SectionName, static options => options.Validate());
         services.AddFuncMapHttpOptions(configuration);
         services.AddOptions<FuncMapLocalOptions>().Bind(configuration.GetSection(FuncMapLocalOptions.SectionName));
 
@@ -96,8 +96,9 @@ public static class FuncMapLocalExtensions
 
         app.Use(static (context, next) =>
         {
+            // Read once: both checks judge the target as sent.
             var rawTarget = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
-            var refused = RequestLimits.Check(context) ?? CounterPaths.ValidateRawTarget(rawTarget);
+            var refused = RequestLimits.Check(context, rawTarget) ?? CounterPaths.ValidateRawTarget(rawTarget);
             return refused is not null ? refused.ExecuteAsync(context) : next(context);
         });
         return app;
@@ -194,23 +195,5 @@ public static class FuncMapLocalExtensions
         return log is null
             ? new CounterEngine(options, log: null, time, logger, meters)
             : CounterEngine.CreateJournaled(options, log, time, logger, meters);
-    }
-}
-
-/// <summary>Refuses <see cref="CounterEngineOptions"/> that the engine would refuse, naming the setting (<c>FuncMap:Engine:…</c>).</summary>
-internal sealed class CounterEngineOptionsValidator : IValidateOptions<CounterEngineOptions>
-{
-    /// <inheritdoc />
-    public ValidateOptionsResult Validate(string? name, CounterEngineOptions options)
-    {
-        try
-        {
-            options.Validate();
-            return ValidateOptionsResult.Success;
-        }
-        catch (ArgumentOutOfRangeException ex)
-        {
-            return ValidateOptionsResult.Fail("FuncMap:Engine: " + ex.Message.ReplaceLineEndings(" "));
-        }
     }
 }

@@ -322,26 +322,47 @@ public sealed class CounterHttpFunctionsTests : IAsyncLifetime, IDisposable
     [InlineData("GET", "nothing/here")]
     [InlineData("POST", "counters/k/increment")]
     [InlineData("GET", "")]
+    [InlineData("GET", "openapi/v2.json")]
     public void Fallback_UnknownRoute_404Problem(string method, string path)
     {
-        var problem = FallbackFunction.Run(Request(method), path);
+        var problem = Fallback().Run(Request(method), path);
 
         Assert.Equal(StatusCodes.Status404NotFound, problem.StatusCode);
         Assert.Equal("route.notFound", problem.ProblemDetails.Extensions["rule"]);
     }
 
+    /// <summary>Every route the app serves, the counter routes and the others (OpenAPI, health, import, bench), is known to the fallback.</summary>
     [Theory]
     [InlineData("PUT", "counters/k", "GET, HEAD, DELETE")]
     [InlineData("GET", "counters/k/add", "POST")]
     [InlineData("DELETE", "counters", "GET, HEAD")]
+    [InlineData("POST", "openapi/v1.json", "GET, HEAD")]
+    [InlineData("POST", "health", "GET, HEAD")]
+    [InlineData("DELETE", "manage/import", "GET, HEAD, POST")]
     public void Fallback_KnownRouteOtherMethod_405WithAllow(string method, string path, string allow)
     {
         var request = Request(method);
 
-        var problem = FallbackFunction.Run(request, path);
+        var problem = Fallback().Run(request, path);
 
         Assert.Equal(StatusCodes.Status405MethodNotAllowed, problem.StatusCode);
         Assert.Equal("route.method", problem.ProblemDetails.Extensions["rule"]);
         Assert.Equal(allow, request.HttpContext.Response.Headers.Allow.ToString());
     }
+
+    /// <summary><c>bench/noop</c> is a route only while <c>FuncMap:Bench:NoopEndpoint</c> is on; off, it is unknown, as its own POST answers.</summary>
+    [Theory]
+    [InlineData(true, StatusCodes.Status405MethodNotAllowed, "route.method")]
+    [InlineData(false, StatusCodes.Status404NotFound, "route.notFound")]
+    public void Fallback_BenchNoopOtherMethod_405OnlyWhileTheSwitchIsOn(bool noopEndpoint, int status, string rule)
+    {
+        var request = Request("GET");
+
+        var problem = Fallback(noopEndpoint).Run(request, BenchNoopFunction.Route);
+
+        Assert.Equal((status, rule), (problem.StatusCode, problem.ProblemDetails.Extensions["rule"]));
+        Assert.Equal(noopEndpoint ? "POST" : string.Empty, request.HttpContext.Response.Headers.Allow.ToString());
+    }
+
+    private static FallbackFunction Fallback(bool noopEndpoint = false) => new(Options.Create(new BenchOptions { NoopEndpoint = noopEndpoint }));
 }

@@ -47,4 +47,21 @@ public sealed class HttpRoutesTests
         Assert.Equal(["GET", "HEAD"], CounterRoutes.AllowedMethods(CounterRoutes.Counters));
         Assert.Equal(["GET", "HEAD", "DELETE"], CounterRoutes.AllowedMethods("counters/k"));
     }
+
+    /// <summary>The fallback's route table is every HTTP function's route but its own, read from the triggers.</summary>
+    [Fact]
+    public void AllowedMethods_KnowsEveryRouteTheAppServes()
+    {
+        var templates = typeof(CounterHttpFunctions).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            .Where(m => m.GetCustomAttribute<FunctionAttribute>()?.Name != FallbackFunction.Name)
+            .SelectMany(m => m.GetParameters().Select(p => p.GetCustomAttribute<HttpTriggerAttribute>()?.Route).OfType<string>())
+            .Distinct()
+            .Order(StringComparer.Ordinal);
+
+        Assert.Equal(
+            ["bench/noop", "counters", "counters/batch", "counters/{key}", "counters/{key}/add", "counters/{key}/reset", "health", "manage/import", "openapi/v1.json"],
+            templates);
+        Assert.Equal(templates, CounterRoutes.Discover(typeof(CounterRoutes).Assembly).Select(static r => r.Template).Distinct().Order(StringComparer.Ordinal));
+    }
 }

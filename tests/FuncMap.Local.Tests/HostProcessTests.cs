@@ -19,6 +19,7 @@ public sealed class HostProcessTests(AzuriteFixture azurite) : IClassFixture<Azu
     [InlineData("--FuncMap:Http:MaxBodyBytes=0", "FuncMap:Http:MaxBodyBytes must be")]
     [InlineData("--FuncMap:Engine:ShardCount=3", "FuncMap:Engine: ShardCount must be a power of two")]
     [InlineData("--FuncMap:Storage:Enabled=true --FuncMap:Storage:LeaseDuration=00:00:01", "FuncMap:Storage:LeaseDuration must be at least 3 seconds")]
+    [InlineData("--FuncMap:Journal:SegmentMaxBytes=100", "FuncMap:Journal: SegmentMaxBytes must be at least 4096")]
     public async Task Main_InvalidConfiguration_OneLineNamingTheSetting(string arguments, string named)
     {
         using var data = new TempDirectory();

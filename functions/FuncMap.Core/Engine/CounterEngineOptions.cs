@@ -1,8 +1,11 @@
 namespace FuncMap.Engine;
 
-/// <summary>Settings of the <see cref="CounterEngine"/> (configuration section <c>Engine</c>).</summary>
+/// <summary>Settings of the <see cref="CounterEngine"/> (configuration section <see cref="SectionName"/>).</summary>
 public sealed class CounterEngineOptions
 {
+    /// <summary>The configuration section the local host binds these from.</summary>
+    public const string SectionName = "FuncMap:Engine";
+
     /// <summary>
     /// Number of shards: a power of two from 1 to 64. Zero (the default) picks the benchmark's choice
     /// for this machine: the processor count rounded up to a power of two, at least 2.

@@ -17,8 +17,11 @@ public sealed class BenchNoopFunction(IOptions<BenchOptions> bench, IOptions<Fun
     /// <summary>The route, below the host's <c>api</c> prefix.</summary>
     public const string Route = "bench/noop";
 
+    /// <summary>The function's name.</summary>
+    public const string Name = "BenchNoop";
+
     /// <summary>202 with the parsed delta; 404 (<c>route.notFound</c>) when the switch is off; an add's 4xx for a body an add refuses.</summary>
-    [Function("BenchNoop")]
+    [Function(Name)]
     public async Task<Results<Accepted<BenchNoopAccepted>, ProblemHttpResult>> RunAsync(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = Route)] HttpRequest request,
         CancellationToken cancellationToken)

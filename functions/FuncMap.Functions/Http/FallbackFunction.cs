@@ -1,7 +1,9 @@
+using System.Collections.Frozen;
 using FuncMap.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Options;
 
 namespace FuncMap.Functions.Http;
 
@@ -13,19 +15,21 @@ namespace FuncMap.Functions.Http;
 /// literal segments over parameters (azure-functions-host #9876, #3153): a catch-all shadows every function named after
 /// it. Hence its name, <see cref="Name"/>, which sorts after every other function of the app (a test keeps it so).
 /// </summary>
-public static class FallbackFunction
+public sealed class FallbackFunction(IOptions<BenchOptions> bench)
 {
     /// <summary>The function's name: after every other HTTP function's, so that the host tries it last.</summary>
     public const string Name = "RouteFallback";
 
-    /// <summary>Answers 404 (no such route) or 405 (a route, another method).</summary>
+    private static readonly FrozenSet<string> BenchOff = FrozenSet.Create(StringComparer.Ordinal, BenchNoopFunction.Name);
+
+    /// <summary>Answers 404 (no such route, or <c>bench/noop</c> while it is off) or 405 (a route, another method).</summary>
     [Function(Name)]
-    public static ProblemHttpResult Run(
+    public ProblemHttpResult Run(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", "post", "put", "patch", "delete", "head", "options", Route = "{*path}")] HttpRequest request,
         string? path)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var allowed = CounterRoutes.AllowedMethods(path ?? string.Empty);
+        var allowed = CounterRoutes.AllowedMethods(path ?? string.Empty, bench.Value.NoopEndpoint ? null : BenchOff);
         if (allowed.Count == 0)
         {
             return CounterProblems.RouteNotFound(request.Path);

@@ -16,8 +16,9 @@ public readonly record struct GuardedWriteResult(int Upserted, int Deleted, int 
 /// The snapshot's writer while no import of the table has completed (<see cref="SnapshotCursorState.ImportedAt"/>):
 /// the table may hold rows another writer made (a local host's final snapshot, an older deployment's rows) that the
 /// entities have never seen, and a snapshot must never destroy them. Per partition, in chunks of at most
-/// <see cref="CounterRows.MaxTransactionActions"/> keys, it reads each key's stored row, then writes in one entity
-/// group transaction only what is older than the entity's state, each action conditional on the ETag it read:
+/// <see cref="CounterRows.MaxTransactionActions"/> keys taken in key order, it reads the chunk's stored rows with one
+/// range query (<see cref="ReadStoredAsync"/>), then writes in one entity group transaction only what is older than
+/// the entity's state, each action conditional on the ETag it read:
 /// a live counter's row is added when missing (<c>Add</c> fails if one appeared) or replaced when its stored version
 /// is lower (<c>UpdateReplace</c> with the row's ETag); a deleted counter's row is deleted only when its stored
 /// version is lower than the tombstone's (<c>Delete</c> with the row's ETag), so a tombstone the app made for a key it
@@ -29,11 +30,15 @@ public readonly record struct GuardedWriteResult(int Upserted, int Deleted, int 
 /// <remarks>
 /// Table storage has no "replace if column &lt; x": the ETag of a row just read is its only condition
 /// (<see cref="TableTransactionActionType.UpdateReplace"/> and <see cref="TableTransactionActionType.Delete"/>
-/// take it; <see cref="TableTransactionActionType.Add"/> is "only if absent"). The cost is one point read per
-/// changed counter per snapshot, paid only until an import completes.
+/// take it; <see cref="TableTransactionActionType.Add"/> is "only if absent"). The cost is paid only until an import
+/// completes: one range query per chunk of up to 100 changed keys (a page per up to 1,000 stored rows between its first
+/// and last key), and never more than one request over a point read per changed key (<see cref="ReadStoredAsync"/>).
 /// </remarks>
 public sealed class NewerRowGuard
 {
+    /// <summary>The most rows one page of a chunk's range query returns (the service's own maximum).</summary>
+    internal const int RangePageSize = 1000;
+
     private readonly TableClient _table;
     private readonly int _parallelism;
 
@@ -69,7 +74,9 @@ public sealed class NewerRowGuard
         var options = new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(partitions, options, async (partition, ct) =>
         {
-            foreach (var chunk in partition.Value.Values.Chunk(CounterRows.MaxTransactionActions))
+            // In key order, so that each chunk's keys are one narrow RowKey range of the partition.
+            var ordered = partition.Value.Values.OrderBy(static row => row.Key, StringComparer.Ordinal);
+            foreach (var chunk in ordered.Chunk(CounterRows.MaxTransactionActions))
             {
                 var written = await WriteChunkAsync(partition.Key, chunk, ct).ConfigureAwait(false);
                 Interlocked.Add(ref upserted, written.Upserted);
@@ -84,13 +91,13 @@ public sealed class NewerRowGuard
     {
         while (true)
         {
-            var stored = await Task.WhenAll(chunk.Select(row => _table.GetEntityIfExistsAsync<TableEntity>(partitionKey, row.Key, cancellationToken: cancellationToken))).ConfigureAwait(false);
+            var stored = await ReadStoredAsync(partitionKey, chunk, cancellationToken).ConfigureAwait(false);
             var actions = new List<TableTransactionAction>(chunk.Length);
             int upserted = 0, deleted = 0, kept = 0;
             for (var i = 0; i < chunk.Length; i++)
             {
                 var row = chunk[i];
-                var current = stored[i].HasValue ? stored[i].Value : null;
+                var current = stored.GetValueOrDefault(row.Key);
                 switch (Decide(row, current))
                 {
                     case RowDecision.Add:
@@ -135,6 +142,64 @@ public sealed class NewerRowGuard
                 throw new CounterRowWriteException(_table.Name, failed.PartitionKey, failed.RowKey, actions.Count, ex);
             }
         }
+    }
+
+    /// <summary>
+    /// The stored rows of <paramref name="chunk"/>'s keys (sorted, ordinal: the service's RowKey order for the key
+    /// charset), by key; a key without a row is absent. One range query from the chunk's first key to its last, page by
+    /// page, skipping the range's rows that are not the chunk's. A page that reaches none of the chunk's keys not yet
+    /// reached (the partition holds many rows between them) ends the query, and those keys are read one by one, in
+    /// parallel: every page but the last decided at least one key, so a chunk never costs more than one request over
+    /// a point read per key.
+    /// </summary>
+    internal async Task<Dictionary<string, TableEntity>> ReadStoredAsync(string partitionKey, CounterRow[] chunk, CancellationToken cancellationToken)
+    {
+        var stored = new Dictionary<string, TableEntity>(chunk.Length, StringComparer.Ordinal);
+        var keys = chunk.Select(static row => row.Key).ToHashSet(StringComparer.Ordinal);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partitionKey} and RowKey ge {chunk[0].Key} and RowKey le {chunk[^1].Key}");
+        var reached = 0; // the chunk's keys before this index are at or below the last row read: decided
+        await foreach (var page in _table.QueryAsync<TableEntity>(filter, maxPerPage: RangePageSize, cancellationToken: cancellationToken).AsPages().ConfigureAwait(false))
+        {
+            foreach (var entity in page.Values)
+            {
+                if (keys.Contains(entity.RowKey))
+                {
+                    stored[entity.RowKey] = entity;
+                }
+            }
+
+            if (page.ContinuationToken is null)
+            {
+                return stored;
+            }
+
+            var before = reached;
+            if (page.Values.Count > 0)
+            {
+                var last = page.Values[^1].RowKey;
+                while (reached < chunk.Length && string.CompareOrdinal(chunk[reached].Key, last) <= 0)
+                {
+                    reached++;
+                }
+            }
+
+            if (reached == before || reached == chunk.Length)
+            {
+                break;
+            }
+        }
+
+        var rest = chunk[reached..];
+        var read = await Task.WhenAll(rest.Select(row => _table.GetEntityIfExistsAsync<TableEntity>(partitionKey, row.Key, cancellationToken: cancellationToken))).ConfigureAwait(false);
+        for (var i = 0; i < rest.Length; i++)
+        {
+            if (read[i].HasValue)
+            {
+                stored[rest[i].Key] = read[i].Value!;
+            }
+        }
+
+        return stored;
     }
 
     /// <summary>What to do with <paramref name="row"/> (the entity's state) given the row the table holds (null: none).</summary>
