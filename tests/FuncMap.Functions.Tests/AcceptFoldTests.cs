@@ -297,11 +297,13 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public async Task FoldOwnAsync_AcceptedRowLostByStorageAfterItsConfirmation_LoggedAndCountedWithItsAdds()
     {
-        var log = NewLog();
+        var time = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var log = new AcceptLog(_table, time, NullLogger<AcceptLog>.Instance);
+        _logs.Add(log);
         using var meters = new TestMeterFactory();
         using var lost = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meters, FunctionsMetrics.MeterName, FunctionsMetrics.AcceptedLost);
         var logger = new RecordingLogger<AcceptFolder>();
-        var folder = new AcceptFolder(log, new EntityClientSource(), Options.Create(new FuncMapFunctionsOptions()), new FunctionsMetrics(meters), TimeProvider.System, logger);
+        var folder = new AcceptFolder(log, new EntityClientSource(), Options.Create(new FuncMapFunctionsOptions()), new FunctionsMetrics(meters), time, logger);
         var entities = new FakeEntityClient { RunCounters = true };
         await Task.WhenAll(Enumerable.Range(0, 20).Select(i => log.AcceptAsync(i % 2 == 0 ? "hot" : "k" + i, 1, CancellationToken.None)));
 
@@ -317,6 +319,9 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
 
         await log.AcceptAsync("hot", 100, CancellationToken.None);
         Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+        Assert.Empty(logger.Lines(6170)); // one missed query is only a suspicion
+        time.Now += AcceptFolder.LostAfterMissedFor;
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
 
         var lines = logger.Lines(6170, LogLevel.Critical);
         Assert.Equal(rows.Count, lines.Count);
@@ -331,6 +336,33 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(101, ValueOf(entities, "hot"));
         Assert.Equal(rows.Count, logger.Lines(6170).Count);
         Assert.Empty(logger.Lines(6171));
+    }
+
+    [Fact]
+    public async Task FoldOwnAsync_AcceptedRowMissedByOneQueryThenSeen_FoldedOnceAndNotReported()
+    {
+        var time = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var log = new AcceptLog(_table, time, NullLogger<AcceptLog>.Instance);
+        _logs.Add(log);
+        var logger = new RecordingLogger<AcceptFolder>();
+        var folder = new AcceptFolder(log, new EntityClientSource(), Options.Create(new FuncMapFunctionsOptions()), new FunctionsMetrics(new TestMeterFactory()), time, logger);
+        var entities = new FakeEntityClient { RunCounters = true };
+        await log.AcceptAsync("late", 3, CancellationToken.None);
+
+        // A query that does not show a confirmed row yet (seen under a real host on Azurite), then one that does.
+        var row = Assert.Single(await RowsAsync(log.Source));
+        await _table.DeleteEntityAsync(row.PartitionKey, row.RowKey);
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+        await _table.AddEntityAsync(new TableEntity(row));
+        time.Now += AcceptFolder.LostAfterMissedFor;
+        Assert.False(await folder.FoldOwnAsync(entities, CancellationToken.None) && ValueOf(entities, "late") == 0);
+
+        Assert.Equal(3, ValueOf(entities, "late"));
+        time.Now += AcceptFolder.LostAfterMissedFor;
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+        Assert.Empty(logger.Lines(6170));
+        Assert.Empty(logger.Lines(6171));
+        Assert.Equal(3, ValueOf(entities, "late"));
     }
 
     [Fact]
@@ -352,6 +384,8 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
         await _table.DeleteEntityAsync(row.PartitionKey, row.RowKey);
         time.Now += options.FoldStaleAfter / 2;
 
+        Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
+        time.Now += AcceptFolder.LostAfterMissedFor;
         Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
         var missing = Assert.Single(logger.Lines(6171, LogLevel.Critical));
         Assert.Equal((log.Source, 1L, 1, "swept"), ((string)missing["Source"]!, (long)missing["Flush"]!, (int)missing["Adds"]!, (string)missing["Keys"]!));

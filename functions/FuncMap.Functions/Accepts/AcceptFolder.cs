@@ -45,11 +45,15 @@ public sealed class AcceptFolder(
     /// </summary>
     public static readonly TimeSpan SourceLifetime = TimeSpan.FromHours(1);
 
+    /// <summary>How long an unfolded flush must stay missing from this process's partition, across folds, before it is reported as lost.</summary>
+    public static readonly TimeSpan LostAfterMissedFor = TimeSpan.FromSeconds(2);
+
     /// <summary>How many transactions one fold of a partition submits before it signals (and starts over if more is left).</summary>
     public const int MaxTransactionsPerFold = 10;
 
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly ConcurrentDictionary<TaskCompletionSource, long> _barriers = new();
+    private readonly Dictionary<long, DateTimeOffset> _suspects = [];
     private Dictionary<string, long> _lastSequence = new(StringComparer.Ordinal);
     private string _sequenceSource = log.Source;
     private DateTimeOffset _sequenceSourceStarted = timeProvider.GetUtcNow();
@@ -470,19 +474,39 @@ public sealed class AcceptFolder(
 
     /// <summary>
     /// Compares the flushes this process holds as unfolded (<see cref="AcceptLog.Unfolded"/>) up to <paramref name="covered"/>
-    /// with those the query saw: one that is missing is gone without this folder folding it. Younger than half of
-    /// <see cref="FuncMapFunctionsOptions.FoldStaleAfter"/>, no sweep of another instance (which takes only rows older than
-    /// that, by its clock) can have taken it: storage lost a row it had confirmed (EventId 6170, outcome <c>lost</c>). Older,
-    /// a sweep may have folded it (EventId 6171, outcome <c>lostOrSwept</c>). Either way the adds are reported with their
-    /// count and keys, never written again: a sweep that folded them cannot be told from a loss with certainty, and writing
-    /// them again could count them twice.
+    /// with those the query saw. One that a query misses is first only suspected: under a real Functions host on Azurite a
+    /// query missed a row whose insert had been confirmed 3 s before, and the next fold found and folded it. Missed again
+    /// by a fold at least <see cref="LostAfterMissedFor"/> later, it is gone without this folder folding it. Younger than
+    /// half of <see cref="FuncMapFunctionsOptions.FoldStaleAfter"/>, no sweep of another instance (which takes only rows
+    /// older than that, by its clock) can have taken it: storage lost a row it had confirmed (EventId 6170, outcome
+    /// <c>lost</c>). Older, a sweep may have folded it (EventId 6171, outcome <c>lostOrSwept</c>). Either way the adds are
+    /// reported with their count and keys, never written again: a sweep cannot be told from a loss with certainty, and
+    /// writing them again could count them twice.
     /// </summary>
     private void CheckUnfolded(HashSet<long> seen, long covered)
     {
         var now = timeProvider.GetUtcNow();
         var staleAfter = options.Value.FoldStaleAfter;
-        foreach (var (flush, written) in log.Unfolded.Where(f => f.Key <= covered && !seen.Contains(f.Key)).OrderBy(static f => f.Key).ToList())
+        var unfolded = log.Unfolded;
+        foreach (var found in _suspects.Keys.Where(f => !unfolded.ContainsKey(f) || seen.Contains(f)).ToList())
         {
+            _suspects.Remove(found);
+        }
+
+        foreach (var (flush, written) in unfolded.Where(f => f.Key <= covered && !seen.Contains(f.Key)).OrderBy(static f => f.Key).ToList())
+        {
+            if (!_suspects.TryGetValue(flush, out var firstMissed))
+            {
+                _suspects[flush] = now;
+                continue;
+            }
+
+            if (now - firstMissed < LostAfterMissedFor)
+            {
+                continue;
+            }
+
+            _suspects.Remove(flush);
             log.Taken(flush);
             var age = now - written.WrittenAt;
             var keys = string.Join(", ", written.Items.Select(static i => i.Key).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Take(20));
