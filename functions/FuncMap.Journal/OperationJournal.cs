@@ -101,7 +101,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     private readonly Thread[] _syncers;
     private Exception? _syncFailure;
     private bool _stopSyncers;
-    private volatile bool _syncFailed;
+    private volatile bool _syncFailed; // _syncFailure is not null
     private long _settleDeadline;
     private long _nextAttempt;
 
@@ -848,7 +848,13 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         {
             commit.Finished = true;
             commit.Error = error;
-            _syncFailure ??= error;
+            if (error is not null && _syncFailure is null)
+            {
+                // Set and cleared together with _syncFailure (under _syncGate), read by TakeNext under _gate.
+                _syncFailure = error;
+                _syncFailed = true;
+            }
+
             while (_inflight.TryPeek(out var head) && head.Finished && head.Error is null)
             {
                 _inflight.Dequeue();
@@ -878,9 +884,9 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
 
         if (failed)
         {
+            // Wakes the writer if it waits for work: it checks _syncFailed under _gate before it waits, so this cannot be missed.
             lock (_gate)
             {
-                _syncFailed = true;
                 Monitor.PulseAll(_gate);
             }
         }
@@ -1125,6 +1131,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             _inflight.Clear();
             _toSync.Clear();
             _syncFailure = null;
+            _syncFailed = false;
         }
 
         if (failed is { RotateTo: 0 })
@@ -1144,7 +1151,6 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
                 $"It refuses writes until it has recovered on a fresh segment (retried every {_options.RecoveryInterval.TotalMilliseconds:0} ms).";
             // Before any group is failed: an owner that appends on top of what is refused here is refused too.
             Interlocked.Increment(ref _generation);
-            _syncFailed = false;
             abandoned = [.. _ready];
             _ready.Clear();
             _queuedRotation = 0;
@@ -1277,17 +1283,13 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             }
         }
 
-        string cause;
-        DateTimeOffset since;
+        // Logged before Health turns healthy, so whoever sees it healthy also finds the line (only the writer changes the failure fields).
+        Log.Recovered(_logger, Math.Round((_time.GetUtcNow() - _failedSince).TotalSeconds, 3), _failureCause, sequence, previous, end);
         lock (_gate)
         {
-            cause = _failureCause;
-            since = _failedSince;
             _failure = null;
             _health = JournalHealth.Healthy;
         }
-
-        Log.Recovered(_logger, Math.Round((_time.GetUtcNow() - since).TotalSeconds, 3), cause, sequence, previous, end);
     }
 
     private void Replay(CounterEngine engine, CancellationToken cancellationToken)
