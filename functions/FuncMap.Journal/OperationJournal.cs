@@ -209,7 +209,8 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         // A dedicated thread, not a pool loop: it blocks in fdatasync, and must not wait behind request work
         // for a core when the sync returns (AboveNormal is honoured on Windows; Linux ignores it without privileges).
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "FuncMap journal writer", Priority = ThreadPriority.AboveNormal };
-        _syncers = _options.FsyncMode == JournalFsyncMode.Always
+        // One commit in flight: the writer syncs inline (no hand-off); two: the syncs run on sync threads.
+        _syncers = _options.FsyncMode == JournalFsyncMode.Always && _options.MaxCommitsInFlight > 1
             ? [.. Enumerable.Range(0, _options.MaxCommitsInFlight).Select(i => new Thread(SyncLoop) { IsBackground = true, Name = $"FuncMap journal sync {i}", Priority = ThreadPriority.AboveNormal })]
             : [];
         foreach (var syncer in _syncers)
@@ -695,9 +696,9 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
 
     private void Commit(Group group)
     {
-        if (_options.FsyncMode == JournalFsyncMode.Never)
+        if (_syncers.Length == 0)
         {
-            CommitUnsynced(group);
+            CommitInline(group, sync: _options.FsyncMode == JournalFsyncMode.Always);
             return;
         }
 
@@ -762,8 +763,8 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         }
     }
 
-    /// <summary><see cref="JournalFsyncMode.Never"/>: written and acknowledged on the writer thread, nothing in flight.</summary>
-    private void CommitUnsynced(Group group)
+    /// <summary>One commit in flight, or <see cref="JournalFsyncMode.Never"/>: written, synced when <paramref name="sync"/>, and acknowledged on the writer thread.</summary>
+    private void CommitInline(Group group, bool sync)
     {
         var file = _file!;
         using var span = JournalTelemetry.Source.StartRoot(FuncMapTelemetry.CommitSpan, links: group.Links);
@@ -772,6 +773,11 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             var frame = group.Seal(_writeEnd, overlapped: false);
             var started = Stopwatch.GetTimestamp();
             file.Write(frame);
+            if (sync)
+            {
+                file.FlushToDisk();
+            }
+
             _writeEnd += frame.Length;
             Volatile.Write(ref _fileLength, _writeEnd);
             _currentHasFrames = true;

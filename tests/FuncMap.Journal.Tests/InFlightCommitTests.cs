@@ -153,7 +153,7 @@ public sealed class InFlightCommitTests : IDisposable
         };
 
         long aEnd;
-        await using (var journal = new OperationJournal(Options(_directory, o => o.SegmentMaxBytes = SegmentBytes), null, null, files.Create))
+        await using (var journal = new OperationJournal(TwoInFlight(), null, null, files.Create))
         {
             await journal.Append(0, [Op("k", 1, 1, "op-1")]);
             aEnd = journal.SegmentLength;
@@ -197,7 +197,7 @@ public sealed class InFlightCommitTests : IDisposable
             },
         };
 
-        await using (var journal = new OperationJournal(Options(_directory, o => o.SegmentMaxBytes = SegmentBytes), null, null, files.Create))
+        await using (var journal = new OperationJournal(TwoInFlight(), null, null, files.Create))
         {
             await journal.Append(0, [Op("k", 1, 1, "op-1")]);
             var b = journal.Append(0, [Op("k", 2, 2, "op-2")]);
@@ -254,7 +254,7 @@ public sealed class InFlightCommitTests : IDisposable
         });
 
         const int Appenders = 64;
-        var journal = new OperationJournal(Options(_directory), null, meters, files.Create);
+        var journal = new OperationJournal(TwoInFlight(), null, meters, files.Create);
         listener.Start();
         await using (journal)
         {
@@ -321,7 +321,7 @@ public sealed class InFlightCommitTests : IDisposable
         };
 
         long b;
-        await using (var journal = new OperationJournal(Options(_directory, o => o.SegmentMaxBytes = SegmentBytes), null, null, files.Create))
+        await using (var journal = new OperationJournal(TwoInFlight(), null, null, files.Create))
         {
             path = _directory.Segments().Single();
             await journal.Append(0, [Op("k", 1, 1, "op-1")]);
@@ -338,6 +338,8 @@ public sealed class InFlightCommitTests : IDisposable
         Assert.Equal(SegmentBytes, bytes.Length);
         return new Image(path!, bytes, b, c, end);
     }
+
+    private JournalOptions TwoInFlight() => Options(_directory, o => (o.SegmentMaxBytes, o.MaxCommitsInFlight) = (SegmentBytes, 2));
 
     private async Task<JournalCorruptException> ReplayExpectingCorruptionAsync()
     {
