@@ -9,7 +9,8 @@ namespace FuncMap.Journal;
 /// <summary>
 /// The on-disk format, little-endian throughout.
 /// <para>
-/// Segment <c>journal-{sequence:D20}.log</c>: a header, then frames. Format version 3 (written since #18) has a
+/// Segment <c>journal-{sequence:D20}.log</c>: a header, then frames. Format versions 3 (written since #18) and 4
+/// (written since #24: the same header, frames may carry <see cref="OverlappedFlag"/>) have a
 /// 64-byte header — magic <c>FMJL</c> (u32), format version (u16), reserved (u16), sequence (i64), CRC-32C (u32)
 /// of the other 60 bytes, lease epoch (u32), journal id (16 bytes, a GUID), the sequence of the segment this one
 /// continues (i64, 0 for the first segment of a journal), that segment's valid end (i64: the offset after its
@@ -24,9 +25,10 @@ namespace FuncMap.Journal;
 /// </para>
 /// <para>
 /// Frame (one per group commit, i.e. per write + fsync): payload length (u32), CRC-32C of the payload
-/// (u32), payload = the frame's own offset in the file (i64), record count (u32), records. The offset
-/// inside the checksummed payload makes a frame valid only where it was written, so a scan can tell a
-/// real frame after a bad one (corruption) from garbage at the tail (a torn write).
+/// (u32), payload = the frame's own offset in the file (i64), record count (u32; in version 4 its top bit is
+/// <see cref="OverlappedFlag"/>), records. The offset inside the checksummed payload makes a frame valid only where
+/// it was written, so a scan can tell a real frame after a bad one (corruption) from garbage at the tail (a torn
+/// write); the overlap flag tells the one whole frame that may follow a torn one (see the journal's README).
 /// </para>
 /// <para>
 /// Record: flags (u8: 1 = exists, 2 = has operation id), key length (u16) + key (UTF-8), value (i64),
@@ -37,11 +39,20 @@ namespace FuncMap.Journal;
 internal static class JournalFormat
 {
     public const uint Magic = 0x4C4A4D46; // "FMJL"
-    public const ushort FormatVersion = 3;
+    public const ushort FormatVersion = 4;
+
+    /// <summary>The first format version with the 64-byte linked header (version 4 has the same header).</summary>
+    public const ushort FormatVersionLinked = 3;
     private const ushort FormatVersionWithEpoch = 2;
     private const ushort FormatVersionWithoutEpoch = 1;
 
-    /// <summary>The header size of the segments this build writes (format version 3).</summary>
+    /// <summary>
+    /// In a version 4 frame, the top bit of the record count: the frame was written while the frame before it was
+    /// still being synced (two commits in flight), so that frame may be torn while this one is whole.
+    /// </summary>
+    public const uint OverlappedFlag = 0x8000_0000u;
+
+    /// <summary>The header size of the segments this build writes (format versions 3 and 4).</summary>
     public const int HeaderSize = 64;
 
     /// <summary>The header size of format versions 1 and 2.</summary>
@@ -69,7 +80,7 @@ internal static class JournalFormat
             && long.TryParse(fileName.AsSpan(FilePrefix.Length, 20), NumberStyles.None, CultureInfo.InvariantCulture, out sequence);
     }
 
-    /// <summary>Writes a format version 3 header (<see cref="HeaderSize"/> bytes) into <paramref name="destination"/>.</summary>
+    /// <summary>Writes a format version 4 header (<see cref="HeaderSize"/> bytes) into <paramref name="destination"/>.</summary>
     public static void WriteHeader(Span<byte> destination, long sequence, uint epoch, Guid journalId, long previousSequence, long previousEnd)
     {
         destination = destination[..HeaderSize];
@@ -103,12 +114,12 @@ internal static class JournalFormat
         }
 
         var version = BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..]);
-        if (version is not (FormatVersion or FormatVersionWithEpoch or FormatVersionWithoutEpoch))
+        if (version is not (FormatVersion or FormatVersionLinked or FormatVersionWithEpoch or FormatVersionWithoutEpoch))
         {
             return $"the segment has format version {version}; this build reads versions {FormatVersionWithoutEpoch} to {FormatVersion}";
         }
 
-        var size = version == FormatVersion ? HeaderSize : LegacyHeaderSize;
+        var size = version >= FormatVersionLinked ? HeaderSize : LegacyHeaderSize;
         if (bytes.Length < size)
         {
             return $"the segment is {bytes.Length} bytes, shorter than its {size}-byte header";
@@ -120,7 +131,7 @@ internal static class JournalFormat
         }
 
         var sequence = BinaryPrimitives.ReadInt64LittleEndian(bytes[8..]);
-        header = version == FormatVersion
+        header = version >= FormatVersionLinked
             ? new SegmentHeader(version, sequence, BinaryPrimitives.ReadUInt32LittleEndian(bytes[20..]), new Guid(bytes.Slice(24, 16)),
                 BinaryPrimitives.ReadInt64LittleEndian(bytes[40..]), BinaryPrimitives.ReadInt64LittleEndian(bytes[48..]))
             : new SegmentHeader(version, sequence, version == FormatVersionWithEpoch ? BinaryPrimitives.ReadUInt32LittleEndian(bytes[20..]) : 0, Guid.Empty, 0, 0);
@@ -134,7 +145,7 @@ internal static class JournalFormat
             return Crc32C.Compute(header[..16]);
         }
 
-        var size = version == FormatVersion ? HeaderSize : LegacyHeaderSize;
+        var size = version >= FormatVersionLinked ? HeaderSize : LegacyHeaderSize;
         Span<byte> covered = stackalloc byte[HeaderSize - 4];
         header[..16].CopyTo(covered);
         header[20..size].CopyTo(covered[16..]);
@@ -245,17 +256,20 @@ internal static class JournalFormat
 }
 
 /// <summary>A segment's parsed header.</summary>
-/// <param name="Version">The format version (1, 2 or 3).</param>
+/// <param name="Version">The format version (1 to 4).</param>
 /// <param name="Sequence">The segment's sequence number.</param>
 /// <param name="Epoch">The lease epoch its records were written under (0 for version 1).</param>
-/// <param name="JournalId">The journal the segment belongs to (version 3; <see cref="Guid.Empty"/> before).</param>
-/// <param name="PreviousSequence">The segment it continues (version 3; 0: the first segment of the journal, or unknown before version 3).</param>
+/// <param name="JournalId">The journal the segment belongs to (versions 3 and 4; <see cref="Guid.Empty"/> before).</param>
+/// <param name="PreviousSequence">The segment it continues (versions 3 and 4; 0: the first segment of the journal, or unknown before version 3).</param>
 /// <param name="PreviousEnd">The valid end, in bytes, of <paramref name="PreviousSequence"/>: nothing after it is replayed.</param>
 internal readonly record struct SegmentHeader(ushort Version, long Sequence, uint Epoch, Guid JournalId, long PreviousSequence, long PreviousEnd)
 {
     /// <summary>The header's size in the file: where the first frame starts.</summary>
-    public int Size => Version == JournalFormat.FormatVersion ? JournalFormat.HeaderSize : JournalFormat.LegacyHeaderSize;
+    public int Size => Version >= JournalFormat.FormatVersionLinked ? JournalFormat.HeaderSize : JournalFormat.LegacyHeaderSize;
 
-    /// <summary>Whether the header records the segment it continues (version 3).</summary>
-    public bool HasLink => Version == JournalFormat.FormatVersion;
+    /// <summary>Whether the header records the segment it continues (versions 3 and 4).</summary>
+    public bool HasLink => Version >= JournalFormat.FormatVersionLinked;
+
+    /// <summary>Whether its frames carry <see cref="JournalFormat.OverlappedFlag"/> (version 4): a torn frame may be followed by one whole one.</summary>
+    public bool MarksOverlap => Version >= JournalFormat.FormatVersion;
 }

@@ -31,6 +31,15 @@ public sealed class JournalOptions
     /// </summary>
     public int MaxGroupBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// How many group commits may be in flight at once (2 by default, 1 or 2): with 2, the next group is written and
+    /// its <c>fdatasync</c> started while the previous group's sync has not returned yet (a disk completes concurrent
+    /// flushes together). A group is still acknowledged only once its own sync and every earlier group's sync have
+    /// returned. Replay's rule for the torn tail this can leave (a torn frame followed by one whole frame) is proven
+    /// for 2 only, hence the limit.
+    /// </summary>
+    public int MaxCommitsInFlight { get; set; } = 2;
+
     /// <summary>Whether a group is fsynced before it is acknowledged (<see cref="JournalFsyncMode.Always"/>, the default).</summary>
     public JournalFsyncMode FsyncMode { get; set; } = JournalFsyncMode.Always;
 
@@ -74,6 +83,11 @@ public sealed class JournalOptions
             throw new ArgumentOutOfRangeException(nameof(MaxGroupDelay), MaxGroupDelay, "MaxGroupDelay must be between 0 and 1 second.");
         }
 
+        if (MaxCommitsInFlight is < 1 or > 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxCommitsInFlight), MaxCommitsInFlight, "MaxCommitsInFlight must be 1 or 2.");
+        }
+
         if (RecoveryInterval <= TimeSpan.Zero || SettleTimeout < TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(RecoveryInterval), RecoveryInterval, "RecoveryInterval must be positive and SettleTimeout not negative.");
@@ -86,6 +100,7 @@ public sealed class JournalOptions
         SegmentMaxBytes = SegmentMaxBytes,
         MaxGroupDelay = MaxGroupDelay,
         MaxGroupBytes = MaxGroupBytes,
+        MaxCommitsInFlight = MaxCommitsInFlight,
         FsyncMode = FsyncMode,
         AcceptDataLoss = AcceptDataLoss,
         RecoveryInterval = RecoveryInterval,

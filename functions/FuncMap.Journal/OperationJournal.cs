@@ -37,6 +37,9 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     /// <summary>The journal replays after the snapshot restore (100).</summary>
     public const int LoaderOrder = 200;
 
+    // What TakeNext returns when a sync failed: the writer makes the journal unavailable before anything else.
+    private static readonly Group SyncFailedMarker = new(rotateTo: -1, forEpoch: false);
+
     private readonly JournalOptions _options;
     private readonly ILogger _logger;
     private readonly JournalMetrics _metrics;
@@ -79,13 +82,26 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     private volatile bool _writing;
     private volatile bool _currentHasFrames;
 
-    // Owned by the writer thread; _currentSequence is also read by Checkpoint and TruncateBefore.
+    // Owned by the writer thread; _currentSequence is also read by Checkpoint and TruncateBefore. _fileLength is the
+    // durable end (after the last acknowledged frame: written by whoever acknowledges), _writeEnd where the next frame goes.
     private ISegmentFile? _file;
     private long _fileLength;
+    private long _writeEnd;
     private long _currentSequence;
     private long _commits;
     private long _recordsWritten;
-    private Group? _unsettled;
+    private List<Group>? _unsettled;
+
+    // Commits in flight (written, fdatasync requested or running, not acknowledged), oldest first, and the sync threads'
+    // work; guarded by _syncGate (a monitor: the writer waits on it for a free slot or a drain, the sync threads for work).
+    // Lock order: never take _gate while holding _syncGate.
+    private readonly object _syncGate = new();
+    private readonly Queue<InFlightCommit> _inflight = new();
+    private readonly Queue<InFlightCommit> _toSync = new();
+    private readonly Thread[] _syncers;
+    private Exception? _syncFailure;
+    private bool _stopSyncers;
+    private volatile bool _syncFailed; // _syncFailure is not null
     private long _settleDeadline;
     private long _nextAttempt;
 
@@ -193,6 +209,15 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         // A dedicated thread, not a pool loop: it blocks in fdatasync, and must not wait behind request work
         // for a core when the sync returns (AboveNormal is honoured on Windows; Linux ignores it without privileges).
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "FuncMap journal writer", Priority = ThreadPriority.AboveNormal };
+        // One commit in flight: the writer syncs inline (no hand-off); two: the syncs run on sync threads.
+        _syncers = _options.FsyncMode == JournalFsyncMode.Always && _options.MaxCommitsInFlight > 1
+            ? [.. Enumerable.Range(0, _options.MaxCommitsInFlight).Select(i => new Thread(SyncLoop) { IsBackground = true, Name = $"FuncMap journal sync {i}", Priority = ThreadPriority.AboveNormal })]
+            : [];
+        foreach (var syncer in _syncers)
+        {
+            syncer.Start();
+        }
+
         _writer.Start();
         Log.Opened(_logger, DirectoryPath, _segmentsToReplay.Length, _currentSequence);
     }
@@ -534,9 +559,20 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     {
         try
         {
-            while (TakeNext() is { } group)
+            while (true)
             {
-                if (group.RotateTo != 0)
+                // A free slot first, then the group: the open group keeps accumulating while both commits are in flight.
+                WaitForSlot();
+                if (TakeNext() is not { } group)
+                {
+                    break;
+                }
+
+                if (ReferenceEquals(group, SyncFailedMarker))
+                {
+                    Drain(null);
+                }
+                else if (group.RotateTo != 0)
                 {
                     Rotate(group);
                 }
@@ -546,6 +582,8 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
                 }
             }
 
+            // Closing: every commit in flight is acknowledged (or fails) before the segment is sealed.
+            Drain(null);
             Log.Closed(_logger);
         }
         catch (Exception ex)
@@ -563,8 +601,14 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             {
                 // Closing before the cut was made durable: the outcome stays unknown.
                 _unsettled = null;
-                unsettled.Done.TrySetException(Refusal(mayBeApplied: true));
+                var unknown = Refusal(mayBeApplied: true);
+                foreach (var group in unsettled)
+                {
+                    group.Done.TrySetException(unknown);
+                }
             }
+
+            StopSyncers();
 
             try
             {
@@ -588,6 +632,12 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             {
                 if (_failure is null)
                 {
+                    if (_syncFailed)
+                    {
+                        // A sync failed: the journal fails before it takes anything else.
+                        return SyncFailedMarker;
+                    }
+
                     if (_ready.TryDequeue(out var ready))
                     {
                         _writing = ready.RotateTo == 0;
@@ -646,19 +696,90 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
 
     private void Commit(Group group)
     {
+        if (_syncers.Length == 0)
+        {
+            CommitInline(group, sync: _options.FsyncMode == JournalFsyncMode.Always);
+            return;
+        }
+
+        // Only the writer adds commits in flight, so the slot WaitForSlot found is still free.
+        bool overlapped;
+        bool syncFailed;
+        lock (_syncGate)
+        {
+            overlapped = _inflight.Count > 0;
+            syncFailed = _syncFailure is not null;
+        }
+
+        if (syncFailed)
+        {
+            _writing = false;
+            Fail(SyncError(), group);
+            return;
+        }
+
+        var file = _file!;
+        var span = JournalTelemetry.Source.StartRoot(FuncMapTelemetry.CommitSpan, links: group.Links);
+        var started = Stopwatch.GetTimestamp();
+        int length;
+        try
+        {
+            // Overlapped: the frame before it may still be torn by a crash while this one is whole (replay's rule).
+            var frame = group.Seal(_writeEnd, overlapped);
+            length = frame.Length;
+            file.Write(frame);
+        }
+        catch (Exception ex)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, JournalErrors.Cause(ex));
+            span?.Dispose();
+            group.Release();
+            _writing = false;
+            Fail(ex, group);
+            return;
+        }
+
+        group.Release();
+        _writeEnd += length;
+        _currentHasFrames = true;
+        _writing = false;
+        if (span is not null)
+        {
+            // The span ends on the sync thread that acknowledges it; the writer's next span is a root again.
+            Activity.Current = null;
+        }
+
+        lock (_syncGate)
+        {
+            var commit = new InFlightCommit(group, file, _writeEnd, length, started, span);
+            _inflight.Enqueue(commit);
+            _toSync.Enqueue(commit);
+            Monitor.PulseAll(_syncGate);
+        }
+
+        if (_writeEnd >= _options.SegmentMaxBytes)
+        {
+            RotateForSize();
+        }
+    }
+
+    /// <summary>One commit in flight, or <see cref="JournalFsyncMode.Never"/>: written, synced when <paramref name="sync"/>, and acknowledged on the writer thread.</summary>
+    private void CommitInline(Group group, bool sync)
+    {
         var file = _file!;
         using var span = JournalTelemetry.Source.StartRoot(FuncMapTelemetry.CommitSpan, links: group.Links);
         try
         {
-            var frame = group.Seal(_fileLength);
+            var frame = group.Seal(_writeEnd, overlapped: false);
             var started = Stopwatch.GetTimestamp();
             file.Write(frame);
-            if (_options.FsyncMode == JournalFsyncMode.Always)
+            if (sync)
             {
                 file.FlushToDisk();
             }
 
-            _fileLength += frame.Length;
+            _writeEnd += frame.Length;
+            Volatile.Write(ref _fileLength, _writeEnd);
             _currentHasFrames = true;
             _metrics.Committed(group.Count, frame.Length, Stopwatch.GetElapsedTime(started));
             Interlocked.Increment(ref _commits);
@@ -678,9 +799,160 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         }
 
         group.Done.TrySetResult();
-        if (_fileLength >= _options.SegmentMaxBytes)
+        if (_writeEnd >= _options.SegmentMaxBytes)
         {
             RotateForSize();
+        }
+    }
+
+    /// <summary>
+    /// A sync thread: fdatasyncs the commits the writer hands it, concurrently with the other one. Each fdatasync
+    /// covers everything written to the file before it was called, so a commit's own sync covers its frame.
+    /// </summary>
+    private void SyncLoop()
+    {
+        while (true)
+        {
+            InFlightCommit commit;
+            lock (_syncGate)
+            {
+                while (_toSync.Count == 0 && !_stopSyncers)
+                {
+                    Monitor.Wait(_syncGate);
+                }
+
+                if (!_toSync.TryDequeue(out commit!))
+                {
+                    return;
+                }
+            }
+
+            Exception? error = null;
+            try
+            {
+                commit.File.FlushToDisk();
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+
+            Synced(commit, error);
+        }
+    }
+
+    /// <summary>
+    /// A commit's sync returned (or failed). Acknowledges, in order, every commit at the head whose sync returned
+    /// without error: a commit is acknowledged only when its own sync and every earlier commit's sync returned. A
+    /// failed sync stops acknowledgements (the commits after it are never acknowledged, whatever their own sync
+    /// said: after a failed fdatasync a later one may succeed without the data on the disk) and wakes the writer.
+    /// </summary>
+    private void Synced(InFlightCommit commit, Exception? error)
+    {
+        var failed = false;
+        lock (_syncGate)
+        {
+            commit.Finished = true;
+            commit.Error = error;
+            if (error is not null && _syncFailure is null)
+            {
+                // Set and cleared together with _syncFailure (under _syncGate), read by TakeNext under _gate.
+                _syncFailure = error;
+                _syncFailed = true;
+            }
+
+            while (_inflight.TryPeek(out var head) && head.Finished && head.Error is null)
+            {
+                _inflight.Dequeue();
+                Volatile.Write(ref _fileLength, head.End);
+                _metrics.Committed(head.Group.Count, head.Length, Stopwatch.GetElapsedTime(head.Started));
+                Interlocked.Increment(ref _commits);
+                Interlocked.Add(ref _recordsWritten, head.Group.Count);
+                if (head.Span is { } span)
+                {
+                    span.SetTag(FuncMapTelemetry.ItemsTag, head.Group.Count);
+                    span.Dispose();
+                }
+
+                // Under the lock, so acknowledgements happen in commit order (continuations run on the pool).
+                head.Group.Done.TrySetResult();
+            }
+
+            if (error is not null && commit.Span is { } failedSpan)
+            {
+                failedSpan.SetStatus(ActivityStatusCode.Error, JournalErrors.Cause(error));
+                failedSpan.Dispose();
+            }
+
+            failed = _syncFailure is not null;
+            Monitor.PulseAll(_syncGate);
+        }
+
+        if (failed)
+        {
+            // Wakes the writer if it waits for work: it checks _syncFailed under _gate before it waits, so this cannot be missed.
+            lock (_gate)
+            {
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    /// <summary>Waits (writer thread) until fewer than <see cref="JournalOptions.MaxCommitsInFlight"/> commits are in flight, or a sync failed.</summary>
+    private void WaitForSlot()
+    {
+        if (_syncers.Length == 0)
+        {
+            return;
+        }
+
+        lock (_syncGate)
+        {
+            while (_inflight.Count >= _options.MaxCommitsInFlight && _syncFailure is null)
+            {
+                Monitor.Wait(_syncGate);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits until every commit in flight is acknowledged (writer thread): true; or, when a sync failed, makes the
+    /// journal unavailable (<paramref name="current"/>, a group or checkpoint marker the writer holds, fails with the
+    /// commits in flight) and returns false.
+    /// </summary>
+    private bool Drain(Group? current)
+    {
+        lock (_syncGate)
+        {
+            while (_inflight.Count > 0 && _syncFailure is null)
+            {
+                Monitor.Wait(_syncGate);
+            }
+
+            if (_syncFailure is null)
+            {
+                return true;
+            }
+        }
+
+        Fail(SyncError(), current);
+        return false;
+    }
+
+    private Exception SyncError()
+    {
+        lock (_syncGate)
+        {
+            return _syncFailure ?? new InvalidOperationException("No sync failed.");
+        }
+    }
+
+    private void StopSyncers()
+    {
+        lock (_syncGate)
+        {
+            _stopSyncers = true;
+            Monitor.PulseAll(_syncGate);
         }
     }
 
@@ -688,6 +960,11 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     {
         try
         {
+            if (!Drain(marker))
+            {
+                return;
+            }
+
             SwitchTo(marker.RotateTo);
             if (marker.ForEpoch)
             {
@@ -715,6 +992,11 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
 
     private void RotateForSize()
     {
+        if (!Drain(null))
+        {
+            return;
+        }
+
         long sequence;
         lock (_gate)
         {
@@ -815,6 +1097,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         }
 
         Volatile.Write(ref _fileLength, JournalFormat.HeaderSize);
+        _writeEnd = JournalFormat.HeaderSize;
         Volatile.Write(ref _currentSequence, sequence);
         _currentHasFrames = false;
         return file;
@@ -840,6 +1123,28 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     /// </summary>
     private void Fail(Exception exception, Group? failed)
     {
+        // First every commit in flight settles: a sync still running must not race the cut, and the commits that
+        // were not acknowledged (a sync that failed, or any after it) fail with this one: part of them may be in the file.
+        var failedGroups = new List<Group>();
+        lock (_syncGate)
+        {
+            while (_inflight.Any(static c => !c.Finished))
+            {
+                Monitor.Wait(_syncGate);
+            }
+
+            failedGroups.AddRange(_inflight.Select(static c => c.Group));
+            _inflight.Clear();
+            _toSync.Clear();
+            _syncFailure = null;
+            _syncFailed = false;
+        }
+
+        if (failed is { RotateTo: 0 })
+        {
+            failedGroups.Add(failed);
+        }
+
         var cause = JournalErrors.Cause(exception);
         var failedSequence = CurrentSequence;
         List<Group> abandoned;
@@ -864,7 +1169,7 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             _health = new JournalHealth(JournalHealthStatus.Unavailable, cause, _failedSince, _failureMessage, OutcomeUnknown: false);
         }
 
-        var records = (failed?.Count ?? 0) + abandoned.Sum(static g => g.Count);
+        var records = failedGroups.Sum(static g => g.Count) + abandoned.Sum(static g => g.Count);
         Log.Unavailable(_logger, exception, cause, JournalErrors.Describe(cause), failedSequence, records, (long)_options.RecoveryInterval.TotalMilliseconds);
         _metrics.Failed();
         var refused = Refusal(mayBeApplied: false);
@@ -905,15 +1210,19 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             failed.Done.TrySetException(refused);
             _ = failed.Done.Task.Exception;
         }
-        else if (failed is not null)
+
+        if (failedGroups.Count > 0)
         {
             if (cutDurable)
             {
-                failed.Done.TrySetException(refused);
+                foreach (var group in failedGroups)
+                {
+                    group.Done.TrySetException(refused);
+                }
             }
             else
             {
-                _unsettled = failed;
+                _unsettled = failedGroups;
                 _settleDeadline = Stopwatch.GetTimestamp() + (long)(_options.SettleTimeout.TotalSeconds * Stopwatch.Frequency);
             }
         }
@@ -937,8 +1246,12 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
                 _health = _health with { OutcomeUnknown = true };
             }
 
-            Log.OutcomeUnknown(_logger, (long)_options.SettleTimeout.TotalMilliseconds, late.Count);
-            late.Done.TrySetException(Refusal(mayBeApplied: true));
+            Log.OutcomeUnknown(_logger, (long)_options.SettleTimeout.TotalMilliseconds, late.Sum(static g => g.Count));
+            var unknown = Refusal(mayBeApplied: true);
+            foreach (var group in late)
+            {
+                group.Done.TrySetException(unknown);
+            }
         }
 
         if (now < _nextAttempt)
@@ -969,20 +1282,20 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
         if (_unsettled is { } settled)
         {
             _unsettled = null;
-            settled.Done.TrySetException(Refusal(mayBeApplied: false));
+            var refused = Refusal(mayBeApplied: false);
+            foreach (var group in settled)
+            {
+                group.Done.TrySetException(refused);
+            }
         }
 
-        string cause;
-        DateTimeOffset since;
+        // Logged before Health turns healthy, so whoever sees it healthy also finds the line (only the writer changes the failure fields).
+        Log.Recovered(_logger, Math.Round((_time.GetUtcNow() - _failedSince).TotalSeconds, 3), _failureCause, sequence, previous, end);
         lock (_gate)
         {
-            cause = _failureCause;
-            since = _failedSince;
             _failure = null;
             _health = JournalHealth.Healthy;
         }
-
-        Log.Recovered(_logger, Math.Round((_time.GetUtcNow() - since).TotalSeconds, 3), cause, sequence, previous, end);
     }
 
     private void Replay(CounterEngine engine, CancellationToken cancellationToken)
@@ -1250,6 +1563,28 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
     /// <summary>One segment in replay order: read up to <paramref name="Bound"/> (its successor's record), deleted as a stray, or skipped.</summary>
     private readonly record struct ReplayStep(SegmentInfo Info, long? Bound, long Successor, bool IsLast, bool Stray, bool Skip);
 
+    /// <summary>A group written to the file whose sync was requested and that is not acknowledged yet. Fields guarded by <see cref="_syncGate"/>.</summary>
+    private sealed class InFlightCommit(Group group, ISegmentFile file, long end, int length, long started, Activity? span)
+    {
+        public Group Group { get; } = group;
+
+        public ISegmentFile File { get; } = file;
+
+        /// <summary>The offset after its frame: the durable end once it is acknowledged.</summary>
+        public long End { get; } = end;
+
+        public int Length { get; } = length;
+
+        /// <summary>When its write started (Stopwatch ticks): the commit duration is write + sync.</summary>
+        public long Started { get; } = started;
+
+        public Activity? Span { get; } = span;
+
+        public bool Finished { get; set; }
+
+        public Exception? Error { get; set; }
+    }
+
     /// <summary>One commit's records, accumulated as a frame in a pooled buffer; or a rotation marker.</summary>
     private sealed class Group
     {
@@ -1326,13 +1661,16 @@ public sealed class OperationJournal : IOperationLog, ICounterLoader, IJournalCh
             }
         }
 
-        /// <summary>Completes the frame for its position in the segment.</summary>
-        public ReadOnlySpan<byte> Seal(long offset)
+        /// <summary>
+        /// Completes the frame for its position in the segment; <paramref name="overlapped"/> when the frame before it
+        /// is still in flight (<see cref="JournalFormat.OverlappedFlag"/>).
+        /// </summary>
+        public ReadOnlySpan<byte> Seal(long offset, bool overlapped)
         {
             var frame = _buffer.AsSpan(0, Length);
             var payload = frame[JournalFormat.FrameHeaderSize..];
             BinaryPrimitives.WriteInt64LittleEndian(payload, offset);
-            BinaryPrimitives.WriteUInt32LittleEndian(payload[8..], (uint)Count);
+            BinaryPrimitives.WriteUInt32LittleEndian(payload[8..], (uint)Count | (overlapped ? JournalFormat.OverlappedFlag : 0));
             BinaryPrimitives.WriteUInt32LittleEndian(frame, (uint)payload.Length);
             BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], Crc32C.Compute(payload));
             return frame;

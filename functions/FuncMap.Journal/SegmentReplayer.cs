@@ -14,7 +14,14 @@ namespace FuncMap.Journal;
 /// end of the file is the segment's end (in any segment), and is cut off. A zero length with anything
 /// non-zero after it is a bad frame like any other.
 /// <para>
-/// A segment whose successor records its valid end (format version 3) is read up to exactly that end: every
+/// Format version 4 (two commits in flight): a torn frame may be followed by exactly one whole frame, the one
+/// written while it was being synced. That frame carries <see cref="JournalFormat.OverlappedFlag"/>; when it is the
+/// only valid frame after the bad one, the bad frame, it and whatever follows are a torn tail: not replayed, cut off
+/// (neither frame was acknowledged, and the whole one was built on the torn one). Any other valid frame after a bad
+/// one is still corruption.
+/// </para>
+/// <para>
+/// A segment whose successor records its valid end (format version 3 and later) is read up to exactly that end: every
 /// frame before it must be valid (a bad or zeroed one is corruption, a file shorter than it was shortened), and
 /// whatever follows it — a torn write, or a frame whose write or sync failed and which was never acknowledged —
 /// is not replayed, and is cut off.
@@ -24,8 +31,9 @@ internal sealed class SegmentReplayer(CounterEngine? engine, ILogger logger)
 {
     private const int MaxTailScanBytes = int.MaxValue - 64;
 
-    // The lease epoch of the segment being read (its header's).
+    // The lease epoch of the segment being read (its header's), and whether its frames may carry the overlap flag.
     private uint _epoch;
+    private bool _marksOverlap;
 
     public long Records { get; private set; }
 
@@ -150,6 +158,7 @@ internal sealed class SegmentReplayer(CounterEngine? engine, ILogger logger)
             }
 
             _epoch = header.Epoch;
+            _marksOverlap = header.MarksOverlap;
             if (bound is { } end)
             {
                 if (length < end)
@@ -173,7 +182,7 @@ internal sealed class SegmentReplayer(CounterEngine? engine, ILogger logger)
                 {
                     return bound is null && IsZeroToEnd(handle, position, length)
                         ? (position, "preallocated zeros", Tail.Zeros)
-                        : BadFrame(handle, path, position, length, bound, successor, isLast, "the frame header is cut short");
+                        : BadFrame(handle, path, position, length, bound, successor, isLast, _marksOverlap, "the frame header is cut short");
                 }
 
                 ReadExactly(handle, buffer.AsSpan(0, JournalFormat.FrameHeaderSize), position);
@@ -186,7 +195,7 @@ internal sealed class SegmentReplayer(CounterEngine? engine, ILogger logger)
 
                 if (payloadLength < JournalFormat.FramePrefixSize || payloadLength > remaining - JournalFormat.FrameHeaderSize)
                 {
-                    return BadFrame(handle, path, position, length, bound, successor, isLast, $"the frame length {payloadLength} does not fit in the {remaining} bytes left");
+                    return BadFrame(handle, path, position, length, bound, successor, isLast, _marksOverlap, $"the frame length {payloadLength} does not fit in the {remaining} bytes left");
                 }
 
                 if (buffer.Length < payloadLength)
@@ -199,12 +208,12 @@ internal sealed class SegmentReplayer(CounterEngine? engine, ILogger logger)
                 ReadExactly(handle, payload, position + JournalFormat.FrameHeaderSize);
                 if (Crc32C.Compute(payload) != checksum)
                 {
-                    return BadFrame(handle, path, position, length, bound, successor, isLast, "the frame checksum does not match");
+                    return BadFrame(handle, path, position, length, bound, successor, isLast, _marksOverlap, "the frame checksum does not match");
                 }
 
                 if (BinaryPrimitives.ReadInt64LittleEndian(payload) != position)
                 {
-                    return BadFrame(handle, path, position, length, bound, successor, isLast, "the frame was written for another offset");
+                    return BadFrame(handle, path, position, length, bound, successor, isLast, _marksOverlap, "the frame was written for another offset");
                 }
 
                 if (engine is not null)
@@ -231,6 +240,11 @@ internal sealed class SegmentReplayer(CounterEngine? engine, ILogger logger)
     private void LoadFrame(CounterEngine target, ReadOnlySpan<byte> payload, string path, long position)
     {
         var count = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
+        if (_marksOverlap)
+        {
+            count &= ~JournalFormat.OverlappedFlag;
+        }
+
         var records = payload[JournalFormat.FramePrefixSize..];
         for (var i = 0u; i < count; i++)
         {
@@ -263,7 +277,7 @@ internal sealed class SegmentReplayer(CounterEngine? engine, ILogger logger)
         Frames++;
     }
 
-    private static (long TruncateAt, string Reason, Tail Tail) BadFrame(SafeFileHandle handle, string path, long position, long length, long? bound, long successor, bool isLast, string reason)
+    private static (long TruncateAt, string Reason, Tail Tail) BadFrame(SafeFileHandle handle, string path, long position, long length, long? bound, long successor, bool isLast, bool marksOverlap, string reason)
     {
         if (bound is not null)
         {
@@ -275,12 +289,21 @@ internal sealed class SegmentReplayer(CounterEngine? engine, ILogger logger)
             throw new JournalCorruptException(path, position, reason + " (in a segment that was closed, so not a torn write)");
         }
 
-        if (ValidFrameFollows(handle, position + 1, length))
+        if (NextValidFrame(handle, position + 1, length) is not { } next)
         {
-            throw new JournalCorruptException(path, position, reason + " (a valid frame follows it, so it is not a torn write)");
+            return (position, reason, Tail.Torn);
         }
 
-        return (position, reason, Tail.Torn);
+        // Two commits in flight: the frame written while the bad one was being synced may be whole. Neither was
+        // acknowledged (the second is acknowledged only once the first's sync returned too), so both are cut off.
+        if (marksOverlap && next.Overlapped && NextValidFrame(handle, next.Offset + 1, length) is null)
+        {
+            return (position, reason + $", and the one whole frame after it (offset {next.Offset}) was written while it was in flight", Tail.Torn);
+        }
+
+        throw new JournalCorruptException(path, position, reason + (marksOverlap && next.Overlapped
+            ? $" (a valid frame follows it at offset {next.Offset}, and another valid frame follows that one, so it is not a torn write)"
+            : $" (a valid frame follows it at offset {next.Offset}, so it is not a torn write)"));
     }
 
     /// <summary>True when every byte in [<paramref name="from"/>, <paramref name="length"/>) is zero.</summary>
@@ -309,19 +332,22 @@ internal sealed class SegmentReplayer(CounterEngine? engine, ILogger logger)
         }
     }
 
-    /// <summary>True when a frame that is valid at its own offset starts anywhere in [<paramref name="from"/>, <paramref name="length"/>).</summary>
-    private static bool ValidFrameFollows(SafeFileHandle handle, long from, long length)
+    /// <summary>
+    /// The first frame that is valid at its own offset starting anywhere in [<paramref name="from"/>, <paramref name="length"/>),
+    /// and whether it carries <see cref="JournalFormat.OverlappedFlag"/>; null when there is none. A tail too large to
+    /// scan answers as if a frame followed (offset -1, not overlapped): refusing beats truncating what may be acknowledged.
+    /// </summary>
+    private static (long Offset, bool Overlapped)? NextValidFrame(SafeFileHandle handle, long from, long length)
     {
         var size = length - from;
         if (size < JournalFormat.FrameHeaderSize + JournalFormat.FramePrefixSize)
         {
-            return false;
+            return null;
         }
 
         if (size > MaxTailScanBytes)
         {
-            // Too large to scan: refuse rather than truncate what may be acknowledged writes.
-            return true;
+            return (-1, false);
         }
 
         var tail = new byte[size];
@@ -340,13 +366,14 @@ internal sealed class SegmentReplayer(CounterEngine? engine, ILogger logger)
                 continue;
             }
 
-            if (Crc32C.Compute(span.Slice(i + JournalFormat.FrameHeaderSize, (int)payloadLength)) == BinaryPrimitives.ReadUInt32LittleEndian(span[(i + 4)..]))
+            var payload = span.Slice(i + JournalFormat.FrameHeaderSize, (int)payloadLength);
+            if (Crc32C.Compute(payload) == BinaryPrimitives.ReadUInt32LittleEndian(span[(i + 4)..]))
             {
-                return true;
+                return (from + i, (BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]) & JournalFormat.OverlappedFlag) != 0);
             }
         }
 
-        return false;
+        return null;
     }
 
     private static void ReadExactly(SafeFileHandle handle, Span<byte> destination, long offset)

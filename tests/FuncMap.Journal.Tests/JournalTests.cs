@@ -89,6 +89,7 @@ public sealed class JournalTests : IDisposable
     [Fact]
     public async Task Append_WhileTheWriterFsyncs_NextAppendsShareOneGroup()
     {
+        // One commit in flight (two: InFlightCommitTests.Append_WhileTwoCommitsAreInFlight_NextAppendsShareOneGroup).
         var fsyncing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var release = new ManualResetEventSlim();
         // Flush 1 is the segment header; flush 2 is the first group's fsync, held until the others queued.
@@ -119,7 +120,7 @@ public sealed class JournalTests : IDisposable
         });
 
         const int Appenders = 64;
-        var journal = new OperationJournal(Options(_directory), null, meters, files.Create);
+        var journal = new OperationJournal(Options(_directory, o => o.MaxCommitsInFlight = 1), null, meters, files.Create);
         listener.Start();
         Task[] appended;
         await using (journal)

@@ -36,7 +36,9 @@ public sealed class OperationWindow
     /// <summary>Separates the id from the fingerprint inside an entry.</summary>
     public const char Separator = '\t';
 
+    // A ring of entries, oldest at _start; _hashes[i] is the hash of _entries[i]'s id (IdHash), kept in step.
     private string[] _entries;
+    private int[] _hashes;
     private int _start;
     private int _count;
 
@@ -44,6 +46,7 @@ public sealed class OperationWindow
     public OperationWindow()
     {
         _entries = new string[4];
+        _hashes = new int[4];
     }
 
     /// <summary>A window holding <paramref name="entries"/> (oldest first; only the newest <see cref="Capacity"/> are kept).</summary>
@@ -118,23 +121,28 @@ public sealed class OperationWindow
         if (_count == _entries.Length && _entries.Length < Capacity)
         {
             var grown = new string[Math.Min(Capacity, _entries.Length * 2)];
+            var grownHashes = new int[grown.Length];
             for (var i = 0; i < _count; i++)
             {
-                grown[i] = _entries[(_start + i) % _entries.Length];
+                var slot = (_start + i) % _entries.Length;
+                grown[i] = _entries[slot];
+                grownHashes[i] = _hashes[slot];
             }
 
-            _entries = grown;
+            (_entries, _hashes) = (grown, grownHashes);
             _start = 0;
         }
 
+        var hash = IdHash(IdOf(entry));
         if (_count == _entries.Length)
         {
-            _entries[_start] = entry;
+            (_entries[_start], _hashes[_start]) = (entry, hash);
             _start = (_start + 1) % _entries.Length;
         }
         else
         {
-            _entries[(_start + _count) % _entries.Length] = entry;
+            var slot = (_start + _count) % _entries.Length;
+            (_entries[slot], _hashes[slot]) = (entry, hash);
             _count++;
         }
     }
@@ -159,7 +167,7 @@ public sealed class OperationWindow
         if (forgotten is not null)
         {
             _start = (_start - 1 + _entries.Length) % _entries.Length;
-            _entries[_start] = forgotten;
+            (_entries[_start], _hashes[_start]) = (forgotten, IdHash(IdOf(forgotten)));
             _count++;
         }
     }
@@ -176,27 +184,64 @@ public sealed class OperationWindow
         return result;
     }
 
+    /// <summary>
+    /// The hash the window keeps per entry for its id: <see cref="string.GetHashCode(ReadOnlySpan{char})"/> (ordinal,
+    /// randomized per process, so it is never persisted and a client cannot choose colliding ids ahead of time).
+    /// </summary>
+    internal static int IdHash(ReadOnlySpan<char> id) => string.GetHashCode(id);
+
     /// <summary>The slot of the newest entry for <paramref name="id"/>, or -1.</summary>
     /// <remarks>
-    /// Every add with an id scans the whole window of its counter (a batch: every key), so an entry is compared in
-    /// place, as "starts with the id, then ends or has the separator" (equal to <see cref="IdOf"/>'s id, since ids
-    /// never contain the separator), not by searching each entry for its separator first. The id's last character
-    /// is compared first: ids of one client usually share a long prefix and differ at the end (a sequence number).
+    /// Every add with an id looks its id up in its counter's window (a batch: every key, with the same id), so the
+    /// lookup compares the id's hash with the slots' hashes (a vectorized search of at most 64 ints, newest first)
+    /// and compares strings only where a hash matches: whole ids, "starts with the id, then ends or has the
+    /// separator" (equal to <see cref="IdOf"/>'s id, since ids never contain the separator). A hash collision
+    /// costs one string comparison and the search goes on, so the answer is the linear scan's.
     /// </remarks>
     private int IndexOf(ReadOnlySpan<char> id)
     {
-        var last = id.Length - 1;
-        for (var i = _count - 1; i >= 0; i--)
+        if (_count == 0)
         {
-            var slot = (_start + i) % _entries.Length;
-            var entry = _entries[slot];
-            if ((last < 0 || (entry.Length > last && entry[last] == id[last])) && (entry.Length == id.Length || entry[id.Length] == Separator)
-                && entry.AsSpan().StartsWith(id, StringComparison.Ordinal))
-            {
-                return slot;
-            }
+            return -1;
         }
 
-        return -1;
+        var hash = IdHash(id);
+        var end = _start + _count;
+        if (end > _entries.Length)
+        {
+            // Wrapped: the newer part of the ring is [0, end - length), the older [_start, length).
+            var newer = Find(0, end - _entries.Length, hash, id);
+            if (newer >= 0)
+            {
+                return newer;
+            }
+
+            end = _entries.Length;
+        }
+
+        return Find(_start, end, hash, id);
+    }
+
+    /// <summary>The highest slot in [<paramref name="from"/>, <paramref name="to"/>) whose entry is for <paramref name="id"/>, or -1.</summary>
+    private int Find(int from, int to, int hash, ReadOnlySpan<char> id)
+    {
+        var hashes = _hashes.AsSpan(from, to - from);
+        while (true)
+        {
+            var i = hashes.LastIndexOf(hash);
+            if (i < 0)
+            {
+                return -1;
+            }
+
+            var entry = _entries[from + i];
+            if (entry.Length >= id.Length && (entry.Length == id.Length || entry[id.Length] == Separator)
+                && entry.AsSpan().StartsWith(id, StringComparison.Ordinal))
+            {
+                return from + i;
+            }
+
+            hashes = hashes[..i];
+        }
     }
 }
