@@ -57,6 +57,40 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
         return (folder, entities);
     }
 
+    /// <summary>An accept log and its folder on a clock the test moves, with their log lines and the accepted.lost measurements.</summary>
+    private sealed class LossWatch : IDisposable
+    {
+        private readonly TestMeterFactory _meters = new();
+
+        public LossWatch(AcceptFoldTests test, FuncMapFunctionsOptions options)
+        {
+            Log = new AcceptLog(test._table, Time, NullLogger<AcceptLog>.Instance);
+            test._logs.Add(Log);
+            Lost = new(_meters, FunctionsMetrics.MeterName, FunctionsMetrics.AcceptedLost);
+            Folder = new AcceptFolder(Log, new EntityClientSource(), Options.Create(options), new FunctionsMetrics(_meters), Time, Logger);
+        }
+
+        public ManualTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+
+        public AcceptLog Log { get; }
+
+        public AcceptFolder Folder { get; }
+
+        public RecordingLogger<AcceptFolder> Logger { get; } = new();
+
+        public Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long> Lost { get; }
+
+        public FakeEntityClient Entities { get; } = new() { RunCounters = true };
+
+        public long LostAdds(string outcome) => Lost.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == outcome).Sum(m => m.Value);
+
+        public void Dispose()
+        {
+            Lost.Dispose();
+            _meters.Dispose();
+        }
+    }
+
     private async Task<List<TableEntity>> RowsAsync(string? partition = null)
     {
         var rows = new List<TableEntity>();
@@ -297,14 +331,8 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public async Task FoldOwnAsync_AcceptedRowLostByStorageAfterItsConfirmation_LoggedAndCountedWithItsAdds()
     {
-        var time = new ManualTimeProvider(DateTimeOffset.UtcNow);
-        var log = new AcceptLog(_table, time, NullLogger<AcceptLog>.Instance);
-        _logs.Add(log);
-        using var meters = new TestMeterFactory();
-        using var lost = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meters, FunctionsMetrics.MeterName, FunctionsMetrics.AcceptedLost);
-        var logger = new RecordingLogger<AcceptFolder>();
-        var folder = new AcceptFolder(log, new EntityClientSource(), Options.Create(new FuncMapFunctionsOptions()), new FunctionsMetrics(meters), time, logger);
-        var entities = new FakeEntityClient { RunCounters = true };
+        using var watch = new LossWatch(this, new FuncMapFunctionsOptions());
+        var (log, folder, entities) = (watch.Log, watch.Folder, watch.Entities);
         await Task.WhenAll(Enumerable.Range(0, 20).Select(i => log.AcceptAsync(i % 2 == 0 ? "hot" : "k" + i, 1, CancellationToken.None)));
 
         // Storage confirmed the rows (every add answered 202), then lost them (Azurite killed before it persisted them, a
@@ -319,34 +347,30 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
 
         await log.AcceptAsync("hot", 100, CancellationToken.None);
         Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
-        Assert.Empty(logger.Lines(6170)); // one missed query is only a suspicion
-        time.Now += AcceptFolder.LostAfterMissedFor;
+        Assert.Empty(watch.Logger.Lines(6170)); // one missed query is only a suspicion
+        watch.Time.Now += AcceptFolder.LostAfterMissedFor;
         Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
 
-        var lines = logger.Lines(6170, LogLevel.Critical);
+        var lines = watch.Logger.Lines(6170, LogLevel.Critical);
         Assert.Equal(rows.Count, lines.Count);
         Assert.Equal(20, lines.Sum(l => (int)l["Adds"]!));
         Assert.Contains("hot", (string)lines[0]["Keys"]!, StringComparison.Ordinal);
-        Assert.Equal(20, lost.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == "lost").Sum(m => m.Value));
+        Assert.Equal(20, watch.LostAdds("lost"));
         Assert.Equal(100, ValueOf(entities, "hot"));
 
         // Reported once: later folds find nothing more missing.
         await log.AcceptAsync("hot", 1, CancellationToken.None);
         Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
         Assert.Equal(101, ValueOf(entities, "hot"));
-        Assert.Equal(rows.Count, logger.Lines(6170).Count);
-        Assert.Empty(logger.Lines(6171));
+        Assert.Equal(rows.Count, watch.Logger.Lines(6170).Count);
+        Assert.Empty(watch.Logger.Lines(6171));
     }
 
     [Fact]
     public async Task FoldOwnAsync_AcceptedRowMissedByOneQueryThenSeen_FoldedOnceAndNotReported()
     {
-        var time = new ManualTimeProvider(DateTimeOffset.UtcNow);
-        var log = new AcceptLog(_table, time, NullLogger<AcceptLog>.Instance);
-        _logs.Add(log);
-        var logger = new RecordingLogger<AcceptFolder>();
-        var folder = new AcceptFolder(log, new EntityClientSource(), Options.Create(new FuncMapFunctionsOptions()), new FunctionsMetrics(new TestMeterFactory()), time, logger);
-        var entities = new FakeEntityClient { RunCounters = true };
+        using var watch = new LossWatch(this, new FuncMapFunctionsOptions());
+        var (log, folder, entities) = (watch.Log, watch.Folder, watch.Entities);
         await log.AcceptAsync("late", 3, CancellationToken.None);
 
         // A query that does not show a confirmed row yet (seen under a real host on Azurite), then one that does.
@@ -354,43 +378,37 @@ public sealed class AcceptFoldTests(AzuriteFixture azurite) : IAsyncLifetime
         await _table.DeleteEntityAsync(row.PartitionKey, row.RowKey);
         Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
         await _table.AddEntityAsync(new TableEntity(row));
-        time.Now += AcceptFolder.LostAfterMissedFor;
-        Assert.False(await folder.FoldOwnAsync(entities, CancellationToken.None) && ValueOf(entities, "late") == 0);
+        watch.Time.Now += AcceptFolder.LostAfterMissedFor;
+        await folder.FoldOwnAsync(entities, CancellationToken.None);
 
         Assert.Equal(3, ValueOf(entities, "late"));
-        time.Now += AcceptFolder.LostAfterMissedFor;
+        watch.Time.Now += AcceptFolder.LostAfterMissedFor;
         Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
-        Assert.Empty(logger.Lines(6170));
-        Assert.Empty(logger.Lines(6171));
+        Assert.Empty(watch.Logger.Lines(6170));
+        Assert.Empty(watch.Logger.Lines(6171));
         Assert.Equal(3, ValueOf(entities, "late"));
     }
 
     [Fact]
     public async Task FoldOwnAsync_AcceptedRowGoneOlderThanHalfFoldStaleAfter_ReportedAsLostOrSwept()
     {
-        var time = new ManualTimeProvider(DateTimeOffset.UtcNow);
-        var log = new AcceptLog(_table, time, NullLogger<AcceptLog>.Instance);
-        _logs.Add(log);
-        using var meters = new TestMeterFactory();
-        using var lost = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meters, FunctionsMetrics.MeterName, FunctionsMetrics.AcceptedLost);
-        var logger = new RecordingLogger<AcceptFolder>();
         var options = new FuncMapFunctionsOptions();
-        var folder = new AcceptFolder(log, new EntityClientSource(), Options.Create(options), new FunctionsMetrics(meters), time, logger);
-        var entities = new FakeEntityClient { RunCounters = true };
+        using var watch = new LossWatch(this, options);
+        var (log, folder, entities) = (watch.Log, watch.Folder, watch.Entities);
         await log.AcceptAsync("swept", 5, CancellationToken.None);
         var row = Assert.Single(await RowsAsync(log.Source));
 
         // Gone at an age where another instance's sweep may have folded it: reported as possibly lost.
         await _table.DeleteEntityAsync(row.PartitionKey, row.RowKey);
-        time.Now += options.FoldStaleAfter / 2;
+        watch.Time.Now += options.FoldStaleAfter / 2;
 
         Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
-        time.Now += AcceptFolder.LostAfterMissedFor;
+        watch.Time.Now += AcceptFolder.LostAfterMissedFor;
         Assert.True(await folder.FoldOwnAsync(entities, CancellationToken.None));
-        var missing = Assert.Single(logger.Lines(6171, LogLevel.Critical));
+        var missing = Assert.Single(watch.Logger.Lines(6171, LogLevel.Critical));
         Assert.Equal((log.Source, 1L, 1, "swept"), ((string)missing["Source"]!, (long)missing["Flush"]!, (int)missing["Adds"]!, (string)missing["Keys"]!));
-        Assert.Equal(1, lost.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == "lostOrSwept").Sum(m => m.Value));
-        Assert.Empty(logger.Lines(6170));
+        Assert.Equal(1, watch.LostAdds("lostOrSwept"));
+        Assert.Empty(watch.Logger.Lines(6170));
     }
 
     [Fact]

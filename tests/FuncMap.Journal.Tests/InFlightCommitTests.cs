@@ -236,26 +236,11 @@ public sealed class InFlightCommitTests : IDisposable
             },
         };
         using var meters = new TestMeterFactory();
-        var groupSizes = new List<int>();
-        using var listener = new System.Diagnostics.Metrics.MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (meters.Meters.Contains(instrument.Meter) && instrument.Name == JournalInstruments.GroupSize)
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<int>((_, size, _, _) =>
-        {
-            lock (groupSizes)
-            {
-                groupSizes.Add(size);
-            }
-        });
+        using var groupSizes = new GroupSizeRecorder(meters);
 
         const int Appenders = 64;
         var journal = new OperationJournal(TwoInFlight(), null, meters, files.Create);
-        listener.Start();
+        groupSizes.Start();
         await using (journal)
         {
             var a = journal.Append(0, [Op("a", 1, 1)]);
@@ -269,7 +254,7 @@ public sealed class InFlightCommitTests : IDisposable
         }
 
         // Two in flight at most: the third group waited for a slot, and took every append made meanwhile.
-        Assert.Equal([1, 1, Appenders], groupSizes);
+        Assert.Equal([1, 1, Appenders], groupSizes.Sizes);
         await using var reopened = await ReopenAsync(_directory);
         Assert.Equal(Appenders + 2, reopened.Engine.CounterCount);
     }

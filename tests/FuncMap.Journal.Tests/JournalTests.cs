@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Text;
 using FuncMap.Counters;
 using FuncMap.Engine;
@@ -102,26 +101,11 @@ public sealed class JournalTests : IDisposable
             }
         });
         using var meters = new TestMeterFactory();
-        var groupSizes = new List<int>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (meters.Meters.Contains(instrument.Meter) && instrument.Name == JournalInstruments.GroupSize)
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<int>((_, size, _, _) =>
-        {
-            lock (groupSizes)
-            {
-                groupSizes.Add(size);
-            }
-        });
+        using var groupSizes = new GroupSizeRecorder(meters);
 
         const int Appenders = 64;
         var journal = new OperationJournal(Options(_directory, o => o.MaxCommitsInFlight = 1), null, meters, files.Create);
-        listener.Start();
+        groupSizes.Start();
         Task[] appended;
         await using (journal)
         {
@@ -135,7 +119,7 @@ public sealed class JournalTests : IDisposable
             Assert.Equal(Appenders + 1, journal.RecordsWritten);
         }
 
-        Assert.Equal([1, Appenders], groupSizes);
+        Assert.Equal([1, Appenders], groupSizes.Sizes);
         await using var reopened = await ReopenAsync(_directory);
         var engine = reopened.Engine;
         Assert.Equal(Appenders + 1, engine.CounterCount);

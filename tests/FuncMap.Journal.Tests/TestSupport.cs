@@ -87,6 +87,46 @@ internal sealed class TestMeterFactory : IMeterFactory
     }
 }
 
+/// <summary>Records every group size (<see cref="JournalInstruments.GroupSize"/>) the journals of <paramref name="meters"/> report, from <see cref="Start"/> on.</summary>
+internal sealed class GroupSizeRecorder(TestMeterFactory meters) : IDisposable
+{
+    private readonly List<int> _sizes = [];
+    private readonly MeterListener _listener = new();
+
+    /// <summary>The sizes so far, in order.</summary>
+    public List<int> Sizes
+    {
+        get
+        {
+            lock (_sizes)
+            {
+                return [.. _sizes];
+            }
+        }
+    }
+
+    public void Start()
+    {
+        _listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (meters.Meters.Contains(instrument.Meter) && instrument.Name == JournalInstruments.GroupSize)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<int>((_, size, _, _) =>
+        {
+            lock (_sizes)
+            {
+                _sizes.Add(size);
+            }
+        });
+        _listener.Start();
+    }
+
+    public void Dispose() => _listener.Dispose();
+}
+
 internal static class Journals
 {
     public static JournalOptions Options(TempDirectory directory, Action<JournalOptions>? configure = null)
