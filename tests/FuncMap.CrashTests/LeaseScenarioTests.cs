@@ -157,7 +157,7 @@ public sealed class LeaseScenarioTests : IAsyncLifetime, IDisposable
         a.Start();
         await a.WaitReadyAsync(_http, Ready);
         Assert.Equal((HttpStatusCode.OK, 1L, 1L), await AddAsync(a, 1));
-        await CopyDirectoryAsync(Path.Combine(_root, "a"), Path.Combine(_root, "b"));
+        await LiveDirectoryCopy.CopyAsync(Path.Combine(_root, "a") + "/.", Path.Combine(_root, "b"));
         File.Copy(Path.Combine(_root, "b", "owner-id"), Path.Combine(_root, "c", "owner-id"));
 
         Assert.Equal((HttpStatusCode.OK, 2L, 2L), await AddAsync(a, 1));
@@ -193,14 +193,6 @@ public sealed class LeaseScenarioTests : IAsyncLifetime, IDisposable
         Assert.Equal((3L, 3L), await GetAsync(a, "sb:x"));
         Assert.Equal(1L, (await _storage.ReadLeaseAsync())!.GetInt64("Epoch"));
         await a.StopAsync();
-    }
-
-    /// <summary>Copies as an operator would, with <c>cp -a</c> (.NET's File.Copy would take the advisory locks the host holds).</summary>
-    private static async Task CopyDirectoryAsync(string source, string target)
-    {
-        using var cp = System.Diagnostics.Process.Start("cp", ["-a", source + "/.", target])!;
-        await cp.WaitForExitAsync();
-        Assert.Equal(0, cp.ExitCode);
     }
 
     private HostProcess Host(string name, TimeSpan snapshotInterval)

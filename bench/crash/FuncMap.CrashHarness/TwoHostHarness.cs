@@ -152,7 +152,7 @@ public static class TwoHostHarness
     private static async Task StartCopyAsync(string data, string ownerName, int cycle, string dll, SharedStorage storage, TextWriter output, CrashResult result)
     {
         var copy = Path.Combine(data, $"copy-{cycle}");
-        await CopyDirectoryAsync(Path.Combine(data, ownerName), copy);
+        await LiveDirectoryCopy.CopyAsync(Path.Combine(data, ownerName), copy);
         var log = Path.Combine(data, $"copy-{cycle}.log");
         using (var host = new HostProcess(dll, storage.Environment(copy, LeaseSeconds, TimeSpan.FromMilliseconds(500)), log))
         {
@@ -213,17 +213,6 @@ public static class TwoHostHarness
         }
 
         return seen;
-    }
-
-    /// <summary><c>cp -a</c>, as an operator copies a directory (advisory locks do not stop it; a file the owner is writing is copied as far as it is).</summary>
-    private static async Task CopyDirectoryAsync(string from, string to)
-    {
-        using var cp = Process.Start(new ProcessStartInfo("cp") { ArgumentList = { "-a", from, to }, UseShellExecute = false })!;
-        await cp.WaitForExitAsync();
-        if (cp.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"cp -a {from} {to} failed with exit code {cp.ExitCode}.");
-        }
     }
 
     private static async Task EndAsync(CancellationTokenSource stop, Task[] writers)
