@@ -70,6 +70,10 @@ public static class AcceptedRows
     /// <summary>The RowKey of flush <paramref name="flush"/>.</summary>
     public static string RowKeyOf(long flush) => flush.ToString("D19", CultureInfo.InvariantCulture);
 
+    /// <summary>The flush number of an accepted row's RowKey (<see cref="RowKeyOf"/>); null for any other RowKey.</summary>
+    public static long? FlushOf(string rowKey) =>
+        long.TryParse(rowKey, NumberStyles.None, CultureInfo.InvariantCulture, out var flush) ? flush : null;
+
     /// <summary>The RowKey of fold record <paramref name="number"/> of the folder whose source is <paramref name="folderSource"/>.</summary>
     public static string FoldRowKeyOf(string folderSource, long number) =>
         FoldPrefix + folderSource + "-" + number.ToString("D19", CultureInfo.InvariantCulture);

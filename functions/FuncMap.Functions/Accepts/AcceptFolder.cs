@@ -322,16 +322,18 @@ public sealed class AcceptFolder(
         {
             await foreach (var row in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
             {
+                // Every accepted row counts as seen, also those past this fold's limit (a fold record has no flush number).
+                if (ownCovered is not null && AcceptedRows.FlushOf(row.RowKey) is { } flush)
+                {
+                    seen.Add(flush);
+                }
+
                 if (AcceptedRows.IsFoldRecord(row.RowKey))
                 {
                     if (TryRead(row, AcceptedRows.ReadFold) is { } record)
                     {
                         records.Add((row.RowKey, record));
                     }
-                }
-                else if (ownCovered is not null && FlushOf(row.RowKey) is { } flush && !seen.Add(flush))
-                {
-                    // Not expected (one row per flush number); read once.
                 }
                 else if (accepted.Count < limit)
                 {
@@ -429,7 +431,7 @@ public sealed class AcceptFolder(
                 // Whatever the transaction's outcome, these rows may be folded from now on: no longer watched for a loss.
                 foreach (var row in taken)
                 {
-                    if (FlushOf(row.RowKey) is { } flush)
+                    if (AcceptedRows.FlushOf(row.RowKey) is { } flush)
                     {
                         log.Taken(flush);
                     }
@@ -523,9 +525,6 @@ public sealed class AcceptFolder(
             metrics.AcceptedRowLost(written.Items.Count, certain);
         }
     }
-
-    private static long? FlushOf(string rowKey) =>
-        long.TryParse(rowKey, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var flush) ? flush : null;
 
     /// <summary>Adds <paramref name="item"/> to its key's running sums (a new sum when the current one would leave Int64); returns the fold-record characters that may take.</summary>
     private static int Add(Dictionary<string, List<Int128>> sums, AcceptedItem item)

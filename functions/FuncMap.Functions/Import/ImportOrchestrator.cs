@@ -9,8 +9,8 @@ namespace FuncMap.Functions.Import;
 /// The import of one source table into the counter entities: in rounds, one page activity
 /// (<see cref="ImportPageActivity"/>) for each of the 64 partition ranges not yet read to its end, all of a round at
 /// once; each page's result moves its range on (<see cref="ImportProgress.Record"/>) as it completes, and the custom
-/// status shows the progress from the start, page by page. The history is the checkpoint: a restarted host replays the recorded pages and goes on from their
-/// continuation tokens. Every <see cref="ImportOptions.RoundsPerGeneration"/> rounds it continues as new with its
+/// status shows the progress from the start, page by page. The history is the checkpoint: a restarted host replays the
+/// recorded pages and goes on from their continuation tokens. Every <see cref="ImportOptions.RoundsPerGeneration"/> rounds it continues as new with its
 /// progress, so its history stays bounded. At the end, an import of the app's own snapshot table tells the snapshot
 /// cursor (<see cref="SnapshotCursor.ImportCompleted"/>), which lifts the snapshot's guard; the output is the summary.
 /// </summary>
