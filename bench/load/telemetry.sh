@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # What exporting telemetry costs on the hot path, in one run: hosts of one Release build (storage off) started side by
 # side, telemetry off beside OTLP export to a local do-nothing sink (bench/load/otlp-sink.py, http/protobuf), with the
-# default sampler (parentbased_always_on: every request and drain traced) and with 1 % of traces
+# host's default sampler (variant default: no OTEL_TRACES_SAMPLER, so 1 % of root traces), with every trace
+# (variant all: parentbased_traceidratio 1, the specification's default) and with 1 % named explicitly
 # (parentbased_traceidratio 0.01), and metrics alone (the Prometheus exporter, never scraped), for Snapshot and Journal
 # adds (MODES, VARIANTS select); variant off2 is a second telemetry-off host, the control: its ratio is what the method
 # and the machine's noise alone give (an A/A test); driven alternately by wrk (bench/load/post.lua),
 # ROUNDS times, each host warmed up first for WARMUP (JIT tiering: a host measured cold pays several times the CPU per
 # request), the hosts in reverse order every other round. Each line: req/s, p50/p99, host CPU per request
-# (/proc/PID/stat); then each mode's ratios to its telemetry-off host. Metrics are exported every OTEL_METRIC_EXPORT_INTERVAL (5 s here, 60 s by default).
+# (/proc/PID/stat); then each mode's ratios to its telemetry-off host: of the means over the rounds, and the median of
+# the rounds' own ratios (each round's hosts run within seconds of each other, so one slow moment moves one round). Metrics are exported every OTEL_METRIC_EXPORT_INTERVAL (5 s here, 60 s by default).
 # Prints only; writes nothing to README.md.
-#   ROUNDS=4 DURATION=4s CONNECTIONS=64 MODES="snapshot journal" VARIANTS="off2 all 1pct metrics" bash bench/load/telemetry.sh
+#   ROUNDS=4 DURATION=4s CONNECTIONS=64 MODES="snapshot journal" VARIANTS="off2 default all 1pct metrics" bash bench/load/telemetry.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -37,6 +39,8 @@ start() { # name mode sampler-arg (empty: telemetry off; "metrics": the Promethe
     URLS="http://127.0.0.1:$port" Logging__LogLevel__Default=Warning)
   if [ "$3" = metrics ]; then
     env+=(FuncMap__Telemetry__PrometheusEndpoint=true)
+  elif [ "$3" = default ]; then
+    env+=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_METRIC_EXPORT_INTERVAL=5000)
   elif [ -n "$3" ]; then
     env+=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
       OTEL_METRIC_EXPORT_INTERVAL=5000 OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$3")
@@ -48,16 +52,16 @@ start() { # name mode sampler-arg (empty: telemetry off; "metrics": the Promethe
 }
 # traceidratio 1 is always_on under a parent-based sampler: the default's cost, named explicitly.
 modes="${MODES:-snapshot journal}"
-variants="${VARIANTS:-off2 all 1pct metrics}"
+variants="${VARIANTS:-off2 default all 1pct metrics}"
 for mode in $modes; do
   start "$mode-off" "${mode^}" ""
   for variant in $variants; do
-    case "$variant" in off2) arg="" ;; all) arg=1 ;; 1pct) arg=0.01 ;; *) arg="$variant" ;; esac
+    case "$variant" in off2) arg="" ;; all) arg=1 ;; 1pct) arg=0.01 ;; default) arg=default ;; *) arg="$variant" ;; esac
     start "$mode-$variant" "${mode^}" "$arg"
   done
 done
 
-declare -A rps_sum cpu_sum
+declare -A rps_sum cpu_sum round_rps round_cpu
 for n in "${names[@]}"; do FUNCMAP_BENCH_PATH="/api/counters/%s/add" FUNCMAP_BENCH_KEYS="$keys" wrk -t2 -c"$connections" -d"$warmup" -s bench/load/post.lua "${url[$n]}" >/dev/null; done
 reversed=(); for ((i = ${#names[@]} - 1; i >= 0; i--)); do reversed+=("${names[$i]}"); done
 for r in $(seq 1 "$rounds"); do
@@ -71,16 +75,22 @@ for r in $(seq 1 "$rounds"); do
       /^Requests\/sec:/ { rps = $2 } / requests in / { reqs = $1 } $1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 } /Non-2xx/ { bad = " NON-2XX: " $0 }
       END { printf "r%s %-14s %9.0f req/s  p50 %-8s p99 %-8s cpu %6.1f us/req | load %s%s\n", r, n, rps, p50, p99, (a - b) / tck * 1e6 / reqs, load, bad }' "$file")
     echo "$line"
+    round_rps[$n-r$r]=$(awk -v l="$line" 'BEGIN { split(l, f, " "); print f[3] }')
+    round_cpu[$n-r$r]=$(awk -v l="$line" 'BEGIN { n = split(l, f, " "); for (i = 1; i <= n; i++) if (f[i] == "cpu") print f[i + 1] }')
     rps_sum[$n]=$(awk -v s="${rps_sum[$n]:-0}" -v l="$line" 'BEGIN { split(l, f, " "); print s + f[3] }')
     cpu_sum[$n]=$(awk -v s="${cpu_sum[$n]:-0}" -v l="$line" 'BEGIN { n = split(l, f, " "); for (i = 1; i <= n; i++) if (f[i] == "cpu") print s + f[i + 1] }')
   done
 done
 
+median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "== ratios to telemetry off (mean of $rounds rounds, $connections connections, $keys keys)"
 for mode in $modes; do
   for variant in $variants; do
     awk -v m="$mode" -v v="$variant" -v r="${rps_sum[$mode-$variant]}" -v r0="${rps_sum[$mode-off]}" -v c="${cpu_sum[$mode-$variant]}" -v c0="${cpu_sum[$mode-off]}" \
-      'BEGIN { printf "%-8s %-8s: throughput %.3fx, host CPU per request %.3fx\n", m, v, r / r0, c / c0 }'
+      'BEGIN { printf "%-8s %-8s: throughput %.3fx, host CPU per request %.3fx (means)", m, v, r / r0, c / c0 }'
+    tm=$(for r in $(seq 1 "$rounds"); do awk -v a="${round_rps[$mode-$variant-r$r]}" -v b="${round_rps[$mode-off-r$r]}" 'BEGIN { print a / b }'; done | median)
+    cm=$(for r in $(seq 1 "$rounds"); do awk -v a="${round_cpu[$mode-$variant-r$r]}" -v b="${round_cpu[$mode-off-r$r]}" 'BEGIN { print a / b }'; done | median)
+    echo "; median of rounds: throughput ${tm}x, CPU ${cm}x"
   done
 done
 kill "$sink"; wait "$sink" 2>/dev/null || true

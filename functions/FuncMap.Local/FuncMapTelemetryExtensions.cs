@@ -1,5 +1,6 @@
 using FuncMap.Telemetry;
 using OpenTelemetry;
+using OpenTelemetry.Context.Propagation;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -20,14 +21,26 @@ public static class FuncMapTelemetryExtensions
     /// <summary>The standard variable (OpenTelemetry specification) whose presence turns the OTLP exporter on.</summary>
     public const string OtlpEndpointKey = FuncMapTelemetry.OtlpEndpointVariable;
 
+    /// <summary>The standard variable (OpenTelemetry specification) that names the trace sampler.</summary>
+    public const string SamplerKey = "OTEL_TRACES_SAMPLER";
+
+    /// <summary>
+    /// The share of root traces (requests without a sampled caller, queue batches, drains) recorded when
+    /// <see cref="SamplerKey"/> is not set: the sampler is then <c>parentbased_traceidratio</c> with this ratio, so a
+    /// caller's sampled trace is always followed. The specification's default, <c>parentbased_always_on</c>, cost an
+    /// add about 10 % of its throughput here (bench/README.md "Telemetry"); set it explicitly to trace every request.
+    /// </summary>
+    public const double DefaultSamplingRatio = 0.01;
+
     /// <summary>The path of the Prometheus scraping endpoint.</summary>
     public const string PrometheusPath = "/metrics";
 
     /// <summary>
     /// Registers OpenTelemetry when an exporter is configured: OTLP for every signal when <see cref="OtlpEndpointKey"/>
     /// is set (the exporter itself reads the standard <c>OTEL_EXPORTER_OTLP_*</c> variables, <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>
-    /// among them, and the SDK the sampler's <c>OTEL_TRACES_SAMPLER</c>), the Prometheus exporter when
-    /// <see cref="PrometheusEndpointKey"/> is true. Without either it registers nothing.
+    /// among them, and the SDK the sampler's <c>OTEL_TRACES_SAMPLER</c>, which defaults here to
+    /// <see cref="DefaultSamplingRatio"/> of root traces), the Prometheus exporter when <see cref="PrometheusEndpointKey"/>
+    /// is true. Without either it registers nothing.
     /// </summary>
     public static WebApplicationBuilder AddFuncMapTelemetry(this WebApplicationBuilder builder)
     {
@@ -59,7 +72,17 @@ public static class FuncMapTelemetryExtensions
 
         if (otlp)
         {
-            telemetry.WithTracing(static tracing => tracing.AddFuncMapLocalInstrumentation())
+            // The SDK reads OTEL_TRACES_SAMPLER itself, and a sampler set in code would override it: set one only
+            // when the variable is absent.
+            var samplerConfigured = !string.IsNullOrWhiteSpace(builder.Configuration[SamplerKey]);
+            telemetry.WithTracing(tracing =>
+                {
+                    tracing.AddFuncMapLocalInstrumentation();
+                    if (!samplerConfigured)
+                    {
+                        tracing.SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(DefaultSamplingRatio)));
+                    }
+                })
                 .WithLogging()
                 .UseOtlpExporter();
         }
@@ -85,8 +108,32 @@ public static class FuncMapTelemetryExtensions
             .AddAspNetCoreInstrumentation()
             .AddHttpClientInstrumentation()
             .AddRuntimeInstrumentation()
-            .AddProcessInstrumentation();
+            .AddProcessInstrumentation()
+            .AddView(static instrument => DroppedInstruments.Contains((instrument.Meter.Name, instrument.Name)) ? MetricStreamConfiguration.Drop : null);
     }
+
+    /// <summary>
+    /// ASP.NET Core instruments the local host does not collect, as (meter, instrument). Each is updated on every
+    /// request or every buffer, and together they were most of what the metrics pipeline cost an add (bench/README.md
+    /// "Telemetry"); what each told is still known:
+    /// <list type="bullet">
+    /// <item><c>aspnetcore.memory_pool.rented</c> and <c>.pooled</c> count every buffer Kestrel rents and returns;
+    /// <c>.allocated</c> and <c>.evicted</c>, which move only when the pool grows or shrinks, are kept.</item>
+    /// <item><c>aspnetcore.routing.match_attempts</c> counts every match, which <c>http.server.request.duration</c>
+    /// already counts per <c>http.route</c>.</item>
+    /// <item><c>http.server.active_requests</c> (two updates per request): the mean number of requests in flight is
+    /// the rate of <c>http.server.request.duration</c>'s sum (Little's law), and the engine's
+    /// <c>funcmap.engine.mailbox.depth</c> shows the backlog.</item>
+    /// </list>
+    /// A dropped instrument is never enabled, so ASP.NET Core skips the measurement itself.
+    /// </summary>
+    public static IReadOnlyList<(string Meter, string Instrument)> DroppedInstruments { get; } =
+    [
+        ("Microsoft.AspNetCore.MemoryPool", "aspnetcore.memory_pool.rented"),
+        ("Microsoft.AspNetCore.MemoryPool", "aspnetcore.memory_pool.pooled"),
+        ("Microsoft.AspNetCore.Routing", "aspnetcore.routing.match_attempts"),
+        ("Microsoft.AspNetCore.Hosting", "http.server.active_requests"),
+    ];
 
     /// <summary>
     /// The local host's spans: ASP.NET Core requests (not <c>/metrics</c>, <c>/healthz</c>, <c>/readyz</c>) and the
@@ -100,6 +147,11 @@ public static class FuncMapTelemetryExtensions
     public static TracerProviderBuilder AddFuncMapLocalInstrumentation(this TracerProviderBuilder tracing)
     {
         ArgumentNullException.ThrowIfNull(tracing);
+        // ASP.NET Core extracts the caller's W3C trace context (traceparent, tracestate, baggage) into the request's
+        // activity itself. With the SDK's default composite propagator, the instrumentation extracts it a second time
+        // on every request, sampled or not; with the W3C propagator alone it does not (nothing here reads the
+        // OpenTelemetry Baggage API, and outgoing HTTP is not traced).
+        Sdk.SetDefaultTextMapPropagator(new TraceContextPropagator());
         return tracing
             .AddSource([.. FuncMapTelemetry.LocalSources])
             .AddAspNetCoreInstrumentation(static options =>

@@ -1,7 +1,10 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net;
 using FuncMap.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry;
+using OpenTelemetry.Context.Propagation;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -30,9 +33,18 @@ public sealed class TelemetryTests
             .WithTracing(t => t.AddFuncMapLocalInstrumentation().AddInMemoryExporter(spans)));
         using var client = await factory.StartAsync();
 
+        // The first request continues a caller's trace (W3C traceparent), which ASP.NET Core extracts itself.
+        var callerTrace = ActivityTraceId.CreateRandom();
+        var callerSpan = ActivitySpanId.CreateRandom();
         for (var i = 0; i < 3; i++)
         {
-            using var response = await client.PostAsync($"api/counters/{key}/add?wait=true", null);
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"api/counters/{key}/add?wait=true");
+            if (i == 0)
+            {
+                request.Headers.Add("traceparent", $"00-{callerTrace}-{callerSpan}-01");
+            }
+
+            using var response = await client.SendAsync(request);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
@@ -62,12 +74,17 @@ public sealed class TelemetryTests
 
         Assert.Equal("{record}", Latest(funcMap, "funcmap.journal.group.size").Single().Unit);
         Assert.Contains(metrics, m => m.Name == "http.server.request.duration" && m.Unit == "s");
+        Assert.DoesNotContain(metrics, m => m.Name is "http.server.active_requests" or "aspnetcore.routing.match_attempts");
         Assert.Contains(metrics, m => m.MeterName == "System.Runtime");
         Assert.Contains(metrics, m => m.Name.StartsWith("process.", StringComparison.Ordinal));
 
         // Spans: each request's apply links to the request; the commit links to the apply and to the request.
         var requests = spans.Where(s => s.Kind == ActivityKind.Server && s.GetTagItem("http.route") is "/api/counters/{key}/add").ToList();
         Assert.Equal(3, requests.Count);
+        var continued = Assert.Single(requests, r => r.TraceId == callerTrace);
+        Assert.Equal(callerSpan, continued.ParentSpanId);
+        // The instrumentation does not extract the context a second time (the W3C propagator alone).
+        Assert.IsType<TraceContextPropagator>(Propagators.DefaultTextMapPropagator);
         var applies = spans.Where(s => s.Source.Name == FuncMapTelemetry.Engine && s.OperationName == FuncMapTelemetry.ApplySpan).ToList();
         var commits = spans.Where(s => s.Source.Name == FuncMapTelemetry.Journal && s.OperationName == FuncMapTelemetry.CommitSpan).ToList();
         foreach (var request in requests)
@@ -99,6 +116,64 @@ public sealed class TelemetryTests
             Assert.All(span.TagObjects, t => Assert.DoesNotContain(key, t.Value?.ToString() ?? string.Empty, StringComparison.Ordinal));
             Assert.All(span.Links.SelectMany(l => l.Tags ?? []), t => Assert.DoesNotContain(key, t.Value?.ToString() ?? string.Empty, StringComparison.Ordinal));
         }
+    }
+
+    [Fact]
+    public void DroppedInstruments_AreNotExported_TheirMetersOtherInstrumentsAre()
+    {
+        // The ASP.NET Core meters' names, recorded here: TestServer has no Kestrel memory pool.
+        var metrics = new List<MetricSnapshot>();
+        using (var provider = Sdk.CreateMeterProviderBuilder().AddFuncMapLocalInstrumentation().AddInMemoryExporter(metrics).Build())
+        using (var pool = new Meter("Microsoft.AspNetCore.MemoryPool"))
+        using (var hosting = new Meter("Microsoft.AspNetCore.Hosting"))
+        using (var routing = new Meter("Microsoft.AspNetCore.Routing"))
+        {
+            pool.CreateCounter<long>("aspnetcore.memory_pool.rented", "By").Add(4096);
+            pool.CreateUpDownCounter<long>("aspnetcore.memory_pool.pooled", "By").Add(-4096);
+            pool.CreateCounter<long>("aspnetcore.memory_pool.allocated", "By").Add(4096);
+            pool.CreateCounter<long>("aspnetcore.memory_pool.evicted", "By").Add(4096);
+            hosting.CreateUpDownCounter<long>("http.server.active_requests", "{request}").Add(1);
+            hosting.CreateHistogram<double>("http.server.request.duration", "s").Record(0.001);
+            routing.CreateCounter<long>("aspnetcore.routing.match_attempts", "{match_attempt}").Add(1);
+            Assert.True(provider.ForceFlush());
+        }
+
+        var exported = metrics.Select(m => m.Name).Distinct().Order().ToList();
+        Assert.Equal(["aspnetcore.memory_pool.allocated", "aspnetcore.memory_pool.evicted", "http.server.request.duration"],
+            exported.Where(n => n.StartsWith("aspnetcore.", StringComparison.Ordinal) || n.StartsWith("http.server.", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task OtlpEndpoint_SetWithoutSampler_RecordsOnePercentOfRootsAndEveryChildOfASampledCaller()
+    {
+        await using var factory = new LocalHostFactory(new Dictionary<string, string?> { [FuncMapTelemetryExtensions.OtlpEndpointKey] = "http://127.0.0.1:9" });
+        using var client = await factory.StartAsync();
+        using var source = new ActivitySource(FuncMapTelemetry.Journal);
+        var sampled = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded, isRemote: true);
+
+        var (roots, children) = StartMany(source, sampled, 10_000);
+
+        // Binomial(10,000, 0.01): mean 100, standard deviation ~10; the bounds are 5 deviations away.
+        Assert.InRange(roots, 50, 150);
+        Assert.Equal(10_000, children);
+    }
+
+    [Fact]
+    public async Task OtlpEndpoint_SetWithSampler_TheStandardVariableWins()
+    {
+        await using var factory = new LocalHostFactory(new Dictionary<string, string?>
+        {
+            [FuncMapTelemetryExtensions.OtlpEndpointKey] = "http://127.0.0.1:9",
+            [FuncMapTelemetryExtensions.SamplerKey] = "parentbased_always_on",
+        });
+        using var client = await factory.StartAsync();
+        using var source = new ActivitySource(FuncMapTelemetry.Journal);
+        var sampled = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded, isRemote: true);
+
+        var (roots, children) = StartMany(source, sampled, 1_000);
+
+        Assert.Equal(1_000, roots);
+        Assert.Equal(1_000, children);
     }
 
     [Fact]
@@ -152,6 +227,33 @@ public sealed class TelemetryTests
         Assert.NotNull(factory.Services.GetService<MeterProvider>());
         Assert.NotNull(factory.Services.GetService<TracerProvider>());
         Assert.NotNull(factory.Services.GetService<OpenTelemetry.Logs.LoggerProvider>());
+    }
+
+    /// <summary>Starts <paramref name="count"/> root spans and as many children of <paramref name="parent"/>; counts the recorded ones of each.</summary>
+    private static (int Roots, int Children) StartMany(ActivitySource source, ActivityContext parent, int count)
+    {
+        var previous = Activity.Current;
+        Activity.Current = null;
+        try
+        {
+            int roots = 0, children = 0;
+            for (var i = 0; i < count; i++)
+            {
+                using (var root = source.StartActivity("root"))
+                {
+                    roots += root is { Recorded: true } ? 1 : 0;
+                }
+
+                using var child = source.StartActivity("child", ActivityKind.Internal, parent);
+                children += child is { Recorded: true } ? 1 : 0;
+            }
+
+            return (roots, children);
+        }
+        finally
+        {
+            Activity.Current = previous;
+        }
     }
 
     private static IEnumerable<MetricSnapshot> Latest(List<MetricSnapshot> metrics, string name) =>
