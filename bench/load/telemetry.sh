@@ -9,7 +9,8 @@
 # ROUNDS times, each host warmed up first for WARMUP (JIT tiering: a host measured cold pays several times the CPU per
 # request), the hosts in reverse order every other round. Each line: req/s, p50/p99, host CPU per request
 # (/proc/PID/stat); then each mode's ratios to its telemetry-off host: of the means over the rounds, and the median of
-# the rounds' own ratios (each round's hosts run within seconds of each other, so one slow moment moves one round). Metrics are exported every OTEL_METRIC_EXPORT_INTERVAL (5 s here, 60 s by default).
+# the rounds' own ratios (each round's hosts run within seconds of each other, so one slow moment moves one round),
+# and with off2 also the median of the rounds' ratios to the mean of both telemetry-off hosts. Metrics are exported every OTEL_METRIC_EXPORT_INTERVAL (5 s here, 60 s by default).
 # Prints only; writes nothing to README.md.
 #   ROUNDS=4 DURATION=4s CONNECTIONS=64 MODES="snapshot journal" VARIANTS="off2 default all 1pct metrics" bash bench/load/telemetry.sh
 set -euo pipefail
@@ -92,6 +93,16 @@ for mode in $modes; do
     cm=$(for r in $(seq 1 "$rounds"); do awk -v a="${round_cpu[$mode-$variant-r$r]}" -v b="${round_cpu[$mode-off-r$r]}" 'BEGIN { print a / b }'; done | median)
     echo "; median of rounds: throughput ${tm}x, CPU ${cm}x"
   done
+  # With the control there are two telemetry-off hosts per round: their mean is the steadier baseline (one host's
+  # slow round, which the other does not share, moves it half as much).
+  if [[ " $variants " == *" off2 "* ]]; then
+    for variant in $variants; do
+      [ "$variant" = off2 ] && continue
+      tm=$(for r in $(seq 1 "$rounds"); do awk -v a="${round_rps[$mode-$variant-r$r]}" -v b="${round_rps[$mode-off-r$r]}" -v b2="${round_rps[$mode-off2-r$r]}" 'BEGIN { print 2 * a / (b + b2) }'; done | median)
+      cm=$(for r in $(seq 1 "$rounds"); do awk -v a="${round_cpu[$mode-$variant-r$r]}" -v b="${round_cpu[$mode-off-r$r]}" -v b2="${round_cpu[$mode-off2-r$r]}" 'BEGIN { print 2 * a / (b + b2) }'; done | median)
+      printf "%-8s %-8s: to both telemetry-off hosts, median of rounds: throughput %sx, CPU %sx\n" "$mode" "$variant" "$tm" "$cm"
+    done
+  fi
 done
 kill "$sink"; wait "$sink" 2>/dev/null || true
 echo "sink: $(cat "$out/sink.log")"
