@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the local host against this checkout's Azurite: installs Azurite from the pinned package.json if missing (npm ci),
-# starts it on loopback with its data in .azurite/ (created here), waits until its ports accept connections, then runs
-# FuncMap.Local in Release. Extra arguments go to the host.
+# starts it on loopback with its data in .azurite/ (created here; FUNCMAP_AZURITE_DATA names another directory), waits
+# until its ports accept connections, then runs FuncMap.Local in Release. Extra arguments go to the host.
 #
 # Ports: 10000-10002 (blob, queue, table), or FUNCMAP_AZURITE_PORTS="BLOB QUEUE TABLE"; other ports are passed to the
 # host as FuncMap__Storage__ConnectionString. What already listens there decides:
 #   - nothing: this script starts Azurite, and stops it after the host;
-#   - this checkout's Azurite (answers as Azurite, runs with --location <this checkout>/.azurite): reused, and left running;
+#   - this checkout's Azurite (answers as Azurite, runs with --location <this checkout>/.azurite, or FUNCMAP_AZURITE_DATA):
+#     reused, and left running;
 #   - anything else (another service, another checkout's Azurite, only some of the ports): refused with one line, exit 1,
 #     so that the host never takes over another installation's lease and counters.
 # Ctrl+C (or SIGTERM to this script) stops the host first (it drains, writes its final snapshot and releases its lease)
@@ -19,7 +20,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 read -r blob_port queue_port table_port <<<"${FUNCMAP_AZURITE_PORTS:-10000 10001 10002}"
 ports="$blob_port $queue_port $table_port"
-data="$root/.azurite"
+data="${FUNCMAP_AZURITE_DATA:-$root/.azurite}"
+shown="${FUNCMAP_AZURITE_DATA:-.azurite/}" # as messages name it
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -71,7 +73,7 @@ if [ "${#open[@]}" -gt 0 ]; then
     if [ "$location" = "$(mkdir -p "$data" && cd "$data" && pwd -P)" ]; then
       reuse=true
     else
-      echo "Ports $ports are served by another Azurite (data in ${location:-an unknown location}), not this checkout's (.azurite/): stop it, or run this checkout's on other ports with FUNCMAP_AZURITE_PORTS=\"10010 10011 10012\" eng/run.sh." >&2
+      echo "Ports $ports are served by another Azurite (data in ${location:-an unknown location}), not this checkout's ($shown): stop it, or run this checkout's on other ports with FUNCMAP_AZURITE_PORTS=\"10010 10011 10012\" eng/run.sh." >&2
       exit 1
     fi
   else
@@ -88,8 +90,16 @@ fi
 azurite_pid=""
 host_pid=""
 cleanup() {
+  # Whatever ends this script, the host stops before Azurite (its final snapshot and lease release go there): the INT
+  # trap below cannot be set when the script started with SIGINT ignored (a background job of another script, nohup),
+  # and bash then exits on SIGINT straight to this EXIT trap with the host still running.
+  if [ -n "$host_pid" ] && kill -0 "$host_pid" 2>/dev/null; then
+    echo "==> Stopping the local host (pid $host_pid)"
+    kill -TERM "$host_pid" 2>/dev/null || true
+    while kill -0 "$host_pid" 2>/dev/null; do wait "$host_pid" 2>/dev/null || sleep 0.2; done
+  fi
   if [ -n "$azurite_pid" ] && kill -0 "$azurite_pid" 2>/dev/null; then
-    echo "==> Stopping Azurite (pid $azurite_pid); its data stays in .azurite/"
+    echo "==> Stopping Azurite (pid $azurite_pid); its data stays in $shown"
     kill -TERM "$azurite_pid" 2>/dev/null || true
     wait "$azurite_pid" 2>/dev/null || true
   fi
@@ -98,9 +108,9 @@ trap cleanup EXIT
 
 mkdir -p "$data"
 if $reuse; then
-  echo "==> Reusing this checkout's Azurite on 127.0.0.1 ports $ports (data in .azurite/); it was not started here, so it keeps running after the host stops"
+  echo "==> Reusing this checkout's Azurite on 127.0.0.1 ports $ports (data in $shown); it was not started here, so it keeps running after the host stops"
 else
-  echo "==> Starting Azurite on 127.0.0.1 ports $ports (data in .azurite/, log in .azurite/azurite.log); it stops when the host stops"
+  echo "==> Starting Azurite on 127.0.0.1 ports $ports (data in $shown, log in ${shown%/}/azurite.log); it stops when the host stops"
   setsid node node_modules/azurite/dist/src/azurite.js --silent --disableTelemetry --skipApiVersionCheck --location "$data" \
     --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
     --blobPort "$blob_port" --queuePort "$queue_port" --tablePort "$table_port" >"$data/azurite.log" 2>&1 &
@@ -115,7 +125,7 @@ else
     sleep 0.1
   done
   if ! { listening "$blob_port" && listening "$queue_port" && listening "$table_port"; }; then
-    echo "Azurite did not listen on ports $ports within 30 s (log: .azurite/azurite.log)" >&2
+    echo "Azurite did not listen on ports $ports within 30 s (log: ${shown%/}/azurite.log)" >&2
     exit 1
   fi
 fi
