@@ -89,13 +89,14 @@ fi
 
 azurite_pid=""
 host_pid=""
+stop_host() { kill -TERM "$host_pid" 2>/dev/null || true; }
 cleanup() {
   # Whatever ends this script, the host stops before Azurite (its final snapshot and lease release go there): the INT
   # trap below cannot be set when the script started with SIGINT ignored (a background job of another script, nohup),
   # and bash then exits on SIGINT straight to this EXIT trap with the host still running.
   if [ -n "$host_pid" ] && kill -0 "$host_pid" 2>/dev/null; then
     echo "==> Stopping the local host (pid $host_pid)"
-    kill -TERM "$host_pid" 2>/dev/null || true
+    stop_host
     while kill -0 "$host_pid" 2>/dev/null; do wait "$host_pid" 2>/dev/null || sleep 0.2; done
   fi
   if [ -n "$azurite_pid" ] && kill -0 "$azurite_pid" 2>/dev/null; then
@@ -148,7 +149,6 @@ echo "==> Starting the local host (Ctrl+C stops it, then Azurite if this script 
 # the stop is sent as SIGTERM, which the host handles like Ctrl+C (graceful shutdown).
 (cd functions/FuncMap.Local && exec dotnet bin/Release/net10.0/FuncMap.Local.dll "$@") &
 host_pid=$!
-stop_host() { kill -TERM "$host_pid" 2>/dev/null || true; }
 trap stop_host INT TERM
 code=0
 while kill -0 "$host_pid" 2>/dev/null; do

@@ -78,29 +78,36 @@ for r in $(seq 1 "$rounds"); do
     echo "$line"
     round_rps[$n-r$r]=$(awk -v l="$line" 'BEGIN { split(l, f, " "); print f[3] }')
     round_cpu[$n-r$r]=$(awk -v l="$line" 'BEGIN { n = split(l, f, " "); for (i = 1; i <= n; i++) if (f[i] == "cpu") print f[i + 1] }')
-    rps_sum[$n]=$(awk -v s="${rps_sum[$n]:-0}" -v l="$line" 'BEGIN { split(l, f, " "); print s + f[3] }')
-    cpu_sum[$n]=$(awk -v s="${cpu_sum[$n]:-0}" -v l="$line" 'BEGIN { n = split(l, f, " "); for (i = 1; i <= n; i++) if (f[i] == "cpu") print s + f[i + 1] }')
+    rps_sum[$n]=$(awk -v s="${rps_sum[$n]:-0}" -v x="${round_rps[$n-r$r]}" 'BEGIN { print s + x }')
+    cpu_sum[$n]=$(awk -v s="${cpu_sum[$n]:-0}" -v x="${round_cpu[$n-r$r]}" 'BEGIN { print s + x }')
   done
 done
 
 median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median_ratio VALUES MODE VARIANT BASELINE: the median over the rounds of VARIANT's value (VALUES: round_rps or
+# round_cpu) to the same round's telemetry-off host (BASELINE off) or to the mean of both (BASELINE both).
+median_ratio() {
+  local -n values=$1
+  local r
+  for r in $(seq 1 "$rounds"); do
+    awk -v a="${values[$2-$3-r$r]}" -v b="${values[$2-off-r$r]}" -v b2="${values[$2-off2-r$r]:-0}" -v both="$([ "$4" = both ] && echo 1 || echo 0)" \
+      'BEGIN { print both ? 2 * a / (b + b2) : a / b }'
+  done | median
+}
 echo "== ratios to telemetry off (mean of $rounds rounds, $connections connections, $keys keys)"
 for mode in $modes; do
   for variant in $variants; do
     awk -v m="$mode" -v v="$variant" -v r="${rps_sum[$mode-$variant]}" -v r0="${rps_sum[$mode-off]}" -v c="${cpu_sum[$mode-$variant]}" -v c0="${cpu_sum[$mode-off]}" \
       'BEGIN { printf "%-8s %-8s: throughput %.3fx, host CPU per request %.3fx (means)", m, v, r / r0, c / c0 }'
-    tm=$(for r in $(seq 1 "$rounds"); do awk -v a="${round_rps[$mode-$variant-r$r]}" -v b="${round_rps[$mode-off-r$r]}" 'BEGIN { print a / b }'; done | median)
-    cm=$(for r in $(seq 1 "$rounds"); do awk -v a="${round_cpu[$mode-$variant-r$r]}" -v b="${round_cpu[$mode-off-r$r]}" 'BEGIN { print a / b }'; done | median)
-    echo "; median of rounds: throughput ${tm}x, CPU ${cm}x"
+    echo "; median of rounds: throughput $(median_ratio round_rps "$mode" "$variant" off)x, CPU $(median_ratio round_cpu "$mode" "$variant" off)x"
   done
   # With the control there are two telemetry-off hosts per round: their mean is the steadier baseline (one host's
   # slow round, which the other does not share, moves it half as much).
   if [[ " $variants " == *" off2 "* ]]; then
     for variant in $variants; do
       [ "$variant" = off2 ] && continue
-      tm=$(for r in $(seq 1 "$rounds"); do awk -v a="${round_rps[$mode-$variant-r$r]}" -v b="${round_rps[$mode-off-r$r]}" -v b2="${round_rps[$mode-off2-r$r]}" 'BEGIN { print 2 * a / (b + b2) }'; done | median)
-      cm=$(for r in $(seq 1 "$rounds"); do awk -v a="${round_cpu[$mode-$variant-r$r]}" -v b="${round_cpu[$mode-off-r$r]}" -v b2="${round_cpu[$mode-off2-r$r]}" 'BEGIN { print 2 * a / (b + b2) }'; done | median)
-      printf "%-8s %-8s: to both telemetry-off hosts, median of rounds: throughput %sx, CPU %sx\n" "$mode" "$variant" "$tm" "$cm"
+      printf "%-8s %-8s: to both telemetry-off hosts, median of rounds: throughput %sx, CPU %sx\n" "$mode" "$variant" \
+        "$(median_ratio round_rps "$mode" "$variant" both)" "$(median_ratio round_cpu "$mode" "$variant" both)"
     done
   fi
 done

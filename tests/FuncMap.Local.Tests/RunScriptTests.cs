@@ -86,7 +86,8 @@ public sealed class RunScriptTests(AzuriteFixture azurite) : IClassFixture<Azuri
         // A script started as a background job of another script (or under nohup) starts with SIGINT ignored, so its
         // INT trap cannot be set: bash then exits on SIGINT through its EXIT trap, which must stop the host (its final
         // snapshot and lease release go to Azurite) before it stops Azurite.
-        var (blob, queue, table, http) = FreePorts();
+        var ports = LoopbackPorts.Free(4);
+        var (blob, queue, table, http) = (ports[0], ports[1], ports[2], ports[3]);
         using var azuriteData = new TempDirectory();
         using var hostData = new TempDirectory();
         var start = new ProcessStartInfo("bash")
@@ -203,24 +204,6 @@ public sealed class RunScriptTests(AzuriteFixture azurite) : IClassFixture<Azuri
         }
 
         return found;
-    }
-
-    /// <summary>Four distinct free loopback ports, all held at once while chosen.</summary>
-    private static (int Blob, int Queue, int Table, int Http) FreePorts()
-    {
-        var sockets = Enumerable.Range(0, 4).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
-        foreach (var socket in sockets)
-        {
-            socket.Start();
-        }
-
-        var ports = sockets.Select(static s => ((IPEndPoint)s.LocalEndpoint).Port).ToArray();
-        foreach (var socket in sockets)
-        {
-            socket.Stop();
-        }
-
-        return (ports[0], ports[1], ports[2], ports[3]);
     }
 
     /// <summary>Answers every connection with one HTTP response from a server that is not Azurite.</summary>

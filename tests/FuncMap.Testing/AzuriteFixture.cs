@@ -31,7 +31,8 @@ public sealed class AzuriteFixture : IAsyncLifetime, IAsyncDisposable
     {
         RepositoryRoot = FindRepositoryRoot();
         Location = Path.Combine(Path.GetTempPath(), "funcmap-azurite-" + Guid.NewGuid().ToString("N"));
-        (BlobPort, QueuePort, TablePort) = FreePorts();
+        var ports = LoopbackPorts.Free(3);
+        (BlobPort, QueuePort, TablePort) = (ports[0], ports[1], ports[2]);
     }
 
     public string RepositoryRoot { get; }
@@ -222,25 +223,6 @@ public sealed class AzuriteFixture : IAsyncLifetime, IAsyncDisposable
         }
 
         throw new InvalidOperationException("No repository root (a folder with package.json or FuncMap.sln) above " + AppContext.BaseDirectory);
-    }
-
-    /// <summary>Three distinct free loopback ports: all three held at once while chosen, so the OS cannot hand out one twice.</summary>
-    private static (int Blob, int Queue, int Table) FreePorts()
-    {
-        using var blob = Listen();
-        using var queue = Listen();
-        using var table = Listen();
-        return (PortOf(blob), PortOf(queue), PortOf(table));
-
-        static Socket Listen()
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            socket.Listen();
-            return socket;
-        }
-
-        static int PortOf(Socket socket) => ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     private async Task WaitUntilListeningAsync(Process process, CancellationToken cancellationToken)
